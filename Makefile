@@ -1,0 +1,44 @@
+# Two commands for a fresh clone: `make demo` and `make test`. Both create .venv, install
+# what they need (once: a stamp tracks pyproject.toml) and fetch model assets (once).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TRYON := $(VENV)/bin/tryon
+STAMP := $(VENV)/.installed-stamp
+DEMO_OUT ?= outputs/demo
+
+.PHONY: install fetch test demo lint format clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+fetch: install
+	$(TRYON) models fetch
+
+test: fetch
+	$(PY) -m pytest
+
+demo: fetch
+	$(TRYON) data synth --out $(DEMO_OUT)/synthetic --identities 8 --poses 3 --size 256 --seed 0
+	$(TRYON) data check $(DEMO_OUT)/synthetic
+	$(TRYON) data preview $(DEMO_OUT)/synthetic --out $(DEMO_OUT)/contact_sheet.png
+	@echo
+	@echo "demo outputs: $(DEMO_OUT)/ (contact sheet: $(DEMO_OUT)/contact_sheet.png)"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

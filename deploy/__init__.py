@@ -1,0 +1,1 @@
+"""deploy: ONNX and TensorRT export and the runtime backends behind one interface."""

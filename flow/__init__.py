@@ -1,0 +1,1 @@
+"""flow: the appearance-flow network that warps a catalog garment onto a target region."""

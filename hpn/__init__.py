@@ -1,0 +1,1 @@
+"""hpn: the High-Resolution Pose Transfer Network (pose maps, model, losses, trainer, metrics)."""

@@ -1,0 +1,1 @@
+"""tryon: the try-on application (data, preprocessing, pipeline, batch, video, CLI)."""

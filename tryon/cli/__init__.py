@@ -1,0 +1,72 @@
+"""The ``tryon`` command line: a root group with one group per noun.
+
+Each command module in this package registers its commands on the groups defined here
+(``data``, ``train``, ``eval``, ``models``, ...); :func:`main` imports them all. Heavy
+imports stay inside command functions so ``tryon --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+from hpn.errors import CheckpointError
+from tryon.errors import TryOnError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="hpn-tryon")
+def cli() -> None:
+    """hpn-tryon: garment virtual try-on with the High-Resolution Pose Transfer Network."""
+
+
+@cli.group()
+def data() -> None:
+    """Make, check and preview data sets (synthetic, DeepFashion, VITON-HD layouts)."""
+
+
+@cli.group()
+def train() -> None:
+    """Train a network (hpn, flow, parser) into a run directory."""
+
+
+@cli.group(name="eval")
+def evaluate() -> None:
+    """Evaluate a trained network on a data set's test split."""
+
+
+@cli.group()
+def models() -> None:
+    """Fetch and list model assets (pose estimator, perceptual backbone) and shipped models."""
+
+
+def _register_commands() -> None:
+    """Import every command module of this package so they attach to the groups above."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes end as one line on stderr and exit status 1, no traceback."""
+    _register_commands()
+    try:
+        status = cli.main(args=argv, prog_name="tryon", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (TryOnError, CheckpointError, FileNotFoundError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted; finished work is kept, run the same command again to resume", err=True
+        )
+        sys.exit(130)
+    if isinstance(status, int) and status != 0:
+        sys.exit(status)
