@@ -1,0 +1,1 @@
+"""Data: the synthetic fashion generator, published-layout loaders and keypoint converters."""
