@@ -184,6 +184,8 @@ class AppearanceFlowNet(PretrainedMixin, nn.Module):
         target_mask: torch.Tensor,
         pose_maps: torch.Tensor | None,
     ) -> None:
+        if torch.jit.is_tracing():  # checked eagerly on the example inputs already
+            return
         if garment.ndim != 4 or garment.shape[1] != 3:
             raise ValueError(f"garment must be (N, 3, H, W) RGB, got {tuple(garment.shape)}")
         height, width = garment.shape[-2:]

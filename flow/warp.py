@@ -60,20 +60,9 @@ def identity_grid(
     return torch.stack((grid_x, grid_y), dim=0).unsqueeze(0)
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward-warp ``image`` by the appearance ``flow`` (see the module's Convention).
-
-    Args:
-        image: the source (a garment photo, its mask, or feature maps), any channel count.
-        flow: per-output-pixel offsets in normalised units, x then y.
-
-    Returns:
-        The warped image, zero where the sampling point falls outside the source.
-
-    Shapes:
-        image (N, C, H_in, W_in); flow (N, 2, H, W); output (N, C, H, W). The output takes
-        the flow's size, so a full-resolution flow can read a source of another size.
-    """
+def _check_warp_inputs(image: torch.Tensor, flow: torch.Tensor) -> None:
+    if torch.jit.is_tracing():  # the example inputs were checked eagerly; keep the graph clean
+        return
     if image.ndim != 4:
         raise ValueError(f"image must be (N, C, H, W), got shape {tuple(image.shape)}")
     if flow.ndim != 4 or flow.shape[1] != 2:
@@ -89,6 +78,23 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"image and flow must be floating point, got {image.dtype} and {flow.dtype}"
         )
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Backward-warp ``image`` by the appearance ``flow`` (see the module's Convention).
+
+    Args:
+        image: the source (a garment photo, its mask, or feature maps), any channel count.
+        flow: per-output-pixel offsets in normalised units, x then y.
+
+    Returns:
+        The warped image, zero where the sampling point falls outside the source.
+
+    Shapes:
+        image (N, C, H_in, W_in); flow (N, 2, H, W); output (N, C, H, W). The output takes
+        the flow's size, so a full-resolution flow can read a source of another size.
+    """
+    _check_warp_inputs(image, flow)
     height, width = flow.shape[-2], flow.shape[-1]
     grid = identity_grid(height, width, dtype=flow.dtype, device=flow.device) + flow
     return F.grid_sample(
