@@ -2,17 +2,29 @@
 
 ``C`` is L2 (mean squared error) or L1 (mean absolute error); the trainer switches from L2 to
 L1 at the half of each resolution level's iterations (see :func:`criterion_for_step`).
+
+The local-descriptor loss (eq. 4) applies the same criterion to ``side x side`` crops
+(side = resolution / 8) of output and ground truth around the local-descriptor centres of the
+ground truth's keypoints (:mod:`hpn.local_descriptors`), summed over descriptors as in the
+paper and averaged over the batch; missing centres contribute zero. :class:`PoseTransferLoss`
+is the total L = L_global + local_weight * L_local the HPN trainer optimises.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from hpn.local_descriptors import (
+    crop_regions,
+    descriptor_count_for_resolution,
+    local_descriptor_centers,
+    region_side,
+)
 from hpn.vgg import VGG16Features
 
 Criterion = Literal["l1", "l2"]
@@ -25,13 +37,28 @@ def feature_distance(
     weights: Mapping[str, float] | None = None,
 ) -> torch.Tensor:
     """Sum over layers of the mean L1 / L2 distance between two feature dicts (same keys)."""
+    return feature_distance_per_sample(output, target, criterion, weights).mean()
+
+
+def feature_distance_per_sample(
+    output: Mapping[str, torch.Tensor],
+    target: Mapping[str, torch.Tensor],
+    criterion: Criterion,
+    weights: Mapping[str, float] | None = None,
+) -> torch.Tensor:
+    """Like :func:`feature_distance` but one value per sample: shape (N,) for (N, ...) features.
+
+    Its mean over samples equals :func:`feature_distance` (every sample has the same size).
+    """
     if criterion not in ("l1", "l2"):
         raise ValueError(f"criterion must be 'l1' or 'l2', got {criterion!r}")
-    distance = F.l1_loss if criterion == "l1" else F.mse_loss
-    total = torch.zeros((), device=next(iter(output.values())).device)
+    first = next(iter(output.values()))
+    total = torch.zeros(first.shape[0], device=first.device, dtype=torch.float32)
     for name, features in output.items():
         weight = 1.0 if weights is None else weights[name]
-        total = total + weight * distance(features, target[name].detach())
+        difference = (features - target[name].detach()).float().flatten(1)
+        distance = difference.abs() if criterion == "l1" else difference.square()
+        total = total + weight * distance.mean(dim=1)
     return total
 
 
@@ -75,3 +102,112 @@ def criterion_for_step(step_in_level: int, steps_per_level: int) -> Criterion:
     if not 0 <= step_in_level < steps_per_level:
         raise ValueError(f"step {step_in_level} is outside the level's {steps_per_level} steps")
     return "l2" if step_in_level < steps_per_level // 2 else "l1"
+
+
+def minimum_input_side(backbone: VGG16Features) -> int:
+    """Smallest image side the backbone can read: 2 ** (max-pools before its deepest layer)."""
+    pools = sum(isinstance(layer, nn.MaxPool2d) for layer in backbone.features)
+    return 2**pools
+
+
+class LocalPerceptualLoss(nn.Module):
+    """Local-descriptor perceptual loss (paper eq. 4), sharing the global loss's backbone.
+
+    Shapes: ``output``, ``target`` (N, 3, R, R) in [-1, 1]; ``centers`` (N, D, 2) pixel
+    (x, y) of the ground truth's local-descriptor centres, NaN for missing. Returns a scalar:
+    the sum over descriptors (missing ones count zero) of the perceptual distance of the
+    ``R/8`` crops, averaged over the batch.
+    """
+
+    def __init__(
+        self, backbone: VGG16Features, layer_weights: Mapping[str, float] | None = None
+    ) -> None:
+        super().__init__()
+        self.perceptual = PerceptualLoss(backbone, layer_weights)
+
+    def forward(
+        self,
+        output: torch.Tensor,
+        target: torch.Tensor,
+        centers: torch.Tensor,
+        criterion: Criterion = "l1",
+    ) -> torch.Tensor:
+        if output.shape != target.shape:
+            raise ValueError(
+                f"output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape"
+            )
+        side = region_side(output.shape[-1])
+        needed = minimum_input_side(self.perceptual.backbone)
+        if side < needed:
+            raise ValueError(
+                f"local regions of {side} px (resolution {output.shape[-1]} / 8) are smaller than "
+                f"the {needed} px the backbone's deepest layer needs; train at resolution >= "
+                f"{8 * needed} or read shallower layers"
+            )
+        output_crops, valid = crop_regions(output, centers, side)
+        with torch.no_grad():
+            target_crops, _ = crop_regions(target, centers, side)
+            target_features = self.perceptual.backbone(target_crops.flatten(0, 1))
+        per_crop = feature_distance_per_sample(
+            self.perceptual.backbone(output_crops.flatten(0, 1)),
+            target_features,
+            criterion,
+            self.perceptual.layer_weights,
+        )
+        weights = valid.flatten().to(per_crop.dtype)
+        return (per_crop * weights).view(valid.shape).sum(dim=1).mean()
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The terms of one evaluation of :class:`PoseTransferLoss` (``local`` is 0 when off)."""
+
+    total: torch.Tensor
+    global_: torch.Tensor
+    local: torch.Tensor
+
+
+class PoseTransferLoss(nn.Module):
+    """HPN's training loss: L = L_global + local_weight * L_local (paper eq. 2-4).
+
+    The number of local descriptors follows the output resolution
+    (:func:`hpn.local_descriptors.descriptor_count_for_resolution`: 18 up to 128^2, 31 up to
+    512^2, 44 at 1024^2), centred on the ground truth's keypoints.
+
+    Args:
+        backbone: the frozen VGG-16 features (shared by both terms).
+        use_local: the ablation switch "LD" of Table 1.
+        local_weight: weight of L_local (1.0 in the paper).
+        layer_weights: optional per-layer weights of the perceptual distance.
+    """
+
+    def __init__(
+        self,
+        backbone: VGG16Features,
+        use_local: bool = True,
+        local_weight: float = 1.0,
+        layer_weights: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        if local_weight < 0:
+            raise ValueError(f"local_weight must be >= 0, got {local_weight}")
+        self.global_loss = PerceptualLoss(backbone, layer_weights)
+        self.local_loss = LocalPerceptualLoss(backbone, layer_weights)
+        self.use_local = use_local
+        self.local_weight = local_weight
+
+    def forward(
+        self,
+        output: torch.Tensor,
+        target: torch.Tensor,
+        target_keypoints: torch.Tensor,
+        criterion: Criterion,
+    ) -> LossTerms:
+        """Shapes: images (N, 3, R, R); ``target_keypoints`` (N, 18, 2) pixels of R x R."""
+        global_term = self.global_loss(output, target, criterion)
+        if not self.use_local:
+            return LossTerms(global_term, global_term, torch.zeros_like(global_term))
+        count = descriptor_count_for_resolution(output.shape[-1])
+        centers = local_descriptor_centers(target_keypoints.float(), count)
+        local_term = self.local_loss(output, target, centers, criterion)
+        return LossTerms(global_term + self.local_weight * local_term, global_term, local_term)

@@ -547,15 +547,23 @@ def _as_chw(image: torch.Tensor) -> torch.Tensor:
     return image.expand(3, -1, -1) if image.shape[0] == 1 else image
 
 
-def progress_bar(total: int, initial: int = 0, desc: str = "train", unit: str = "step") -> tqdm:
+def progress_bar(
+    total: int, initial: int = 0, desc: str = "train", unit: str = "step", disable: bool = False
+) -> tqdm:
     """A tqdm bar for a training loop: shows position, it/s and ETA.
 
     Use ``bar.set_postfix(loss=f"{loss:.4f}", refresh=False)`` then ``bar.update()`` each step;
     ``initial`` makes a resumed run start the bar where it stopped. Use it as a context manager
-    so the bar is closed on interrupt.
+    so the bar is closed on interrupt. ``disable`` hides it (tests, quiet runs).
     """
     return tqdm(
-        total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True, smoothing=0.1
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        dynamic_ncols=True,
+        smoothing=0.1,
+        disable=disable,
     )
 
 

@@ -1,0 +1,109 @@
+"""SSIM and local-SSIM, protocol B of DATA.md (the PATN / GFLA "SSIM_256" convention).
+
+Protocol B is ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, channel_axis=-1, data_range=255)`` on uint8 RGB.
+We call scikit-image itself rather than re-implementing it, so our numbers are the
+reference numbers. Library tensors in [-1, 1] are first quantised to uint8 with
+:func:`hpn.imageops.tensor_to_uint8`, so a tensor and the PNG written from it score the same.
+
+local-SSIM (paper §4.1) is the mean SSIM over the 44 local-descriptor regions centred on the
+ground truth's keypoints (:mod:`hpn.local_descriptors`): squares of side ``max(H, W) // 8``,
+shifted inside the image at borders like the training crops; regions whose centre is missing
+are skipped (if all are missing the score is NaN). A region is small (16 px at 128^2, 32 px
+at 256^2), smaller than protocol B's 11 x 11 Gaussian window (sigma 1.5 truncated at 3.5
+sigma), so the window side is ``min(11, largest odd number <= side)``; the Gaussian weights
+keep sigma 1.5. Regions under 3 pixels cannot be scored and raise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.metrics import structural_similarity
+
+from hpn.imageops import tensor_to_uint8
+from hpn.local_descriptors import local_descriptor_centers, region_windows
+
+PROTOCOL_B = {
+    "gaussian_weights": True,
+    "sigma": 1.5,
+    "use_sample_covariance": False,
+    "channel_axis": -1,
+    "data_range": 255,
+}
+PROTOCOL_B_WINDOW = 11  # what scikit-image derives from sigma 1.5 with truncate 3.5
+LOCAL_SSIM_DESCRIPTORS = 44
+
+
+def as_uint8_image(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """An HxWx3 uint8 RGB array from uint8 HxWx3 or a (3, H, W) / (1, 3, H, W) [-1, 1] tensor."""
+    if torch.is_tensor(image):
+        return tensor_to_uint8(image)
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(
+            f"expected a uint8 HxWx3 RGB array or a [-1, 1] (3, H, W) tensor; got "
+            f"{array.dtype} {array.shape} (convert floats with hpn.imageops.tensor_to_uint8)"
+        )
+    return array
+
+
+def ssim(
+    a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, win_size: int | None = None
+) -> float:
+    """Protocol-B SSIM of two RGB images of the same size.
+
+    Args:
+        a, b: uint8 HxWx3 RGB arrays or (3, H, W) / (1, 3, H, W) tensors in [-1, 1].
+        win_size: odd window side; None = scikit-image's default for sigma 1.5 (11).
+
+    Returns:
+        SSIM in [-1, 1] (1 for identical images).
+    """
+    first, second = as_uint8_image(a), as_uint8_image(b)
+    if first.shape != second.shape:
+        raise ValueError(f"images differ in size: {first.shape} vs {second.shape}")
+    return float(structural_similarity(first, second, win_size=win_size, **PROTOCOL_B))
+
+
+def local_window_size(side: int) -> int:
+    """SSIM window side for a ``side x side`` region: min(11, the largest odd <= side)."""
+    odd = side if side % 2 else side - 1
+    if odd < 3:
+        raise ValueError(f"regions of {side} px are too small for SSIM; use images >= 24 px")
+    return min(PROTOCOL_B_WINDOW, odd)
+
+
+def local_ssim(
+    output: np.ndarray | torch.Tensor,
+    target: np.ndarray | torch.Tensor,
+    target_keypoints: np.ndarray | torch.Tensor,
+) -> float:
+    """Mean protocol-B SSIM over the 44 local-descriptor regions of the ground truth.
+
+    Args:
+        output, target: images as accepted by :func:`ssim`, same size.
+        target_keypoints: (18, 2) pixel (x, y) of ``target``, NaN for missing.
+
+    Returns:
+        The mean over regions with a known centre; NaN if no centre is known.
+    """
+    first, second = as_uint8_image(output), as_uint8_image(target)
+    if first.shape != second.shape:
+        raise ValueError(f"images differ in size: {first.shape} vs {second.shape}")
+    height, width = first.shape[:2]
+    side = min(max(height, width) // 8, height, width)
+    window = local_window_size(side)
+    keypoints = torch.as_tensor(np.asarray(target_keypoints, dtype=np.float32))
+    centers = local_descriptor_centers(keypoints, LOCAL_SSIM_DESCRIPTORS)
+    left, top, valid = region_windows(centers[None], side, height, width)
+    scores = [
+        ssim(
+            first[y : y + side, x : x + side],
+            second[y : y + side, x : x + side],
+            win_size=window,
+        )
+        for x, y, ok in zip(left[0].tolist(), top[0].tolist(), valid[0].tolist(), strict=True)
+        if ok
+    ]
+    return float(np.mean(scores)) if scores else float("nan")
