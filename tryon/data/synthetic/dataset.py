@@ -1,0 +1,353 @@
+"""``tryon data synth``: render a synthetic data set and write it in both published layouts.
+
+Per identity: K posed photos and one canonical frontal photo of the same outfit, the upper
+garment as a flat product photo with its mask, and (test split) the person in the canonical
+pose wearing another test identity's garment: the try-on ground truth. Every image is written
+once into the VITON-HD layout and hard-linked into the DeepFashion layout.
+
+Determinism: identity i draws everything from ``SeedSequence([seed, i])``, so the output does
+not depend on the number of worker processes or on the order they finish in. Resumability: an
+identity is done once its record (``.synth-progress/<name>.json``) exists; records are written
+last, so an interrupted run redoes at most the identities in flight. The pair and annotation
+files are rebuilt from the records at the end of every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import shutil
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from tryon.data import lip
+from tryon.data.keypoint_formats import (
+    write_deepfashion_annotations,
+    write_openpose_json,
+    write_pairs_csv,
+)
+from tryon.data.synthetic.params import (
+    CANONICAL_POSE,
+    GarmentParams,
+    IdentityParams,
+    Pose,
+    sample_garment,
+    sample_identity,
+    sample_pose,
+)
+from tryon.data.synthetic.render import render_person, render_product
+from tryon.data.synthetic.skeleton import canonical_keypoints
+from tryon.errors import InvalidInputError
+
+GENERATOR_VERSION = 1
+TEST_FRACTION = 0.2  # of identities, the last ones by index
+MANIFEST = "synthetic.json"
+PROGRESS_DIR = ".synth-progress"
+PNG_LEVEL = 3  # zlib level: level 3 is ~2x faster than 9 for ~5% more bytes
+VITON_FOLDERS = ("image", "cloth", "cloth-mask", "image-parse-v3", "openpose_json", "person-mask")
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthSettings:
+    """What a synthetic data set is made from; the same settings give the same bytes."""
+
+    identities: int
+    poses: int
+    size: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.identities < 1:
+            raise ValueError(f"--identities must be at least 1, got {self.identities}")
+        if self.poses < 1:
+            raise ValueError(f"--poses must be at least 1, got {self.poses}")
+        if not 64 <= self.size <= 1024:
+            raise ValueError(f"--size must be between 64 and 1024 pixels, got {self.size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticIdentity:
+    """One identity's random draw: the person, their upper garment and their K poses."""
+
+    identity: IdentityParams
+    garment: GarmentParams
+    poses: tuple[Pose, ...]
+
+
+def identity_name(index: int) -> str:
+    return f"id{index:05d}"
+
+
+def test_identity_count(identities: int) -> int:
+    """How many identities go to the test split: 20%, at least one when there are two."""
+    return 0 if identities < 2 else max(1, round(identities * TEST_FRACTION))
+
+
+def split_of(index: int, identities: int) -> str:
+    return "test" if index >= identities - test_identity_count(identities) else "train"
+
+
+def draw_identity(seed: int, index: int, poses: int) -> SyntheticIdentity:
+    """Identity ``index`` of the data set made with ``seed`` (independent of everything else)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    identity, garment = sample_identity(rng), sample_garment(rng)
+    return SyntheticIdentity(identity, garment, tuple(sample_pose(rng) for _ in range(poses)))
+
+
+def unpaired_partner(index: int, identities: int) -> int | None:
+    """The test identity whose garment test identity ``index`` tries on (the next one)."""
+    test_count = test_identity_count(identities)
+    if split_of(index, identities) != "test" or test_count < 2:
+        return None
+    first = identities - test_count
+    return first + (index - first + 1) % test_count
+
+
+def _write_rgb(path: Path, image: np.ndarray) -> None:
+    cv2.imwrite(
+        str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]
+    )
+
+
+def _write_mask(path: Path, mask: np.ndarray) -> None:
+    cv2.imwrite(str(path), mask.astype(np.uint8) * 255, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+
+
+def write_parse_png(path: str | Path, parse: np.ndarray) -> None:
+    """Write LIP ids as a palette PNG (pixel values are the ids; the palette is for viewing)."""
+    image = Image.fromarray(np.ascontiguousarray(parse, dtype=np.uint8))
+    image.putpalette(lip.PALETTE.reshape(-1).tolist())
+    image.save(path, compress_level=PNG_LEVEL)
+
+
+def link_or_copy(source: Path, destination: Path) -> None:
+    """Hard-link ``source`` to ``destination`` (replacing it); copy where links are refused."""
+    destination.unlink(missing_ok=True)
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copyfile(source, destination)
+
+
+def _keypoints_json(keypoints: np.ndarray) -> list[list[float | None]]:
+    return [[None if math.isnan(v) else round(float(v), 3) for v in point] for point in keypoints]
+
+
+def _keypoints_from_json(rows: list[list[float | None]]) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], np.float32)
+
+
+def _make_folders(root: Path) -> None:
+    for split in ("train", "test"):
+        for folder in VITON_FOLDERS:
+            (root / "viton" / split / folder).mkdir(parents=True, exist_ok=True)
+        (root / "deepfashion" / split).mkdir(parents=True, exist_ok=True)
+        (root / "deepfashion" / "person-mask" / split).mkdir(parents=True, exist_ok=True)
+    for folder in ("tryon-gt", "tryon-gt-parse"):
+        (root / "viton" / "test" / folder).mkdir(parents=True, exist_ok=True)
+    (root / PROGRESS_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
+    """Render and write identity ``index`` in both layouts; returns (and stores) its record."""
+    name, split = identity_name(index), split_of(index, settings.identities)
+    drawn = draw_identity(settings.seed, index, settings.poses)
+    viton, deepfashion = root / "viton" / split, root / "deepfashion"
+    stems = [f"{name}_pose{k:02d}" for k in range(settings.poses)] + [f"{name}_frontal"]
+    poses = [*drawn.poses, CANONICAL_POSE]
+    keypoints = {}
+    for stem, pose in zip(stems, poses, strict=True):
+        sample = render_person(drawn.identity, drawn.garment, pose, settings.size)
+        file = f"{stem}.png"
+        _write_rgb(viton / "image" / file, sample.image)
+        write_parse_png(viton / "image-parse-v3" / file, sample.parse)
+        _write_mask(viton / "person-mask" / file, sample.person_mask)
+        write_openpose_json(viton / "openpose_json" / f"{stem}_keypoints.json", sample.keypoints)
+        link_or_copy(viton / "image" / file, deepfashion / split / file)
+        link_or_copy(viton / "person-mask" / file, deepfashion / "person-mask" / split / file)
+        keypoints[file] = _keypoints_json(sample.keypoints)
+    cloth = f"{name}_cloth.png"
+    product = render_product(drawn.garment, settings.size)
+    _write_rgb(viton / "cloth" / cloth, product.image)
+    _write_mask(viton / "cloth-mask" / cloth, product.mask)
+    unpaired = []
+    partner = unpaired_partner(index, settings.identities)
+    if partner is not None:
+        partner_garment = draw_identity(settings.seed, partner, settings.poses).garment
+        partner_cloth = f"{identity_name(partner)}_cloth.png"
+        truth = render_person(drawn.identity, partner_garment, CANONICAL_POSE, settings.size)
+        gt_files = [f"{stem}__{identity_name(partner)}_cloth.png" for stem in stems[:-1]]
+        _write_rgb(viton / "tryon-gt" / gt_files[0], truth.image)
+        write_parse_png(viton / "tryon-gt-parse" / gt_files[0], truth.parse)
+        for gt_file in gt_files[1:]:
+            link_or_copy(viton / "tryon-gt" / gt_files[0], viton / "tryon-gt" / gt_file)
+            link_or_copy(viton / "tryon-gt-parse" / gt_files[0], viton / "tryon-gt-parse" / gt_file)
+        unpaired = [[f"{stem}.png", partner_cloth] for stem in stems[:-1]]
+    record = {
+        "name": name,
+        "split": split,
+        "images": list(keypoints),
+        "frontal": f"{name}_frontal.png",
+        "cloth": cloth,
+        "keypoints": keypoints,
+        "unpaired": unpaired,
+        "garment": dataclasses.asdict(drawn.garment),
+        "hair_style": drawn.identity.hair_style,
+        "bottom": drawn.identity.bottom.kind,
+    }
+    progress = root / PROGRESS_DIR / f"{name}.json"
+    partial_file = progress.with_suffix(".tmp")
+    partial_file.write_text(json.dumps(record))
+    os.replace(partial_file, progress)
+    return record
+
+
+def _settings_dict(settings: SynthSettings) -> dict:
+    return {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(settings)}
+
+
+def _claim_folder(root: Path, settings: SynthSettings) -> None:
+    """Start or resume a data set in ``root``; refuse a folder made with other settings."""
+    manifest = root / MANIFEST
+    if manifest.exists():
+        existing = json.loads(manifest.read_text()).get("settings")
+        if existing != _settings_dict(settings):
+            raise InvalidInputError(
+                f"{root} already holds a synthetic data set made with other settings "
+                f"({existing}); choose another --out or delete that folder"
+            )
+    elif root.exists() and any(root.iterdir()):
+        raise InvalidInputError(
+            f"{root} is not empty and is not a synthetic data set; choose another --out"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    _make_folders(root)
+    if not manifest.exists():
+        manifest.write_text(
+            json.dumps({"settings": _settings_dict(settings), "complete": False}, indent=1)
+        )
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # parallelism comes from processes
+
+
+def _run(root: Path, settings: SynthSettings, todo: list[int], workers: int) -> Iterator[dict]:
+    job = partial(write_identity, root, settings)
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker()
+        yield from map(job, todo)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with context.Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(job, todo)
+
+
+def _load_records(root: Path, settings: SynthSettings) -> list[dict]:
+    return [
+        json.loads((root / PROGRESS_DIR / f"{identity_name(index)}.json").read_text())
+        for index in range(settings.identities)
+    ]
+
+
+def _write_index_files(root: Path, settings: SynthSettings, records: list[dict]) -> dict:
+    """Pairs, annotations and the manifest, rebuilt from the identity records."""
+    counts = {}
+    for split in ("train", "test"):
+        mine = [record for record in records if record["split"] == split]
+        annotations, pairs, viton_pairs, unpaired = {}, [], [], []
+        for record in mine:
+            posed = [image for image in record["images"] if image != record["frontal"]]
+            annotations.update(
+                {image: _keypoints_from_json(kp) for image, kp in record["keypoints"].items()}
+            )
+            pairs += [(a, b) for a in posed for b in posed if a != b]
+            pairs += [(a, record["frontal"]) for a in posed]
+            viton_pairs += [f"{image} {record['cloth']}" for image in record["images"]]
+            unpaired += [f"{person} {cloth}" for person, cloth in record["unpaired"]]
+        deepfashion = root / "deepfashion"
+        write_deepfashion_annotations(
+            deepfashion / f"fasion-resize-annotation-{split}.csv", annotations
+        )
+        write_pairs_csv(deepfashion / f"fasion-resize-pairs-{split}.csv", pairs)
+        (root / "viton" / f"{split}_pairs.txt").write_text(
+            "".join(f"{line}\n" for line in viton_pairs)
+        )
+        if split == "test":
+            (root / "viton" / "test_unpaired_pairs.txt").write_text(
+                "".join(f"{line}\n" for line in unpaired)
+            )
+        counts[split] = {
+            "identities": len(mine),
+            "images": len(annotations),
+            "deepfashion_pairs": len(pairs),
+            "viton_pairs": len(viton_pairs),
+            "unpaired_pairs": len(unpaired),
+        }
+    manifest = {
+        "settings": _settings_dict(settings),
+        "complete": True,
+        "test_fraction": TEST_FRACTION,
+        "split": {
+            split: [record["name"] for record in records if record["split"] == split]
+            for split in ("train", "test")
+        },
+        "counts": counts,
+        "canonical_pose": {
+            "pose": dataclasses.asdict(CANONICAL_POSE),
+            "mean_body_keypoints": _keypoints_json(canonical_keypoints(size=settings.size)),
+            "note": "frontal images use this pose scaled to each identity's proportions",
+        },
+        "identities": {
+            record["name"]: {
+                "split": record["split"],
+                "garment": record["garment"],
+                "hair_style": record["hair_style"],
+                "bottom": record["bottom"],
+            }
+            for record in records
+        },
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return counts
+
+
+def synthesize(
+    out: str | Path, settings: SynthSettings, workers: int = 1, progress: bool = True
+) -> dict:
+    """Write (or finish) the synthetic data set ``settings`` describes into ``out``.
+
+    Args:
+        out: the data-set root; created, or resumed when it holds the same settings.
+        settings: identities, poses per identity, image size and seed.
+        workers: processes to render with (1 renders in this process).
+        progress: show a tqdm progress bar over identities.
+
+    Returns:
+        Per-split counts of identities, images and pairs.
+    """
+    from tqdm import tqdm
+
+    root = Path(out)
+    _claim_folder(root, settings)
+    done = {path.stem for path in (root / PROGRESS_DIR).glob("*.json")}
+    todo = [index for index in range(settings.identities) if identity_name(index) not in done]
+    bar = tqdm(
+        total=settings.identities,
+        initial=settings.identities - len(todo),
+        unit="identity",
+        disable=not progress,
+    )
+    with bar:
+        for _ in _run(root, settings, todo, workers):
+            bar.update(1)
+    return _write_index_files(root, settings, _load_records(root, settings))
