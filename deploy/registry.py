@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from deploy.errors import DeployError
+from hpn.keypoints import NUM_KEYPOINTS
 from hpn.modelio import config_from_dict, read_config_json
 
 TensorKind = Literal["image", "mask", "pose_maps", "flow"]
@@ -197,6 +198,38 @@ class AppearanceFlowIO(ModelIO):
         return IOSignature(self.model_type, tuple(inputs), outputs, True, stride)
 
 
+class HPNIO(ModelIO):
+    """HPN: image (N, 3, R, R) + pose maps (N, 18, B, B) -> generated image (N, 3, R, R).
+
+    The spatial size is fixed per progressive level (R = ``model.resolution``, B = the
+    config's bottleneck size): a level's layers exist only for its own resolution, so the
+    exported graph has a dynamic batch axis only.
+    """
+
+    model_type = "hpn"
+
+    def model_class(self) -> type[nn.Module]:
+        return importlib.import_module("hpn.model").HPN
+
+    def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
+        size = int(model.resolution)
+        if resolution is not None and resolution != size:
+            raise DeployError(
+                f"this HPN is at level {size}x{size}; a {resolution} export needs a model "
+                f"trained to that level (HPN's size is fixed per level), or omit the resolution"
+            )
+        channels, bottleneck = model.config.image_channels, model.config.bottleneck_size
+        return IOSignature(
+            self.model_type,
+            inputs=(
+                TensorSpec("image", channels, "image", size, size),
+                TensorSpec("pose_maps", NUM_KEYPOINTS, "pose_maps", bottleneck, bottleneck),
+            ),
+            outputs=(TensorSpec("generated", channels, "image", size, size),),
+            dynamic_spatial=False,
+        )
+
+
 _REGISTRY: dict[str, ModelIO] = {}
 
 
@@ -236,3 +269,4 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelIO]:
 
 
 register(AppearanceFlowIO())
+register(HPNIO())
