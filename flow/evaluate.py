@@ -4,9 +4,9 @@ Protocol (written into every result so numbers are never mixed):
 
 - ``masked_ssim``: the warped garment and the worn garment (person x garment region) are
   converted to uint8 RGB, both multiplied by the binary target mask (Mask-SSIM of DATA.md),
-  then compared with SSIM protocol B: ``skimage.metrics.structural_similarity`` with
-  ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1,
-  data_range=255``. Mean over images.
+  then compared with SSIM protocol B (:func:`hpn.metrics.ssim`: scikit-image's
+  ``structural_similarity`` with ``gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, channel_axis=-1, data_range=255``). Mean over images.
 - ``iou``: the warped garment mask thresholded at 0.5 against the target mask; per-image
   intersection over union, mean over images (an image whose two masks are both empty
   counts as 1).
@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 from tqdm.auto import tqdm
 
 from flow.baselines import BASELINES, baseline_flow
 from flow.model import AppearanceFlowNet
 from flow.warp import warp
 from hpn.imageops import tensor_to_uint8
+from hpn.metrics import ssim
 
 PROTOCOL = (
     "masked_ssim: uint8 RGB x binary target mask, skimage SSIM gaussian_weights=True sigma=1.5 "
@@ -45,19 +45,7 @@ def masked_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
     Shapes: output, target (3, H, W) in [-1, 1]; mask (1, H, W), inside where > 0.5.
     """
     inside = (mask[0] > 0.5).cpu().numpy()[:, :, None]
-    first = tensor_to_uint8(output) * inside
-    second = tensor_to_uint8(target) * inside
-    return float(
-        structural_similarity(
-            first,
-            second,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-            channel_axis=-1,
-            data_range=255,
-        )
-    )
+    return ssim(tensor_to_uint8(output) * inside, tensor_to_uint8(target) * inside)
 
 
 def mask_iou(predicted: torch.Tensor, target: torch.Tensor) -> float:
@@ -130,3 +118,43 @@ def evaluate_warps(
         "images": images,
         "protocol": PROTOCOL,
     }
+
+
+def margins_over_baselines(result: Mapping[str, object], method: str = "flow") -> dict:
+    """How much ``method`` beats every other method, per metric (positive = better).
+
+    Args:
+        result: the output of :func:`evaluate_warps`.
+        method: the method compared against the others.
+
+    Returns:
+        ``{metric: {other method: score[method] - score[other]}}``.
+    """
+    table: dict[str, dict[str, float]] = {}
+    for metric in ("masked_ssim", "iou"):
+        scores = result[metric]
+        if not isinstance(scores, Mapping) or method not in scores:
+            raise ValueError(f"{metric} has no scores for {method!r}")
+        table[metric] = {
+            other: float(scores[method] - value)
+            for other, value in scores.items()
+            if other != method
+        }
+    return table
+
+
+@torch.inference_mode()
+def comparison_rows(
+    batch: Batch, methods: Mapping[str, WarpMethod], count: int = 4
+) -> list[torch.Tensor]:
+    """Rows of a comparison grid: the garment, the worn garment, then each method's warp.
+
+    Warps are shown multiplied by the target mask (what the metrics see). Columns are the
+    first ``count`` pairs of the batch; the result goes to ``hpn.training.save_image_grid``.
+    """
+    target_mask = batch["garment_region"][:count]
+    rows = [batch["garment"][:count], worn_garment(batch)[:count]]
+    for method in methods.values():
+        warped_garment, _ = method(batch)
+        rows.append(warped_garment[:count] * target_mask)
+    return rows
