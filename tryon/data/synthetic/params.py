@@ -36,6 +36,7 @@ COLOUR_IMAGES: tuple[str, ...] = (
     "ihc.png", "color.png", "motorcycle_left.png",
 )  # fmt: skip
 GREY_IMAGES: tuple[str, ...] = ("brick.png", "grass.png", "gravel.png", "camera.png", "moon.png")
+BACKDROP_IMAGES: tuple[str, ...] = ("brick.png", "grass.png", "gravel.png")  # even, faint textures
 PRINT_WORDS: tuple[str, ...] = ("HPN", "TRY ON", "2026", "NOVA", "SUMMER", "LUX", "OK", "CITY")
 
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (
@@ -277,7 +278,7 @@ def sample_identity(rng: np.random.Generator) -> IdentityParams:
         kind=background_kind,
         colour=random_colour(rng, (0.0, 0.25), (0.75, 1.0)),
         colour2=random_colour(rng, (0.0, 0.3), (0.6, 0.95)),
-        image=str(_pick(rng, GREY_IMAGES)),
+        image=str(_pick(rng, BACKDROP_IMAGES)),
         seed=int(rng.integers(2**31)),
     )
     bottom_kind = str(_pick(rng, BOTTOM_KINDS))

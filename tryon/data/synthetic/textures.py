@@ -172,7 +172,7 @@ def background_image(params: BackgroundParams, size: int) -> np.ndarray:
         grey = _random_crop(bundled_image(params.image), rng, size)[..., 0].astype(np.float32)
         grey = cv2.GaussianBlur(grey, (0, 0), size / 256)
         normalised = (grey - grey.mean()) / (grey.std() + 1e-6)
-        image = colour * (1 + 0.06 * np.clip(normalised, -2, 2))[..., None]
+        image = colour * (1 + 0.035 * np.clip(normalised, -2, 2))[..., None]
     else:
         raise ValueError(f"unknown background kind {params.kind!r}")
     return np.clip(image, 0, 255).astype(np.uint8)
