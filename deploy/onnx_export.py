@@ -68,6 +68,7 @@ def export_model_dir(
     resolution: int | None = None,
     opset: int = DEFAULT_OPSET,
     tolerance: ParityTolerance | None = None,
+    check_batches: Sequence[int] = (1, 4),
 ) -> ExportResult:
     """Load a model directory and export it (see :func:`export_onnx`)."""
     model, model_io = load_model(model_dir)
@@ -79,6 +80,7 @@ def export_model_dir(
         tolerance=tolerance,
         source={"model_dir": str(Path(model_dir).resolve()), "sha256": weights_sha256(model_dir)},
         model_io=model_io,
+        check_batches=check_batches,
     )
 
 
