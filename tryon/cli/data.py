@@ -62,3 +62,50 @@ def synth_command(
             f"{numbers['unpaired_pairs']} unpaired try-on pairs"
         )
     click.echo(f"written to {out} (deepfashion/ and viton/ layouts, synthetic.json)")
+
+
+@data.command("check")
+@click.argument("directory", type=click.Path())
+@click.option("--max-problems", default=20, show_default=True, help="Problems to list.")
+@click.pass_context
+def check_command(ctx: click.Context, directory: str, max_problems: int) -> None:
+    """Validate a data set (DeepFashion or VITON-HD layout, or a synth root with both).
+
+    Exits with status 1 when a problem is found.
+    """
+    from tryon.data.check import check_dataset
+
+    report = check_dataset(directory)
+    for line in report.summary:
+        click.echo(line)
+    if report.valid:
+        click.echo(f"{directory}: valid")
+        return
+    for problem in report.problems[:max_problems]:
+        click.echo(f"problem: {problem}", err=True)
+    hidden = len(report.problems) - max_problems
+    if hidden > 0:
+        click.echo(f"... and {hidden} more problems", err=True)
+    click.echo(f"{directory}: INVALID ({len(report.problems)} problems)", err=True)
+    ctx.exit(1)
+
+
+@data.command("preview")
+@click.argument("directory", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--count", default=8, show_default=True, type=click.IntRange(min=1), help="Samples.")
+@click.option(
+    "--tile", default=192, show_default=True, type=click.IntRange(16, 1024), help="Tile side."
+)
+def preview_command(directory: str, out: str, count: int, tile: int) -> None:
+    """Draw a contact sheet: photos with skeletons, parse overlays and garments."""
+    from pathlib import Path
+
+    import cv2
+
+    from tryon.data.preview import contact_sheet
+
+    sheet = contact_sheet(directory, count=count, tile=tile)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    click.echo(f"contact sheet of {count} samples written to {out}")
