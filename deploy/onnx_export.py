@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from deploy.artifacts import state_sha256, weights_sha256, write_sidecar
-from deploy.errors import DeployError, DynamicAxisError
+from deploy.errors import DeployError, DynamicAxisError, ExportCheckError
 from deploy.inputs import random_inputs, real_inputs
 from deploy.interface import check_inputs
 from deploy.onnxruntime_backend import create_session, run_session
@@ -241,7 +241,13 @@ def check_parity(
         tensors = check_inputs(sized, named)
         with torch.inference_mode():
             expected = dict(zip(signature.output_names, graph(*tensors), strict=True))
-        actual = run_session(session, signature, tensors)
+        try:
+            actual = run_session(session, signature, tensors)
+        except Exception as error:  # onnxruntime raises its own (non-exported) error types
+            raise ExportCheckError(
+                f"ONNX Runtime cannot run the exported graph on {kind} inputs of shape "
+                f"{tuple(tensors[0].shape)} (an axis meant to vary may have been fixed): {error}"
+            ) from error
         records.extend(compare_outputs(kind, expected, actual, tensors[0].shape))
     return ParityReport(tuple(records), tolerance or ParityTolerance())
 
