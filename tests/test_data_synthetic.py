@@ -153,9 +153,10 @@ def test_resume_redoes_only_missing_identities_and_refuses_other_settings(tmp_pa
     before = _tree_digest(root)
     (root / ".synth-progress/id00001.json").unlink()
     (root / "viton/train/image/id00001_pose00.png").unlink()
-    counts = synthesize(root, settings, progress=False)
+    result = synthesize(root, settings, progress=False)
     assert _tree_digest(root) == before
-    assert counts["train"]["deepfashion_pairs"] == 2 * (2 * 1 + 2)  # K(K-1) + K per identity
+    assert result.rendered_identities == 1 and result.rendered_images == 3
+    assert result.counts["train"]["deepfashion_pairs"] == 2 * (2 * 1 + 2)  # K(K-1) + K per identity
     manifest = json.loads((root / "synthetic.json").read_text())
     assert manifest["complete"] and manifest["split"]["test"] == ["id00002"]
     with pytest.raises(InvalidInputError, match="other settings"):

@@ -54,12 +54,17 @@ def synth_command(
     from tryon.data.synthetic import SynthSettings, synthesize
 
     settings = SynthSettings(identities=identities, poses=poses, size=size, seed=seed)
-    counts = synthesize(out, settings, workers=workers or os.cpu_count() or 1)
-    for split, numbers in counts.items():
+    result = synthesize(out, settings, workers=workers or os.cpu_count() or 1)
+    for split, numbers in result.counts.items():
         click.echo(
             f"{split}: {numbers['identities']} identities, {numbers['images']} person images, "
             f"{numbers['deepfashion_pairs']} pose pairs, "
             f"{numbers['unpaired_pairs']} unpaired try-on pairs"
+        )
+    if result.rendered_images:
+        click.echo(
+            f"rendered {result.rendered_images} person images in {result.seconds:.1f} s "
+            f"({result.images_per_second:.1f} images/s, plus product photos and try-on truth)"
         )
     click.echo(f"written to {out} (deepfashion/ and viton/ layouts, synthetic.json)")
 

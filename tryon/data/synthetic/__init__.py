@@ -13,7 +13,7 @@ Python API::
 data set (``tryon data synth``).
 """
 
-from tryon.data.synthetic.dataset import SynthSettings, draw_identity, synthesize
+from tryon.data.synthetic.dataset import SynthResult, SynthSettings, draw_identity, synthesize
 from tryon.data.synthetic.params import (
     CANONICAL_POSE,
     MEAN_BODY,
@@ -39,6 +39,7 @@ __all__ = [
     "Pose",
     "ProductPhoto",
     "RenderedSample",
+    "SynthResult",
     "SynthSettings",
     "canonical_keypoints",
     "draw_identity",

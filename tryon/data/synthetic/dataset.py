@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -321,9 +322,31 @@ def _write_index_files(root: Path, settings: SynthSettings, records: list[dict])
     return counts
 
 
+@dataclasses.dataclass(frozen=True)
+class SynthResult:
+    """What a ``synthesize`` call produced.
+
+    Attributes:
+        counts: per split: identities, person images and pairs of the whole data set.
+        rendered_identities: identities rendered by this call (the others were resumed).
+        rendered_images: person photos rendered by this call (product photos and try-on
+            ground truth not counted).
+        seconds: wall-clock time spent rendering and writing in this call.
+    """
+
+    counts: dict
+    rendered_identities: int
+    rendered_images: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.rendered_images / self.seconds if self.seconds > 0 else 0.0
+
+
 def synthesize(
     out: str | Path, settings: SynthSettings, workers: int = 1, progress: bool = True
-) -> dict:
+) -> SynthResult:
     """Write (or finish) the synthetic data set ``settings`` describes into ``out``.
 
     Args:
@@ -333,7 +356,7 @@ def synthesize(
         progress: show a tqdm progress bar over identities.
 
     Returns:
-        Per-split counts of identities, images and pairs.
+        Counts of the data set and the speed of this call.
     """
     from tqdm import tqdm
 
@@ -347,7 +370,10 @@ def synthesize(
         unit="identity",
         disable=not progress,
     )
+    started = time.perf_counter()
     with bar:
         for _ in _run(root, settings, todo, workers):
             bar.update(1)
-    return _write_index_files(root, settings, _load_records(root, settings))
+    seconds = time.perf_counter() - started
+    counts = _write_index_files(root, settings, _load_records(root, settings))
+    return SynthResult(counts, len(todo), len(todo) * (settings.poses + 1), seconds)
