@@ -112,13 +112,14 @@ def _ellipse_masks(spec: TensorSpec, batch: int, variant: int) -> torch.Tensor:
 
 
 def _frontal_pose_maps(spec: TensorSpec, batch: int) -> torch.Tensor:
-    if spec.channels != len(_FRONTAL_POSE) or spec.height != spec.width:
-        raise ValueError(
-            f"real pose maps are 18 square COCO-18 maps; {spec.name} is "
-            f"{spec.channels}x{spec.height}x{spec.width}"
-        )
-    size = spec.height
+    """Maps of the frontal pose on a square grid, stretched to H x W (keypoints are fractions)."""
+    if spec.channels != len(_FRONTAL_POSE):
+        raise ValueError(f"real pose maps are 18 COCO-18 maps; {spec.name} has {spec.channels}")
+    size = max(spec.height, spec.width)
     keypoints = torch.from_numpy(_FRONTAL_POSE * size - 0.5)
     shifts = torch.tensor([[0.02 * (item % 3) * size, 0.0] for item in range(batch)])
     points = keypoints[None] + shifts[:, None, :]
-    return pose_maps_batch(points, size, sigma=max(size / 10.0, 1.0))
+    maps = pose_maps_batch(points, size, sigma=max(size / 10.0, 1.0))
+    if (spec.height, spec.width) == (size, size):
+        return maps
+    return F.interpolate(maps, size=(spec.height, spec.width), mode="bilinear")
