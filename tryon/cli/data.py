@@ -63,8 +63,9 @@ def synth_command(
         )
     if result.rendered_images:
         click.echo(
-            f"rendered {result.rendered_images} person images in {result.seconds:.1f} s "
-            f"({result.images_per_second:.1f} images/s, plus product photos and try-on truth)"
+            f"rendered {result.rendered_images} person images (plus product photos and try-on "
+            f"truth) in {result.seconds:.1f} s: {result.images_per_second:.1f} images/s, "
+            f"{result.images_per_cpu_second:.1f} images per CPU-second"
         )
     click.echo(f"written to {out} (deepfashion/ and viton/ layouts, synthetic.json)")
 

@@ -19,6 +19,7 @@ import json
 import math
 import multiprocessing
 import os
+import resource
 import shutil
 import time
 from collections.abc import Iterator
@@ -332,16 +333,29 @@ class SynthResult:
         rendered_images: person photos rendered by this call (product photos and try-on
             ground truth not counted).
         seconds: wall-clock time spent rendering and writing in this call.
+        cpu_seconds: CPU time of this process and its workers over the same span (a speed
+            measure that does not depend on what else the machine is running).
     """
 
     counts: dict
     rendered_identities: int
     rendered_images: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def images_per_second(self) -> float:
         return self.rendered_images / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def images_per_cpu_second(self) -> float:
+        return self.rendered_images / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+
+
+def _cpu_time() -> float:
+    """CPU seconds used by this process plus its finished (joined) child processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def synthesize(
@@ -370,10 +384,11 @@ def synthesize(
         unit="identity",
         disable=not progress,
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_time()
     with bar:
         for _ in _run(root, settings, todo, workers):
             bar.update(1)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, _cpu_time() - cpu_started
     counts = _write_index_files(root, settings, _load_records(root, settings))
-    return SynthResult(counts, len(todo), len(todo) * (settings.poses + 1), seconds)
+    images = len(todo) * (settings.poses + 1)
+    return SynthResult(counts, len(todo), images, seconds, cpu_seconds)
