@@ -1,0 +1,243 @@
+"""The hpn-tryon storefront: pick or upload a photo, pick garments, see yourself wearing them.
+
+UI only: what the catalog holds, which settings are on offer, how stages and failures are
+worded and which intermediates are shown all come from :mod:`tryon.storefront`; the try-on
+itself is :class:`tryon.pipeline.TryOnPipeline`. Start it with ``tryon app`` (or
+``make app``); the catalog folder comes from ``$TRYON_CATALOG`` (default: the bundled demo).
+
+Uploads stay in memory: decoded by :func:`tryon.imageio.load_image` straight from the
+uploaded bytes, never written to disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from tryon import storefront
+from tryon.imageio import load_image
+
+GRID_COLUMNS = 3
+FITTING_ROOM_SIZE = 6
+
+
+@st.cache_resource(show_spinner="Loading the try-on models (once per server and setting)…")
+def cached_pipeline(settings: storefront.PipelineSettings):  # -> TryOnPipeline
+    """One pipeline per sidebar setting, shared by every session of this server process."""
+    return storefront.load_pipeline(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def cached_catalog(root: str) -> storefront.Catalog:
+    return storefront.load_catalog(root)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def catalog_photo(path: str) -> np.ndarray:
+    return load_image(path)
+
+
+def choose_settings() -> storefront.PipelineSettings:
+    """The sidebar: backend, resolution and device."""
+    with st.sidebar:
+        st.header("Settings")
+        backend = st.selectbox("Backend", storefront.available_backends(), key="backend")
+        resolution = st.selectbox(
+            "Resolution",
+            storefront.RESOLUTIONS,
+            index=storefront.RESOLUTIONS.index(storefront.DEFAULT_RESOLUTION),
+            key="resolution",
+            help="Side of the square frame the models work in; higher is sharper and slower.",
+        )
+        device = st.selectbox("Device", storefront.available_devices(), key="device")
+        st.toggle(
+            "Keep my pose",
+            key="return_to_pose",
+            help="Move the dressed person back to the pose of your photo (beyond the paper).",
+        )
+        st.caption(f"Catalog: `{storefront.resolve_catalog_dir()}`")
+    return storefront.PipelineSettings(
+        backend=backend,
+        device=device,
+        resolution=resolution,
+        models_dir=storefront.resolve_models_dir(),
+    )
+
+
+def use_photo(name: str, image: np.ndarray) -> None:
+    """Make ``image`` the shopper's photo; earlier results belonged to another photo."""
+    st.session_state.photo = (name, image)
+    st.session_state.photo_error = None
+    st.session_state.latest = None
+
+
+def on_photo_input(key: str) -> None:
+    """Decode a new upload or camera shot in memory; a bad file becomes a message."""
+    uploaded = st.session_state.get(key)
+    if uploaded is None:
+        return
+    try:
+        image = load_image(
+            uploaded,
+            max_bytes=storefront.MAX_UPLOAD_BYTES,
+            max_pixels=storefront.MAX_UPLOAD_PIXELS,
+        )
+    except Exception as error:  # every failure becomes a message; the page keeps working
+        st.session_state.photo_error = storefront.describe_failure(error)
+        return
+    use_photo(uploaded.name, image)
+
+
+def photo_panel(catalog: storefront.Catalog) -> None:
+    """Upload, camera, or a sample model; then the photo that will be dressed."""
+    st.subheader("1. Your photo")
+    st.file_uploader(
+        "Upload a photo (JPG, PNG or WebP)",
+        type=list(storefront.UPLOAD_TYPES),
+        key="upload",
+        on_change=on_photo_input,
+        args=("upload",),
+    )
+    if st.toggle("Take a photo with my camera", key="use_camera"):
+        st.camera_input("Camera", key="camera", on_change=on_photo_input, args=("camera",))
+    if catalog.people:
+        st.caption("…or start from a sample model:")
+        columns = st.columns(len(catalog.people))
+        for column, person in zip(columns, catalog.people, strict=True):
+            with column:
+                st.image(catalog_photo(str(person.path)), width="stretch")
+                if st.button(person.label, key=f"sample-{person.key}", width="stretch"):
+                    use_photo(person.path.name, catalog_photo(str(person.path)))
+    if st.session_state.photo_error:
+        st.error(st.session_state.photo_error)
+
+
+def garment_grid(catalog: storefront.Catalog) -> None:
+    """The catalog as a grid; the selected garment's button is highlighted."""
+    st.subheader("2. Pick a garment")
+    for start in range(0, len(catalog.garments), GRID_COLUMNS):
+        row = catalog.garments[start : start + GRID_COLUMNS]
+        for column, garment in zip(st.columns(GRID_COLUMNS), row, strict=False):
+            with column:
+                st.image(catalog_photo(str(garment.path)), width="stretch")
+                selected = st.session_state.garment == garment.key
+                label = f"✓ {garment.label}" if selected else garment.label
+                kind = "primary" if selected else "secondary"
+                if st.button(label, key=f"garment-{garment.key}", type=kind, width="stretch"):
+                    st.session_state.garment = garment.key
+                    st.rerun()
+
+
+def run_try_on(settings: storefront.PipelineSettings, garment: storefront.CatalogItem) -> None:
+    """Load (once) and run the pipeline, stage by stage in a status box; keep the result."""
+    photo_name, photo = st.session_state.photo
+    with st.status("Trying on…", expanded=True) as status:
+
+        def announce(stage: str) -> None:
+            label = storefront.stage_label(stage)
+            status.update(label=f"{label}…")
+            status.write(label)
+
+        try:
+            pipeline = cached_pipeline(settings)
+            result = pipeline(
+                photo,
+                catalog_photo(str(garment.path)),
+                return_to_pose=st.session_state.return_to_pose,
+                progress=announce,
+            )
+        except Exception as error:  # every failure becomes a message; the page keeps working
+            status.update(label="Try-on failed", state="error", expanded=False)
+            st.session_state.try_on_error = storefront.describe_failure(error)
+            return
+        status.update(
+            label=f"Done in {storefront.timing_summary(result.timings)}",
+            state="complete",
+            expanded=False,
+        )
+    st.session_state.try_on_error = None
+    st.session_state.latest = (photo_name, garment, result)
+    st.session_state.fitting_room = [
+        (garment.label, result.image),
+        *st.session_state.fitting_room,
+    ][:FITTING_ROOM_SIZE]
+
+
+def result_panel() -> None:
+    """The result next to the original, its download, intermediates and earlier tries."""
+    photo_name, garment, result = st.session_state.latest
+    for note in result.warnings:
+        st.info(note)
+    original, dressed = st.columns(2)
+    original.image(st.session_state.photo[1], caption="Your photo", width="stretch")
+    dressed.image(result.image, caption=f"Wearing: {garment.label}", width="stretch")
+    dressed.download_button(
+        "Download (PNG)",
+        data=storefront.png_bytes(result.image),
+        file_name=storefront.result_file_name(photo_name, garment),
+        mime="image/png",
+        key="download",
+    )
+    if st.toggle("Show intermediates", key="show_intermediates"):
+        views = storefront.intermediate_views(result)
+        for start in range(0, len(views), GRID_COLUMNS):
+            row = views[start : start + GRID_COLUMNS]
+            for column, (caption, image) in zip(st.columns(GRID_COLUMNS), row, strict=False):
+                column.image(image, caption=caption, width="stretch")
+        st.caption(f"Timings: {storefront.timing_summary(result.timings)}")
+
+
+def fitting_room() -> None:
+    """Thumbnails of this session's earlier tries, newest first."""
+    earlier = st.session_state.fitting_room[1:]
+    if not earlier:
+        return
+    st.subheader("Tried on before")
+    for column, (label, image) in zip(st.columns(FITTING_ROOM_SIZE), earlier, strict=False):
+        column.image(image, caption=label, width="stretch")
+
+
+def main() -> None:
+    st.set_page_config(page_title="hpn-tryon storefront", page_icon="👕", layout="wide")
+    for key, default in (
+        ("photo", None),
+        ("photo_error", None),
+        ("garment", None),
+        ("latest", None),
+        ("try_on_error", None),
+        ("fitting_room", []),
+    ):
+        st.session_state.setdefault(key, default)
+
+    st.title("Virtual fitting room")
+    settings = choose_settings()
+    try:
+        catalog = cached_catalog(str(storefront.resolve_catalog_dir()))
+    except Exception as error:
+        st.error(storefront.describe_failure(error))
+        st.stop()
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        photo_panel(catalog)
+        if st.session_state.photo is not None:
+            name, image = st.session_state.photo
+            st.image(image, caption=f"Dressing: {name}", width=240)
+    with right:
+        garment_grid(catalog)
+
+    st.subheader("3. Try it on")
+    garment = catalog.garment(st.session_state.garment) if st.session_state.garment else None
+    missing = storefront.missing_choices(st.session_state.photo is not None, garment is not None)
+    if missing:
+        st.caption(missing)
+    if st.button("Try on", key="try_on", type="primary", disabled=bool(missing)):
+        run_try_on(settings, garment)
+    if st.session_state.try_on_error:
+        st.error(st.session_state.try_on_error)
+    if st.session_state.latest is not None:
+        result_panel()
+    fitting_room()
+
+
+main()

@@ -1,0 +1,361 @@
+"""The storefront: its decisions (tryon.storefront), `tryon app`, and app.py driven by AppTest.
+
+AppTest runs app.py in this process against a small synthetic catalog and a tiny,
+randomly initialised HPN + flow model pair (``$TRYON_MODELS``): the page, the real pipeline
+and its error paths are exercised in seconds; what the trained demo models produce is the
+browser test's and the pipeline tests' business.
+"""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tryon import storefront
+from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
+APP_TIMEOUT_S = 180
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _synthetic_person(seed: int) -> np.ndarray:
+    from tryon.data.synthetic import render_person, sample_garment, sample_identity, sample_pose
+
+    rng = np.random.default_rng(seed)
+    identity, garment = sample_identity(rng), sample_garment(rng)
+    return render_person(identity, garment, sample_pose(rng), size=256).image
+
+
+@pytest.fixture(scope="module")
+def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sample models and three garments, rendered by the synthetic generator."""
+    from tryon.data.synthetic import render_product, sample_garment
+
+    root = tmp_path_factory.mktemp("catalog")
+    (root / "people").mkdir()
+    (root / "garments").mkdir()
+    for index in range(2):
+        Image.fromarray(_synthetic_person(index)).save(root / "people" / f"model_{index}.png")
+    rng = np.random.default_rng(10)
+    for name in ("red_shirt", "blue-top", "striped tee"):
+        product = render_product(sample_garment(rng), size=256)
+        Image.fromarray(product.image).save(root / "garments" / f"{name}.png")
+    (root / "garments" / "notes.txt").write_text("not a photo")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hpn/ + flow/ model directories, tiny and untrained: the pipeline runs in ~1 s."""
+    from flow.model import AppearanceFlowNet, FlowConfig
+    from hpn.model import HPN, HPNConfig
+
+    root = tmp_path_factory.mktemp("models")
+    hpn = HPNConfig(
+        bottleneck_size=8, bottleneck_channels=32, start_resolution=64, final_resolution=64
+    )
+    HPN(hpn).save_pretrained(root / "hpn")
+    AppearanceFlowNet(FlowConfig(channels=(8, 16, 16))).save_pretrained(root / "flow")
+    return root
+
+
+@pytest.fixture
+def app(catalog_dir: Path, tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv(storefront.CATALOG_ENV, str(catalog_dir))
+    monkeypatch.setenv(storefront.MODELS_ENV, str(tiny_models_dir))
+    page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    page.run()
+    assert not page.exception
+    return page
+
+
+def _errors(page: AppTest) -> list[str]:
+    return [element.value for element in page.error]
+
+
+def _upload(page: AppTest, name: str, content: bytes, mime: str = "image/png") -> None:
+    page.file_uploader(key="upload").set_value((name, content, mime)).run()
+    assert not page.exception
+
+
+def _try_on(page: AppTest, garment: str) -> None:
+    page.button(key=f"garment-{garment}").click().run()
+    page.button(key="try_on").click().run()
+    assert not page.exception
+
+
+# ----------------------------------------------------------------- tryon.storefront
+
+
+def test_load_catalog_lists_photos_sorted_and_labelled(catalog_dir: Path) -> None:
+    catalog = storefront.load_catalog(catalog_dir)
+    assert [item.key for item in catalog.garments] == ["blue-top", "red_shirt", "striped tee"]
+    assert [item.label for item in catalog.garments] == ["Blue top", "Red shirt", "Striped tee"]
+    assert [item.key for item in catalog.people] == ["model_0", "model_1"]
+    assert catalog.garment("red_shirt").path == catalog_dir / "garments" / "red_shirt.png"
+    with pytest.raises(KeyError, match="blue-top, red_shirt, striped tee"):
+        catalog.garment("hat")
+
+
+def test_load_catalog_people_are_optional_garments_are_not(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        storefront.load_catalog(tmp_path / "missing")
+    (tmp_path / "garments").mkdir()
+    with pytest.raises(InvalidInputError, match="no garment photos"):
+        storefront.load_catalog(tmp_path)
+    Image.new("RGB", (64, 64)).save(tmp_path / "garments" / "coat.WEBP")
+    catalog = storefront.load_catalog(tmp_path)
+    assert [item.key for item in catalog.garments] == ["coat"]
+    assert catalog.people == ()
+
+
+def test_catalog_and_models_folders_come_from_the_environment(tmp_path: Path) -> None:
+    assert storefront.resolve_catalog_dir({}) == storefront.bundled_catalog_dir()
+    assert storefront.resolve_catalog_dir({"TRYON_CATALOG": "  "}) == (
+        storefront.bundled_catalog_dir()
+    )
+    assert storefront.resolve_catalog_dir({"TRYON_CATALOG": str(tmp_path)}) == tmp_path
+    assert storefront.resolve_models_dir({}) is None
+    assert storefront.resolve_models_dir({"TRYON_MODELS": str(tmp_path)}) == str(tmp_path)
+
+
+def test_upload_cap_matches_streamlit_config() -> None:
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == storefront.MAX_UPLOAD_MB
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_offered_backends_and_devices_are_usable_here() -> None:
+    import torch
+
+    backends = storefront.available_backends()
+    assert backends[0] == "torch"
+    assert set(backends) <= {"torch", "onnxruntime", "tensorrt"}
+    assert ("tensorrt" in backends) <= torch.cuda.is_available()
+    assert ("cuda" in storefront.available_devices()) == torch.cuda.is_available()
+    assert storefront.DEFAULT_RESOLUTION in storefront.RESOLUTIONS
+    assert all(size % 32 == 0 for size in storefront.RESOLUTIONS)
+
+
+def test_failures_are_described_for_shoppers() -> None:
+    from deploy.errors import BackendUnavailableError
+
+    assert storefront.describe_failure(NoPersonFound("nobody")).startswith("No person found")
+    assert storefront.describe_failure(InvalidInputError("x.png: corrupt")) == (
+        "This photo cannot be used: x.png: corrupt"
+    )
+    message = storefront.describe_failure(BackendUnavailableError("run tryon export"))
+    assert message == "The try-on could not run: run tryon export"
+    assert "could not run" in storefront.describe_failure(TryOnError("bad models"))
+    assert "unexpectedly (RuntimeError: boom)" in storefront.describe_failure(RuntimeError("boom"))
+
+
+def test_choices_stages_names_and_png_download() -> None:
+    assert storefront.missing_choices(False, False) == "Choose a photo and a garment to try on."
+    assert storefront.missing_choices(True, False) == "Choose a garment to try on."
+    assert storefront.missing_choices(True, True) is None
+    assert storefront.stage_label("frontalize") == "Turning you to face the camera"
+    assert storefront.stage_label("new_stage") == "New stage"
+    garment = storefront.CatalogItem("red shirt/2", "Red shirt", Path("g.png"))
+    assert storefront.result_file_name("../me.jpg", garment) == "tryon-me-red-shirt-2.png"
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    decoded = np.asarray(Image.open(io.BytesIO(storefront.png_bytes(image))))
+    np.testing.assert_array_equal(decoded, image)
+    assert storefront.timing_summary({"pose": 0.5, "warp": 0.25}) == (
+        "0.75 s (pose 0.50 s, warp 0.25 s)"
+    )
+
+
+def test_intermediate_views_are_captioned_rgb_in_pipeline_order() -> None:
+    from tryon.pipeline import TryOnResult
+
+    size = 32
+    rgb = np.full((size, size, 3), 128, np.uint8)
+    region = np.zeros((size, size), bool)
+    region[8:24, 8:24] = True
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[[1, 2, 5]] = [[16, 8], [10, 10], [22, 10]]
+    result = TryOnResult(
+        image=rgb,
+        frontal=rgb,
+        keypoints=keypoints,
+        garment_region=region,
+        garment_mask=region,
+        warped_garment=rgb,
+        flow_visualization=rgb,
+        composite=rgb,
+        timings={},
+        person_frame=rgb,
+        frame_keypoints=keypoints,
+        frontal_keypoints=keypoints,
+        region_source="keypoints",
+        alpha=region.astype(np.float32),
+    )
+    views = dict(storefront.intermediate_views(result))
+    expected = [
+        label for name, label in storefront.INTERMEDIATE_LABELS.items() if name != "reposed"
+    ]
+    assert list(views) == expected
+    assert all(
+        image.shape == (size, size, 3) and image.dtype == np.uint8 for image in views.values()
+    )
+    mask_view = views["Garment region"]
+    assert mask_view[16, 16].tolist() == [255, 255, 255] and mask_view[0, 0].tolist() == [0, 0, 0]
+
+
+# ----------------------------------------------------------------- tryon app
+
+
+def test_tryon_app_dry_run_prints_the_streamlit_command(
+    catalog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tryon.cli import main
+
+    main(["app", "--dry-run", "--headless", "--port", "8765", "--catalog", str(catalog_dir)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"TRYON_CATALOG={catalog_dir}"
+    assert lines[1].startswith(f"cd {REPO} && ")
+    assert f"-m streamlit run {APP} --server.port 8765" in lines[1]
+    assert "--server.headless true --browser.gatherUsageStats false" in lines[1]
+
+
+def test_tryon_app_refuses_a_catalog_without_garments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tryon.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["app", "--dry-run", "--catalog", str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert "has no garment photos" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- app.py (AppTest)
+
+
+def test_page_structure(app: AppTest, catalog_dir: Path) -> None:
+    assert [title.value for title in app.title] == ["Virtual fitting room"]
+    assert [header.value for header in app.subheader] == [
+        "1. Your photo",
+        "2. Pick a garment",
+        "3. Try it on",
+    ]
+    uploader = app.file_uploader(key="upload")
+    assert sorted(uploader.allowed_type) == [".jpeg", ".jpg", ".png", ".webp"]
+    assert not app.camera_input  # only after asking for it
+    sidebar = {box.label: box for box in app.sidebar.selectbox}
+    assert list(sidebar) == ["Backend", "Resolution", "Device"]
+    assert list(sidebar["Backend"].options) == list(storefront.available_backends())
+    assert sidebar["Resolution"].value == storefront.DEFAULT_RESOLUTION
+    assert list(sidebar["Device"].options) == list(storefront.available_devices())
+    garments = [b.label for b in app.button if b.key.startswith("garment-")]
+    assert garments == ["Blue top", "Red shirt", "Striped tee"]
+    assert [b.label for b in app.button if b.key.startswith("sample-")] == ["Model 0", "Model 1"]
+    assert app.button(key="try_on").disabled
+    assert "Choose a photo and a garment to try on." in [c.value for c in app.caption]
+    assert str(catalog_dir) in " ".join(c.value for c in app.sidebar.caption)
+    assert not app.error and not app.download_button
+
+
+def test_garment_selection_moves_the_check_mark(app: AppTest) -> None:
+    app.button(key="garment-red_shirt").click().run()
+    assert app.button(key="garment-red_shirt").label == "✓ Red shirt"
+    assert app.session_state.garment == "red_shirt"
+    app.button(key="garment-blue-top").click().run()
+    assert app.button(key="garment-blue-top").label == "✓ Blue top"
+    assert app.button(key="garment-red_shirt").label == "Red shirt"
+    assert app.button(key="try_on").disabled  # still no photo
+    assert "Choose a photo to try on." in [c.value for c in app.caption]
+
+
+def test_camera_photo_becomes_the_photo(app: AppTest) -> None:
+    app.toggle(key="use_camera").set_value(True).run()
+    buffer = io.BytesIO()
+    Image.fromarray(_synthetic_person(3)).save(buffer, format="JPEG")
+    app.camera_input(key="camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg"))
+    app.run()
+    assert not app.exception and not app.error
+    name, image = app.session_state.photo
+    assert name == "shot.jpg" and image.shape == (256, 256, 3)
+
+
+def test_corrupt_upload_is_a_message_and_the_app_keeps_working(app: AppTest) -> None:
+    _upload(app, "holiday.png", b"\x89PNG\r\n\x1a\n but the rest is garbage")
+    (message,) = _errors(app)
+    assert message.startswith("This photo cannot be used: holiday.png:")
+    assert app.session_state.photo is None and app.button(key="try_on").disabled
+    app.button(key="sample-model_1").click().run()
+    assert not app.error
+    assert app.session_state.photo[0] == "model_1.png"
+
+
+def test_oversized_upload_is_refused_in_memory(app: AppTest) -> None:
+    _upload(app, "huge.jpg", b"\xff\xd8" + bytes(storefront.MAX_UPLOAD_BYTES), "image/jpeg")
+    (message,) = _errors(app)
+    assert "huge.jpg: file too large" in message
+
+
+def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
+    empty_room = np.full((256, 256, 3), 200, np.uint8)
+    empty_room[180:, :] = 90  # a floor, nobody standing on it
+    _upload(app, "empty_room.png", _png(empty_room))
+    _try_on(app, "red_shirt")
+    (message,) = _errors(app)
+    assert message.startswith("No person found in your photo")
+    assert app.status[0].state == "error"
+    assert not app.download_button
+    # The page still works: a photo with a person goes through.
+    app.button(key="sample-model_0").click().run()
+    app.button(key="try_on").click().run()
+    assert not app.exception and not app.error
+    assert app.status[0].state == "complete"
+
+
+def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
+    person = _synthetic_person(7)
+    _upload(app, "me.png", _png(person))
+    _try_on(app, "red_shirt")
+    assert not app.error
+    status = app.status[0]
+    assert status.state == "complete" and status.label.startswith("Done in ")
+    for stage in ("pose", "frontalize", "warp", "paste_back"):
+        assert f"{stage} " in status.label
+    assert [m.value for m in status.markdown][:2] == ["Finding your pose", "Framing the photo"]
+    download = app.download_button(key="download")
+    assert download.proto.label == "Download (PNG)"
+    assert app.session_state.latest[0] == "me.png"
+    result = app.session_state.latest[2]
+    assert result.image.shape == person.shape
+
+    app.toggle(key="show_intermediates").set_value(True).run()
+    captions = [c.value for c in app.caption]
+    assert any(c.startswith("Timings: ") for c in captions)
+
+    _try_on(app, "blue-top")  # the uploaded photo is kept: no new upload
+    assert not app.error
+    assert app.session_state.latest[0] == "me.png"
+    assert app.session_state.latest[1].key == "blue-top"
+    assert [label for label, _ in app.session_state.fitting_room] == ["Blue top", "Red shirt"]
+    assert "Tried on before" in [header.value for header in app.subheader]
+
+
+def test_unusable_catalog_is_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(storefront.CATALOG_ENV, str(tmp_path))
+    page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    page.run()
+    assert not page.exception
+    (message,) = _errors(page)
+    assert "has no garment photos" in message

@@ -1,0 +1,290 @@
+"""The storefront's decisions, kept out of the UI: catalog, settings on offer, result views.
+
+``app.py`` only lays out widgets; everything it shows or chooses comes from here, so the
+same rules are unit-tested without a browser: where the catalog lives (the bundled demo or
+``$TRYON_CATALOG``), which backends and devices this machine can offer, how each pipeline
+stage is announced, which intermediates are shown and how a result is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from deploy.errors import DeployError
+from hpn.errors import CheckpointError
+from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
+
+if TYPE_CHECKING:
+    from tryon.pipeline import TryOnPipeline, TryOnResult
+
+CATALOG_ENV = "TRYON_CATALOG"
+"""Environment variable naming a catalog folder (``people/`` and ``garments/`` inside)."""
+MODELS_ENV = "TRYON_MODELS"
+"""Environment variable naming a models folder for the pipeline (default: the bundled demo)."""
+
+UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp")
+CATALOG_SUFFIXES = frozenset(f".{suffix}" for suffix in UPLOAD_TYPES)
+MAX_UPLOAD_MB = 20
+"""Upload cap in MB; ``.streamlit/config.toml``'s ``server.maxUploadSize`` says the same."""
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+RESOLUTIONS: tuple[int, ...] = (128, 256, 384, 512)
+DEFAULT_RESOLUTION = 256
+
+STAGE_LABELS: Mapping[str, str] = {
+    "pose": "Finding your pose",
+    "frame": "Framing the photo",
+    "frontalize": "Turning you to face the camera",
+    "parse": "Finding where the garment goes",
+    "garment_mask": "Cutting out the garment",
+    "warp": "Fitting the garment to your body",
+    "composite": "Dressing you",
+    "repose": "Putting you back in your pose",
+    "paste_back": "Placing you back in your photo",
+}
+
+INTERMEDIATE_LABELS: Mapping[str, str] = {
+    "pose": "Keypoints found",
+    "frontal_pose": "Target frontal pose",
+    "frontal": "You, frontal (HPN)",
+    "garment_region": "Garment region",
+    "garment_mask": "Garment mask",
+    "warped_garment": "Warped garment",
+    "flow": "Appearance flow",
+    "composite": "Dressed, frontal",
+    "reposed": "Dressed, back in your pose",
+}
+"""The intermediates the storefront shows, in order, by ``TryOnResult.intermediates()`` name."""
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One photo of the catalog: a garment product shot or a sample model."""
+
+    key: str
+    label: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The garments on sale and the sample model photos a shopper may start from."""
+
+    root: Path
+    garments: tuple[CatalogItem, ...]
+    people: tuple[CatalogItem, ...]
+
+    def garment(self, key: str) -> CatalogItem:
+        """The garment called ``key``; raises ``KeyError`` naming the ones there are."""
+        return _by_key(self.garments, key, "garment")
+
+    def person(self, key: str) -> CatalogItem:
+        """The sample model called ``key``; raises ``KeyError`` naming the ones there are."""
+        return _by_key(self.people, key, "sample model")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What the sidebar chooses; one loaded pipeline per distinct value (``st.cache_resource``)."""
+
+    backend: str = "torch"
+    device: str = "cpu"
+    resolution: int = 256
+    models_dir: str | None = None
+
+
+def bundled_catalog_dir() -> Path:
+    """The demo catalog shipped as package data."""
+    return Path(__file__).resolve().parent / "demo" / "catalog"
+
+
+def resolve_catalog_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$TRYON_CATALOG`` when set (and not empty), else the bundled demo catalog."""
+    configured = (os.environ if environ is None else environ).get(CATALOG_ENV, "").strip()
+    return Path(configured).expanduser() if configured else bundled_catalog_dir()
+
+
+def resolve_models_dir(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TRYON_MODELS`` when set (and not empty), else None: the pipeline's bundled models."""
+    configured = (os.environ if environ is None else environ).get(MODELS_ENV, "").strip()
+    return str(Path(configured).expanduser()) if configured else None
+
+
+def load_catalog(root: str | os.PathLike[str]) -> Catalog:
+    """List a catalog folder: ``garments/`` (required, not empty) and ``people/`` (optional).
+
+    Args:
+        root: folder holding ``garments/`` and optionally ``people/``, each with .jpg, .jpeg,
+            .png or .webp photos; a file's stem names the item ("red_shirt.png" -> "Red shirt").
+
+    Returns:
+        The catalog, items sorted by file name.
+
+    Raises:
+        InvalidInputError: the folder or its ``garments/`` is missing or holds no photos.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InvalidInputError(
+            f"catalog folder {folder} does not exist; point {CATALOG_ENV} at a folder holding "
+            "garments/ (and optionally people/)"
+        )
+    garments = _list_items(folder / "garments")
+    if not garments:
+        raise InvalidInputError(
+            f"catalog {folder} has no garment photos; put .jpg/.png/.webp product photos in "
+            f"{folder / 'garments'}"
+        )
+    return Catalog(root=folder, garments=garments, people=_list_items(folder / "people"))
+
+
+def available_backends() -> tuple[str, ...]:
+    """The runtime backends this process can offer: torch always, the others when usable.
+
+    onnxruntime needs its package; TensorRT needs its package and a CUDA GPU.
+    """
+    import torch
+
+    backends = ["torch"]
+    if _importable("onnxruntime"):
+        backends.append("onnxruntime")
+    if _importable("tensorrt") and torch.cuda.is_available():
+        backends.append("tensorrt")
+    return tuple(backends)
+
+
+def available_devices() -> tuple[str, ...]:
+    """ "cpu", plus "cuda" first when a CUDA GPU is visible (the better default)."""
+    import torch
+
+    return ("cuda", "cpu") if torch.cuda.is_available() else ("cpu",)
+
+
+def load_pipeline(settings: PipelineSettings) -> TryOnPipeline:
+    """Load the try-on models for ``settings`` (slow: call once per settings and cache)."""
+    from tryon.pipeline import TryOnPipeline
+
+    return TryOnPipeline.from_pretrained(
+        models_dir=settings.models_dir,
+        backend=settings.backend,
+        device=settings.device,
+        resolution=settings.resolution,
+    )
+
+
+def missing_choices(has_photo: bool, has_garment: bool) -> str | None:
+    """What the shopper still has to choose before a try-on can run; None when ready."""
+    missing = [
+        what for what, chosen in (("a photo", has_photo), ("a garment", has_garment)) if not chosen
+    ]
+    return f"Choose {' and '.join(missing)} to try on." if missing else None
+
+
+def stage_label(stage: str) -> str:
+    """What the shopper reads while ``stage`` runs (unknown stages fall back to their name)."""
+    return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
+
+
+def intermediate_views(result: TryOnResult) -> list[tuple[str, np.ndarray]]:
+    """The intermediates worth showing, captioned, in pipeline order.
+
+    Returns:
+        (caption, HxWx3 uint8 RGB) pairs for those of :data:`INTERMEDIATE_LABELS` the result
+        holds (keypoints, frontal pose, garment region, warped garment, flow, ...).
+    """
+    images = result.intermediates()
+    return [
+        (label, _as_rgb(images[name]))
+        for name, label in INTERMEDIATE_LABELS.items()
+        if name in images
+    ]
+
+
+def describe_failure(error: Exception) -> str:
+    """The message a shopper sees when a try-on (or reading their photo) fails.
+
+    Known, fixable failures get their own message plus what to do; anything else is named
+    as unexpected so it is reported rather than mistaken for a bad photo.
+    """
+    if isinstance(error, NoPersonFound):
+        return (
+            f"No person found in your photo ({error}). Use a photo of one person facing the "
+            "camera with head, shoulders and hips visible."
+        )
+    if isinstance(error, InvalidInputError):
+        return f"This photo cannot be used: {error}"
+    if isinstance(error, TryOnError | DeployError | CheckpointError):
+        return f"The try-on could not run: {error}"
+    return f"The try-on failed unexpectedly ({type(error).__name__}: {error}). Please report it."
+
+
+def timing_summary(timings: Mapping[str, float]) -> str:
+    """One line: the total and each stage's seconds, e.g. "2.31 s (pose 0.40 s, ...)"."""
+    total = sum(timings.values())
+    stages = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
+    return f"{total:.2f} s ({stages})" if stages else f"{total:.2f} s"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an HxWx3 uint8 RGB image as PNG in memory (for the download button)."""
+    buffer = io.BytesIO()
+    Image.fromarray(_as_rgb(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def result_file_name(person: str, garment: CatalogItem) -> str:
+    """Download name of a try-on: ``tryon-<person>-<garment>.png``, filesystem-safe."""
+    stem = Path(person).stem or "photo"
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{stem}-{garment.key}")
+    return f"tryon-{safe}.png"
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """HxW or HxWx3 uint8 (or bool / [0, 1] float mask) -> HxWx3 uint8, for display."""
+    array = np.asarray(image)
+    if array.dtype == bool or (array.dtype.kind == "f" and array.max(initial=0) <= 1.0):
+        array = np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    if array.dtype != np.uint8:
+        raise ValueError(
+            f"expected a uint8 image or a [0, 1] mask, got {array.dtype}; convert tensors with "
+            "hpn.imageops.tensor_to_uint8 first"
+        )
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected HxW or HxWx3, got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _list_items(folder: Path) -> tuple[CatalogItem, ...]:
+    if not folder.is_dir():
+        return ()
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in CATALOG_SUFFIXES)
+    return tuple(CatalogItem(key=p.stem, label=_label(p.stem), path=p) for p in paths)
+
+
+def _label(stem: str) -> str:
+    words = stem.replace("_", " ").replace("-", " ").split()
+    return " ".join(words).capitalize()
+
+
+def _by_key(items: tuple[CatalogItem, ...], key: str, kind: str) -> CatalogItem:
+    for item in items:
+        if item.key == key:
+            return item
+    known = ", ".join(item.key for item in items) or "none"
+    raise KeyError(f"no {kind} called {key!r} in the catalog; there are: {known}")
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
