@@ -56,11 +56,13 @@ def synth_command(
     settings = SynthSettings(identities=identities, poses=poses, size=size, seed=seed)
     result = synthesize(out, settings, workers=workers or os.cpu_count() or 1)
     for split, numbers in result.counts.items():
-        click.echo(
+        line = (
             f"{split}: {numbers['identities']} identities, {numbers['images']} person images, "
-            f"{numbers['deepfashion_pairs']} pose pairs, "
-            f"{numbers['unpaired_pairs']} unpaired try-on pairs"
+            f"{numbers['deepfashion_pairs']} pose pairs"
         )
+        if split == "test":
+            line += f", {numbers['unpaired_pairs']} unpaired try-on pairs with ground truth"
+        click.echo(line)
     if result.rendered_images:
         click.echo(
             f"rendered {result.rendered_images} person images (plus product photos and try-on "

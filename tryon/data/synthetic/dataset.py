@@ -53,7 +53,7 @@ GENERATOR_VERSION = 1
 TEST_FRACTION = 0.2  # of identities, the last ones by index
 MANIFEST = "synthetic.json"
 PROGRESS_DIR = ".synth-progress"
-PNG_LEVEL = 3  # zlib level: level 3 is ~2x faster than 9 for ~5% more bytes
+PNG_LEVEL = 3  # zlib level: 2.2x faster to encode than 6 for ~10% more bytes (256px photos)
 VITON_FOLDERS = ("image", "cloth", "cloth-mask", "image-parse-v3", "openpose_json", "person-mask")
 
 
