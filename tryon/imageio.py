@@ -193,7 +193,7 @@ def _to_rgb(name: str, image: Image.Image) -> np.ndarray:
         raise InvalidInputError(
             f"{name}: unsupported colour mode {mode}; save it as RGB ({error})"
         ) from error
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    return np.array(rgb, dtype=np.uint8)  # a writable copy: callers may draw on it
 
 
 def _describe_non_image(data: bytes) -> str:

@@ -51,12 +51,14 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return array @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
 
 
-def warp_to_square(image: np.ndarray, to_crop: np.ndarray, output_size: int) -> np.ndarray:
+def warp_to_square(
+    image: np.ndarray, to_crop: np.ndarray, output_size: int, fill: float | tuple = 0
+) -> np.ndarray:
     """Sample the square crop that ``to_crop`` (image -> crop affine) describes, anti-aliased.
 
     ``cv2.warpAffine`` samples bilinearly, which aliases when it shrinks a lot (a phone photo
     into a 224 detector input); the image is first shrunk with area averaging so the warp
-    itself never shrinks by more than 2x. Outside the image the crop is black.
+    itself never shrinks by more than 2x. Outside the image the crop is ``fill``.
 
     Shapes:
         image: HxWxC (or HxW) array; returns output_size x output_size (x C) of the same dtype.
@@ -79,5 +81,5 @@ def warp_to_square(image: np.ndarray, to_crop: np.ndarray, output_size: int) -> 
         (output_size, output_size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
+        borderValue=fill,
     )

@@ -1,0 +1,166 @@
+"""Human parser: shapes, input checks, model directories, VITON-layout data, training, eval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hpn.errors import CheckpointError
+from hpn.training import read_jsonl
+from tryon.data.keypoint_formats import write_openpose_json
+from tryon.data.lip import LEFT_ARM, PALETTE, RIGHT_ARM, UPPER_CLOTHES, flip_parse
+from tryon.errors import InvalidInputError
+from tryon.preprocess.parse_data import ParseDataset, list_samples, read_parse
+from tryon.preprocess.parser import HumanParser, ParserConfig, garment_region, parse_image
+
+TINY = ParserConfig(encoder="mobilenet_v2", decoder_channels=(16, 8, 8, 8, 4), resolution=32)
+
+
+def _write_viton_split(root, split: str, count: int, size: tuple[int, int] = (64, 48)) -> None:
+    """A VITON-HD-shaped split: a 'person' whose torso is upper clothes, arms left/right."""
+    folder = root / "viton" / split
+    for sub in ("image", "image-parse-v3", "openpose_json"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(split))
+    for index in range(count):
+        parse = np.zeros(size, np.uint8)
+        top = 10 + index
+        parse[top : top + 30, 14:34] = UPPER_CLOTHES
+        parse[top : top + 20, 8:14] = RIGHT_ARM  # the person's right arm: image left
+        parse[top : top + 20, 34:40] = LEFT_ARM
+        colours = rng.integers(0, 256, (20, 3), dtype=np.uint8)
+        photo = colours[parse]
+        name = f"p{index:03d}"
+        Image.fromarray(photo).save(folder / "image" / f"{name}.png")
+        palette_image = Image.fromarray(parse, mode="P")
+        palette_image.putpalette(PALETTE.reshape(-1).tolist())
+        palette_image.save(folder / "image-parse-v3" / f"{name}.png")
+        keypoints = np.full((18, 2), np.nan, np.float32)
+        keypoints[[2, 5, 8, 11]] = [(16, top + 2), (32, top + 2), (18, top + 28), (30, top + 28)]
+        write_openpose_json(folder / "openpose_json" / f"{name}_keypoints.json", keypoints)
+
+
+@pytest.fixture()
+def tiny_data(tmp_path):
+    _write_viton_split(tmp_path, "train", 4)
+    _write_viton_split(tmp_path, "test", 2)
+    return tmp_path
+
+
+def test_forward_shapes_and_every_parameter_gets_a_gradient():
+    model = HumanParser(TINY)
+    logits = model(torch.randn(2, 3, 64, 96))
+    assert logits.shape == (2, 20, 64, 96)
+    logits.logsumexp(1).mean().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_input_checks_say_how_to_fix():
+    model = HumanParser(TINY)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        model(torch.randn(1, 3, 50, 64))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        model(torch.randn(3, 64, 64))
+    with pytest.raises(ValueError, match="try 128"):
+        ParserConfig(resolution=130)
+
+
+def test_model_directory_round_trip(tmp_path):
+    model = HumanParser(TINY).eval()
+    model.save_pretrained(tmp_path / "parser")
+    assert json.loads((tmp_path / "parser" / "config.json").read_text())["model_type"] == (
+        "human-parser"
+    )
+    loaded = HumanParser.from_pretrained(tmp_path / "parser")
+    batch = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch), model(batch))
+    assert loaded.config == TINY
+
+
+def test_parse_image_is_aligned_with_any_photo_size():
+    model = HumanParser(TINY).eval()
+    photo = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    parse = parse_image(model, photo)
+    assert parse.shape == (45, 70) and parse.dtype == np.uint8 and parse.max() < 20
+    assert garment_region(np.array([[5, 6, 7, 4]])).tolist() == [[True, True, True, False]]
+
+
+def test_dataset_reads_the_viton_layout_and_flips_labels(tiny_data):
+    samples = list_samples(tiny_data, "train")
+    assert [s.name for s in samples] == ["p000", "p001", "p002", "p003"]
+    assert samples[0].keypoints is not None
+    dataset = ParseDataset(tiny_data, "train", resolution=32, flip=True)
+    assert len(dataset) == 8
+    image, labels = dataset[0]
+    assert image.shape == (3, 32, 32) and labels.shape == (32, 32) and labels.dtype == torch.int64
+    assert image.min() >= -1.0 and image.max() <= 1.0
+    # 64x48 letterboxed into 32x32: 32x24 photo with 4 columns of padding each side.
+    assert (labels[:, :4] == 0).all() and (labels[:, -4:] == 0).all()
+    assert (image[:, :, :4] == -1).all()
+    _, mirrored = dataset[4]
+    torch.testing.assert_close(
+        mirrored, torch.from_numpy(flip_parse(labels.numpy().astype(np.uint8))).long()
+    )
+    assert (labels == RIGHT_ARM).any() and (mirrored == LEFT_ARM).any()
+
+
+def test_dataset_errors_name_the_problem(tmp_path):
+    with pytest.raises(InvalidInputError, match="no train split with image/ and image-parse-v3/"):
+        list_samples(tmp_path, "train")
+    rgb = tmp_path / "rgb.png"
+    Image.new("RGB", (4, 4)).save(rgb)
+    with pytest.raises(InvalidInputError, match="palette or greyscale PNG"):
+        read_parse(rgb)
+    bad = tmp_path / "bad.png"
+    Image.fromarray(np.full((4, 4), 40, np.uint8)).save(bad)
+    with pytest.raises(InvalidInputError, match="holds id 40"):
+        read_parse(bad)
+
+
+def _options(data, out, **overrides):
+    from tryon.preprocess.parser_training import ParserTrainOptions
+
+    settings = dict(
+        data=str(data), out=str(out), steps=4, batch_size=2, resolution=32,
+        encoder=TINY.encoder, decoder_channels=TINY.decoder_channels, checkpoint_every=2,
+    )  # fmt: skip
+    settings.update(overrides)
+    return ParserTrainOptions(**settings)
+
+
+def test_training_steps_log_and_resume_bit_for_bit(tiny_data, tmp_path):
+    from tryon.preprocess.parser_training import train_parser
+
+    straight = train_parser(_options(tiny_data, tmp_path / "straight"), show_progress=False)
+    # The same run cut after its first step (a wall-clock budget of 0), then resumed.
+    resumed_run = tmp_path / "resumed"
+    train_parser(_options(tiny_data, resumed_run, max_minutes=0.0), show_progress=False)
+    first = read_jsonl(resumed_run / "log.jsonl")
+    assert [r["step"] for r in first] == [1]
+    resumed = train_parser(_options(tiny_data, resumed_run), show_progress=False)
+
+    log = read_jsonl(resumed_run / "log.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    assert log[0]["loss"] > 0 and 0 <= log[-1]["pixel_accuracy"] <= 1
+    a, b = HumanParser.from_pretrained(straight), HumanParser.from_pretrained(resumed)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
+    assert (resumed_run / "previews").is_dir() and (resumed_run / "options.json").is_file()
+    with pytest.raises(CheckpointError, match="other options"):
+        train_parser(_options(tiny_data, resumed_run, steps=6), show_progress=False)
+
+
+def test_evaluation_scores_parser_and_fallback(tiny_data):
+    from tryon.preprocess.parser_eval import evaluate_parser
+
+    report = evaluate_parser(HumanParser(TINY), tiny_data, "test", show_progress=False)
+    assert report.photos == 2 and report.fallback_without_keypoints == 0
+    # The fallback's torso quadrilateral from perfect keypoints overlaps the true torso well.
+    assert report.fallback_iou_mean > 0.5
+    assert 0.0 <= report.parser_iou_mean <= 1.0 and report.parse_seconds_median > 0
+    assert {"background", "upper_clothes", "left_arm", "right_arm"} <= set(report.parser_class_iou)
