@@ -1,0 +1,363 @@
+"""Batch catalog try-on: every (person, garment) pair, resumable, with a JSONL manifest.
+
+The engine-independent parts are pure and small so another engine (Ray Data) can reuse them:
+
+- :func:`plan_pairs`: the list of :class:`Pair` to make (all pairs, or a pairs file).
+- :class:`Manifest`: the append-only JSONL record of outcomes; a pair is *done* iff its
+  latest record says ``ok`` AND its output file exists.
+- :func:`process_pair`: one pair through a pipeline -> :class:`ManifestRecord` (never raises
+  for a bad input: the error is recorded).
+- :func:`run_local`: the local engine: a multiprocessing pool whose initializer builds one
+  pipeline per worker, results appended to the manifest by the parent as they arrive.
+
+Output layout under ``OUT``: ``results/<garment stem>/<person stem>.png`` (written
+atomically: temp file then rename), ``manifest.jsonl``, ``contact_sheets/`` and
+``index.html`` (:mod:`tryon.contact_sheet`).
+
+A person photo may come with its keypoints: an OpenPose JSON ``<stem>_keypoints.json``
+next to it is used instead of running the pose estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tryon.errors import InvalidInputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MANIFEST_FILE = "manifest.jsonl"
+RESULTS_DIR = "results"
+KEYPOINTS_SUFFIX = "_keypoints.json"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One try-on to make: a person photo and a garment photo (absolute paths)."""
+
+    person: Path
+    garment: Path
+
+    @property
+    def key(self) -> str:
+        """Unique name of the pair (``<person stem>__<garment stem>``)."""
+        return f"{self.person.stem}__{self.garment.stem}"
+
+    @property
+    def output(self) -> Path:
+        """Output path relative to the batch's out folder."""
+        return Path(RESULTS_DIR) / self.garment.stem / f"{self.person.stem}.png"
+
+    @property
+    def keypoints_file(self) -> Path:
+        return self.person.with_name(self.person.stem + KEYPOINTS_SUFFIX)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files of a folder (not recursive), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder} is not a folder of images")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def plan_pairs(
+    people_dir: str | Path, garments_dir: str | Path, pairs_file: str | Path | None = None
+) -> list[Pair]:
+    """The pairs of a batch: every person x every garment, or the lines of ``pairs_file``.
+
+    Args:
+        people_dir: folder of person photos.
+        garments_dir: folder of garment product photos.
+        pairs_file: optional text file, one ``person_file garment_file`` per line (the
+            VITON-HD pairs format; names relative to the two folders; ``#`` comments).
+
+    Returns:
+        Pairs in a stable order (persons, then garments, sorted; or the file's order), without
+        duplicates.
+
+    Raises:
+        InvalidInputError: a folder is missing or empty, or the pairs file names a missing
+            file or is malformed.
+    """
+    people_dir, garments_dir = Path(people_dir), Path(garments_dir)
+    if pairs_file is None:
+        people, garments = list_images(people_dir), list_images(garments_dir)
+        if not people or not garments:
+            raise InvalidInputError(
+                f"no images found in {people_dir if not people else garments_dir} "
+                f"(looked for {', '.join(IMAGE_SUFFIXES)})"
+            )
+        pairs = [Pair(p.resolve(), g.resolve()) for g in garments for p in people]
+    else:
+        pairs = list(_read_pairs_file(Path(pairs_file), people_dir, garments_dir))
+    unique = list(dict.fromkeys(pairs))
+    keys = [pair.key for pair in unique]
+    if len(set(keys)) != len(keys):
+        raise InvalidInputError(
+            "two pairs share a person and garment file stem (e.g. a.png and a.jpg); rename one"
+        )
+    return unique
+
+
+def _read_pairs_file(path: Path, people_dir: Path, garments_dir: Path) -> Iterator[Pair]:
+    if not path.is_file():
+        raise InvalidInputError(f"pairs file {path} does not exist")
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        names = text.split()
+        if len(names) != 2:
+            raise InvalidInputError(
+                f"{path}:{number}: expected 'person_file garment_file', got {line!r}"
+            )
+        person, garment = people_dir / names[0], garments_dir / names[1]
+        for file in (person, garment):
+            if not file.is_file():
+                raise InvalidInputError(f"{path}:{number}: {file} does not exist")
+        yield Pair(person.resolve(), garment.resolve())
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """One outcome of one pair, one JSON line of the manifest.
+
+    Attributes:
+        key: :attr:`Pair.key`.
+        person, garment: input paths.
+        status: "ok" or "error".
+        output: output path relative to the out folder ("" on error).
+        timings: pipeline stage -> seconds (plus "load" and "save").
+        error: ``ErrorType: message`` on error, else "".
+        seconds: wall time of the pair.
+        worker: process id that made it.
+    """
+
+    key: str
+    person: str
+    garment: str
+    status: str
+    output: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+    worker: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Manifest:
+    """Append-only JSONL manifest of a batch; the latest record of a key wins.
+
+    Lines are appended with a flush and fsync each, so a kill loses at most the line being
+    written; a torn last line is ignored on reading.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.records: dict[str, ManifestRecord] = {}
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = ManifestRecord(**json.loads(line))
+                except (ValueError, TypeError):
+                    continue  # a line torn by a kill
+                self.records[record.key] = record
+
+    def is_done(self, pair: Pair, out_dir: str | Path) -> bool:
+        """True iff the latest record of ``pair`` is ok and its output file exists."""
+        record = self.records.get(pair.key)
+        return record is not None and record.ok and (Path(out_dir) / record.output).is_file()
+
+    def append(self, record: ManifestRecord) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as stream:
+            stream.write(json.dumps(asdict(record)) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        self.records[record.key] = record
+
+
+def _person_keypoints(pair: Pair) -> np.ndarray | None:
+    if not pair.keypoints_file.is_file():
+        return None
+    from tryon.preprocess import PrecomputedPoseEstimator
+
+    people = PrecomputedPoseEstimator.from_openpose_json(pair.keypoints_file).people
+    if not people:
+        raise InvalidInputError(f"{pair.keypoints_file} lists no person")
+    return people[0]
+
+
+def process_pair(
+    pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path, return_to_pose: bool = False
+) -> ManifestRecord:
+    """Run one pair and write its output atomically; errors become an "error" record.
+
+    Args:
+        pipeline: a :class:`tryon.pipeline.TryOnPipeline` (or anything called the same way).
+        pair: the pair.
+        out_dir: the batch's out folder.
+        return_to_pose: passed to the pipeline.
+
+    Returns:
+        The :class:`ManifestRecord` (not yet appended to any manifest).
+    """
+    from tryon.imageio import load_image, save_image
+
+    start = time.perf_counter()
+    base = {"key": pair.key, "person": str(pair.person), "garment": str(pair.garment)}
+    try:
+        person, garment = load_image(pair.person), load_image(pair.garment)
+        keypoints = _person_keypoints(pair)
+        loaded = time.perf_counter()
+        result = pipeline(
+            person, garment, person_keypoints=keypoints, return_to_pose=return_to_pose
+        )
+        saving = time.perf_counter()
+        save_image(Path(out_dir) / pair.output, result.image)
+        timings = {"load": loaded - start, **result.timings, "save": time.perf_counter() - saving}
+    except Exception as error:  # a bad pair is recorded and the batch goes on
+        return ManifestRecord(
+            **base,
+            status="error",
+            error=f"{type(error).__name__}: {error}",
+            seconds=time.perf_counter() - start,
+            worker=os.getpid(),
+        )
+    return ManifestRecord(
+        **base,
+        status="ok",
+        output=pair.output.as_posix(),
+        timings={name: round(value, 6) for name, value in timings.items()},
+        seconds=time.perf_counter() - start,
+        worker=os.getpid(),
+    )
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did: counts, wall time and throughput of the pairs it ran."""
+
+    planned: int
+    already_done: int
+    ok: int
+    failed: int
+    seconds: float
+    workers: int
+
+    @property
+    def pairs_per_second(self) -> float:
+        ran = self.ok + self.failed
+        return ran / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        return (
+            f"{self.planned} pairs: {self.already_done} already done, {self.ok} made, "
+            f"{self.failed} failed in {self.seconds:.1f} s "
+            f"({self.pairs_per_second:.3f} pairs/s with {self.workers} worker(s))"
+        )
+
+
+# One pipeline per worker process, built by the pool initializer.
+_WORKER_PIPELINE: Any = None
+
+
+def _init_worker(make_pipeline: Callable[[], Any], threads: int) -> None:
+    import torch
+
+    global _WORKER_PIPELINE
+    torch.set_num_threads(threads)
+    _WORKER_PIPELINE = make_pipeline()
+
+
+def _work(task: tuple[Pair, str, bool]) -> ManifestRecord:
+    pair, out_dir, return_to_pose = task
+    return process_pair(_WORKER_PIPELINE, pair, out_dir, return_to_pose)
+
+
+def run_local(
+    pairs: Sequence[Pair],
+    out_dir: str | Path,
+    make_pipeline: Callable[[], Any],
+    workers: int = 1,
+    return_to_pose: bool = False,
+    show_progress: bool = True,
+) -> BatchSummary:
+    """Make every pair not yet done, appending each outcome to ``OUT/manifest.jsonl``.
+
+    Args:
+        pairs: from :func:`plan_pairs`.
+        out_dir: the out folder (created).
+        make_pipeline: builds a pipeline; called once per worker (picklable when
+            ``workers > 1``, e.g. ``functools.partial(TryOnPipeline.from_pretrained, ...)``).
+        workers: 1 runs in this process; more start a process pool (each worker's torch uses
+            one thread).
+        return_to_pose: passed to the pipeline.
+        show_progress: tqdm bar with ETA.
+
+    Returns:
+        The :class:`BatchSummary`.
+    """
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out_dir / MANIFEST_FILE)
+    todo = [pair for pair in pairs if not manifest.is_done(pair, out_dir)]
+    counts = {"ok": 0, "error": 0}
+    start = time.perf_counter()
+    with tqdm(
+        total=len(pairs),
+        initial=len(pairs) - len(todo),
+        desc="try-on",
+        unit="pair",
+        disable=not show_progress,
+    ) as bar:
+        for record in _records(todo, str(out_dir), make_pipeline, workers, return_to_pose):
+            manifest.append(record)
+            counts[record.status] += 1
+            bar.set_postfix(failed=counts["error"], refresh=False)
+            bar.update()
+    return BatchSummary(
+        planned=len(pairs),
+        already_done=len(pairs) - len(todo),
+        ok=counts["ok"],
+        failed=counts["error"],
+        seconds=time.perf_counter() - start,
+        workers=workers,
+    )
+
+
+def _records(
+    todo: list[Pair],
+    out_dir: str,
+    make_pipeline: Callable[[], Any],
+    workers: int,
+    return_to_pose: bool,
+) -> Iterable[ManifestRecord]:
+    if not todo:
+        return
+    if workers == 1:
+        pipeline = make_pipeline()
+        for pair in todo:
+            yield process_pair(pipeline, pair, out_dir, return_to_pose)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    tasks = [(pair, out_dir, return_to_pose) for pair in todo]
+    with context.Pool(workers, initializer=_init_worker, initargs=(make_pipeline, 1)) as pool:
+        yield from pool.imap_unordered(_work, tasks)

@@ -1,0 +1,297 @@
+"""``tryon run``, ``tryon batch``, ``tryon video``, ``tryon demo`` and ``tryon eval tryon``."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tryon.cli import cli, evaluate
+from tryon.errors import TryOnError
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+def model_options(function: Any) -> Any:
+    """The options every command that loads the pipeline shares."""
+    options = [
+        click.option(
+            "--models",
+            "models_dir",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            default=None,
+            help="Folder with hpn/, flow/ [, parser/] model directories (default: bundled demo).",
+        ),
+        click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto."),
+        click.option("--resolution", type=int, default=256, show_default=True, help="Frame side."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def load_pipeline(models_dir: Path | None, backend: str, device: str, resolution: int) -> Any:
+    """The pipeline, with deploy's loading errors turned into one-line user errors."""
+    from deploy import DeployError
+    from tryon.pipeline import TryOnPipeline
+
+    try:
+        return TryOnPipeline.from_pretrained(models_dir, backend, device, resolution)
+    except (DeployError, ValueError) as error:
+        raise TryOnError(str(error)) from error
+
+
+def _keypoints(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from tryon.preprocess import PrecomputedPoseEstimator
+
+    people = PrecomputedPoseEstimator.from_openpose_json(path).people
+    if not people:
+        raise TryOnError(f"{path} lists no person")
+    return people[0]
+
+
+@cli.command("run")
+@click.option(
+    "--person", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--garment", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--keypoints",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="OpenPose JSON of the person photo (skips the pose estimator).",
+)
+@click.option("--save-intermediates", is_flag=True, help="Also write OUT_STEM_intermediates/*.png.")
+@click.option("--return-to-pose", is_flag=True, help="Move the dressed person back to their pose.")
+@model_options
+def run_command(
+    person: Path,
+    garment: Path,
+    out: Path,
+    keypoints: Path | None,
+    save_intermediates: bool,
+    return_to_pose: bool,
+    models_dir: Path | None,
+    backend: str,
+    device: str,
+    resolution: int,
+) -> None:
+    """Dress the person of one photo in the garment of a product photo."""
+    from tryon.imageio import load_image, save_image
+
+    pipeline = load_pipeline(models_dir, backend, device, resolution)
+    result = pipeline(
+        load_image(person),
+        load_image(garment),
+        person_keypoints=_keypoints(keypoints),
+        return_to_pose=return_to_pose,
+        progress=lambda stage: click.echo(f"  {stage}", err=True),
+    )
+    save_image(out, result.image)
+    click.echo(f"wrote {out}")
+    if save_intermediates:
+        folder = out.with_name(f"{out.stem}_intermediates")
+        for name, image in result.intermediates().items():
+            save_image(folder / f"{name}.png", image)
+        click.echo(f"intermediates in {folder}/")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    timings = ", ".join(
+        f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in result.timings.items()
+    )
+    click.echo(f"timings: {timings} (region from {result.region_source})")
+
+
+def run_batch(
+    people: Path,
+    garments: Path,
+    pairs: Path | None,
+    out: Path,
+    workers: int,
+    return_to_pose: bool,
+    models_dir: Path | None,
+    backend: str,
+    device: str,
+    resolution: int,
+) -> None:
+    """Plan, run (resuming), summarise and write the contact sheets of one batch."""
+    from tryon.batch import plan_pairs, run_local
+    from tryon.contact_sheet import write_contact_sheets
+    from tryon.pipeline import TryOnPipeline
+
+    plan = plan_pairs(people, garments, pairs)
+    load_pipeline(models_dir, backend, device, resolution)  # fail fast, in this process
+    make_pipeline = functools.partial(
+        TryOnPipeline.from_pretrained, models_dir, backend, device, resolution
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    options = {
+        "people": str(people),
+        "garments": str(garments),
+        "pairs": str(pairs) if pairs else None,
+        "models": str(models_dir) if models_dir else "bundled",
+        "backend": backend,
+        "device": device,
+        "resolution": resolution,
+        "return_to_pose": return_to_pose,
+    }
+    (out / "options.json").write_text(json.dumps(options, indent=2) + "\n")
+    summary = run_local(plan, out, make_pipeline, workers, return_to_pose)
+    index = write_contact_sheets(out)
+    click.echo(summary.describe())
+    click.echo(f"manifest: {out / 'manifest.jsonl'}")
+    click.echo(f"contact sheets: {index} (PNG per garment in {index.parent / 'contact_sheets'}/)")
+
+
+@cli.command("batch")
+@click.option(
+    "--people", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--garments", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--pairs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Text file of 'person_file garment_file' lines (default: every pair).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--return-to-pose", is_flag=True)
+@model_options
+def batch_command(**options: Any) -> None:
+    """Try every garment on every person (or the pairs of a file); re-run to resume.
+
+    A person photo's OpenPose keypoints may sit next to it as <stem>_keypoints.json.
+    """
+    run_batch(**options)
+
+
+@cli.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo_batch"),
+    show_default=True,
+)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+def demo_command(out: Path, workers: int) -> None:
+    """Batch try-on of the bundled demo catalog with the bundled demo models."""
+    catalog = Path(__file__).resolve().parent.parent / "demo" / "catalog"
+    run_batch(
+        catalog / "people",
+        catalog / "garments",
+        None,
+        out,
+        workers,
+        False,
+        None,
+        "torch",
+        "cpu",
+        256,
+    )
+
+
+@cli.command("video")
+@click.option(
+    "--person", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--driving",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='A driving video, or a JSONL of poses (one {"keypoints": [[x, y], ...]} per line).',
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--garment", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keypoints",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="OpenPose JSON of the person photo.",
+)
+@click.option("--fps", type=float, default=25.0, show_default=True, help="Frame rate of a JSONL.")
+@click.option("--min-cutoff", type=float, default=1.0, show_default=True, help="One-Euro, Hz.")
+@click.option("--beta", type=float, default=0.01, show_default=True, help="One-Euro speed gain.")
+@model_options
+def video_command(
+    person: Path,
+    driving: Path,
+    out: Path,
+    garment: Path | None,
+    keypoints: Path | None,
+    fps: float,
+    min_cutoff: float,
+    beta: float,
+    models_dir: Path | None,
+    backend: str,
+    device: str,
+    resolution: int,
+) -> None:
+    """Render the person (optionally dressed in GARMENT) in every pose of a driving sequence."""
+    from tryon.imageio import load_image
+    from tryon.video import OneEuroConfig, poses_from_jsonl, poses_from_video, render_video
+
+    pipeline = load_pipeline(models_dir, backend, device, resolution)
+    if driving.suffix.lower() == ".jsonl":
+        sequence = poses_from_jsonl(driving, fps)
+    else:
+        sequence = poses_from_video(driving, pipeline.pose_estimator)
+    summary = render_video(
+        pipeline,
+        load_image(person),
+        sequence,
+        out,
+        garment=load_image(garment) if garment else None,
+        person_keypoints=_keypoints(keypoints),
+        smoothing=OneEuroConfig(min_cutoff=min_cutoff, beta=beta),
+    )
+    click.echo(
+        f"wrote {summary.path}: {summary.frames} frames at {summary.fps:g} fps, "
+        f"{summary.size}x{summary.size}"
+    )
+
+
+@evaluate.command("tryon")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A synth root (or its viton/ layout) with test_unpaired_pairs.txt and tryon-gt.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the scores here.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="First N pairs only.")
+@model_options
+def eval_tryon_command(
+    data: Path,
+    json_out: Path | None,
+    limit: int | None,
+    models_dir: Path | None,
+    backend: str,
+    device: str,
+    resolution: int,
+) -> None:
+    """SSIM / local-SSIM of try-on outputs vs the synthetic ground truth, with baselines."""
+    from tryon.pipeline.evaluation import evaluate_tryon
+
+    pipeline = load_pipeline(models_dir, backend, device, resolution)
+    report = evaluate_tryon(pipeline, data, limit)
+    report["models"] = str(models_dir) if models_dir else "bundled"
+    report["backend"] = backend
+    text = json.dumps(report, indent=2)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+    click.echo(text)
