@@ -74,7 +74,7 @@ def test_paste_back_keeps_the_photo_outside_the_frame(pipeline) -> None:
     wide = np.concatenate([person, np.full((128, 256, 3), 37, np.uint8)], axis=1)
     result = pipeline(wide, synthetic_garment(seed=6), person_keypoints=keypoints)
     frame = frame_person(keypoints, wide.shape[:2], TINY_RESOLUTION, pipeline.template)
-    corners = frame.keypoints_to_photo(
+    corners = frame.from_frame(
         np.array([[0, 0], [TINY_RESOLUTION - 1, TINY_RESOLUTION - 1]], np.float32)
     )
     right_of_frame = int(np.ceil(corners[1, 0])) + 2
@@ -86,8 +86,8 @@ def test_framing_puts_the_torso_on_the_template() -> None:
     template = frontal_template(256)
     person = template * 0.5 + np.array([40.0, 10.0], np.float32)  # smaller and shifted
     frame = frame_person(person, (300, 300), 256, template)
-    np.testing.assert_allclose(frame.keypoints_to_frame(person), template, atol=1e-3)
-    np.testing.assert_allclose(frame.keypoints_to_photo(template), person, atol=1e-3)
+    np.testing.assert_allclose(frame.to_frame(person), template, atol=1e-3)
+    np.testing.assert_allclose(frame.from_frame(template), person, atol=1e-3)
 
 
 def test_feathered_alpha_is_zero_beyond_its_reach() -> None:

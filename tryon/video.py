@@ -199,7 +199,7 @@ def render_video(
     import torch
     from tqdm import tqdm
 
-    from tryon.pipeline.framing import frame_person
+    from tryon.pipeline.framing import border_colour, frame_person
 
     size = pipeline.config.resolution
     if garment is not None:
@@ -212,7 +212,7 @@ def render_video(
         if person_keypoints is None:
             person_keypoints = pipeline.pose_estimator.estimate(person).keypoints
         frame = frame_person(person_keypoints, person.shape[:2], size, pipeline.template)
-        source = frame.cut(person)
+        source = frame.crop(person, fill=border_colour(person))
     poses = smooth_poses(driving, smoothing)
     first = _first_framable(poses)
     driving_frame = frame_person(poses[first], (size, size), size, pipeline.template)
@@ -224,12 +224,12 @@ def render_video(
     )
     if not writer.isOpened():
         raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
-    target = driving_frame.keypoints_to_frame(poses[first])
+    target = driving_frame.to_frame(poses[first])
     try:
         with torch.inference_mode():
             for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
                 if not np.isnan(pose).all():
-                    target = driving_frame.keypoints_to_frame(pose)
+                    target = driving_frame.to_frame(pose)
                 rendered = pipeline.transfer(source, target)
                 writer.write(cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR))
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tryon.pipeline.framing import frame_person
+from tryon.pipeline.framing import border_colour, frame_person
 from tryon.pipeline.pipeline import TryOnPipeline
 
 METHODS = ("flow", "bbox_resize", "no_tryon")
@@ -73,8 +73,8 @@ def evaluate_tryon(
             folder / "openpose_json" / f"{identity}_frontal_keypoints.json"
         )
         truth_frame = frame_person(truth_keypoints, truth.shape[:2], size, pipeline.template)
-        truth_image = truth_frame.cut(truth)
-        truth_points = truth_frame.keypoints_to_frame(truth_keypoints)
+        truth_image = truth_frame.crop(truth, fill=border_colour(truth))
+        truth_points = truth_frame.to_frame(truth_keypoints)
         outputs = {
             "flow": flow_pipeline(person, garment, person_keypoints=keypoints),
             "bbox_resize": baseline(person, garment, person_keypoints=keypoints),

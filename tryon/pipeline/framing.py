@@ -9,8 +9,8 @@ template's, the template needs no per-person fitting afterwards: in the frame it
 
 Torso anchor: the neck (or the shoulders' midpoint) and the hips' midpoint; the scale is the
 ratio of the template's neck-to-hips length to the person's. When the hips are missing (a
-half-body photo), the shoulder width sets the scale instead. The frame keeps its inverse so
-the result can be pasted back into the photo.
+half-body photo), the shoulder width sets the scale instead. The frame is a
+:class:`tryon.preprocess.framing.Framing` (crop, inverse map, paste back).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 from hpn.keypoints import validate_keypoints
 from tryon.errors import InvalidInputError
-from tryon.preprocess.affine import apply_affine, invert_affine, warp_to_square
+from tryon.preprocess.framing import Framing
 
 NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP = 1, 2, 5, 8, 11
 
@@ -90,63 +89,27 @@ def torso_anchor(keypoints: np.ndarray, kind: str | None = None) -> TorsoAnchor:
     return TorsoAnchor(centre, length, kind)
 
 
-@dataclass(frozen=True)
-class Frame:
-    """A photo -> R x R square similarity map and its inverse.
+def border_colour(photo: np.ndarray) -> tuple[float, ...]:
+    """Median colour of a photo's outermost pixels: the fill where a frame leaves the photo."""
+    border = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]])
+    return tuple(float(value) for value in np.median(border, axis=0))
 
-    Attributes:
-        to_frame: (2, 3) affine, frame_point = to_frame @ [x, y, 1] (cv2 convention).
-        size: R.
-        photo_size: (height, width) of the photo the frame was cut from.
+
+def edge_feather(size: int, width: int) -> np.ndarray:
+    """size x size weights rising linearly from the frame's border over ``width`` pixels.
+
+    Used as the paste-back mask, so the pasted frame blends into the photo without a seam.
     """
-
-    to_frame: np.ndarray
-    size: int
-    photo_size: tuple[int, int]
-
-    @property
-    def to_photo(self) -> np.ndarray:
-        return invert_affine(self.to_frame)
-
-    def cut(self, photo: np.ndarray) -> np.ndarray:
-        """The R x R frame of ``photo``; outside the photo, the median colour of its border."""
-        border = np.concatenate([photo[0], photo[-1], photo[:, 0], photo[:, -1]])
-        fill = tuple(float(value) for value in np.median(border, axis=0))
-        return warp_to_square(photo, self.to_frame, self.size, fill=fill)
-
-    def keypoints_to_frame(self, keypoints: np.ndarray) -> np.ndarray:
-        return apply_affine(self.to_frame, keypoints).astype(np.float32)
-
-    def keypoints_to_photo(self, keypoints: np.ndarray) -> np.ndarray:
-        return apply_affine(self.to_photo, keypoints).astype(np.float32)
-
-    def paste(self, frame_image: np.ndarray, photo: np.ndarray, feather: int) -> np.ndarray:
-        """Put an R x R frame image back into ``photo`` (a copy), feathering the frame's edge.
-
-        Args:
-            frame_image: RxRx3 uint8 in this frame.
-            photo: HxWx3 uint8, the photo the frame was cut from.
-            feather: width in frame pixels of the linear blend at the frame's border.
-
-        Returns:
-            HxWx3 uint8.
-        """
-        height, width = self.photo_size
-        inverse = self.to_photo
-        back = cv2.warpAffine(frame_image, inverse, (width, height), flags=cv2.INTER_LINEAR)
-        ramp = np.ones((self.size, self.size), np.float32)
-        if feather > 0:
-            steps = np.minimum(np.arange(self.size) + 1, np.arange(self.size)[::-1] + 1)
-            edge = np.clip(steps / (feather + 1), 0, 1).astype(np.float32)
-            ramp = np.minimum(edge[:, None], edge[None, :])
-        alpha = cv2.warpAffine(ramp, inverse, (width, height), flags=cv2.INTER_LINEAR)[..., None]
-        blended = alpha * back.astype(np.float32) + (1 - alpha) * photo.astype(np.float32)
-        return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    if width <= 0:
+        return np.ones((size, size), np.float32)
+    steps = np.minimum(np.arange(size) + 1, np.arange(size)[::-1] + 1)
+    edge = np.clip(steps / (width + 1), 0, 1).astype(np.float32)
+    return np.minimum(edge[:, None], edge[None, :])
 
 
 def frame_person(
     keypoints: np.ndarray, photo_size: tuple[int, int], size: int, template: np.ndarray
-) -> Frame:
+) -> Framing:
     """The frame that puts the person's torso onto the template's torso.
 
     Args:
@@ -156,7 +119,7 @@ def frame_person(
         template: (18, 2) frontal template in the R x R frame.
 
     Returns:
-        The :class:`Frame`.
+        The :class:`tryon.preprocess.framing.Framing` (crop, to/from frame, paste back).
 
     Raises:
         InvalidInputError: the shoulders are missing or the torso is degenerate.
@@ -164,6 +127,11 @@ def frame_person(
     person = torso_anchor(keypoints)
     target = torso_anchor(template, kind=person.kind)
     scale = target.length / person.length
-    shift = target.centre - scale * person.centre
-    to_frame = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
-    return Frame(to_frame, size, (int(photo_size[0]), int(photo_size[1])))
+    # Framing maps frame = (size / side) * (photo - centre) + (size - 1) / 2.
+    centre = person.centre + ((size - 1) / 2 - target.centre) / scale
+    return Framing(
+        (float(centre[0]), float(centre[1])),
+        size / scale,
+        size,
+        (int(photo_size[0]), int(photo_size[1])),
+    )

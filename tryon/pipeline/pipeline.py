@@ -41,7 +41,7 @@ from hpn.keypoints import NUM_KEYPOINTS, scale_keypoints
 from hpn.posemaps import pose_maps_batch
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.compositing import composite, feathered_alpha
-from tryon.pipeline.framing import frame_person, frontal_template
+from tryon.pipeline.framing import border_colour, edge_feather, frame_person, frontal_template
 from tryon.pipeline.result import TryOnResult
 
 RegionSource = Literal["auto", "parser", "keypoints"]
@@ -257,8 +257,8 @@ class TryOnPipeline:
                 keypoints = self._keypoints(person, person_keypoints, warnings)
             with clock.stage("frame"):
                 frame = frame_person(keypoints, person.shape[:2], size, self.template)
-                person_frame = frame.cut(person)
-                frame_keypoints = frame.keypoints_to_frame(keypoints)
+                person_frame = frame.crop(person, fill=border_colour(person))
+                frame_keypoints = frame.to_frame(keypoints)
             with clock.stage("frontalize"):
                 frontal = self.transfer(person_frame, self.template)
             with clock.stage("parse"):
@@ -276,7 +276,8 @@ class TryOnPipeline:
                     reposed = self.transfer(dressed, frame_keypoints)
             with clock.stage("paste_back"):
                 final = reposed if reposed is not None else dressed
-                image = frame.paste(final, person, self.config.paste_feather)
+                feather = edge_feather(size, self.config.paste_feather)
+                image = frame.paste_back(final, person, feather)
         return TryOnResult(
             image=image,
             frontal=frontal,
