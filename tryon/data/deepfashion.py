@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from hpn.imageops import mask_to_tensor, uint8_to_tensor
-from tryon.data.geometry import SquareFit, flip_decision, mirror, mirror_keypoints
+from hpn.keypoints import flip_keypoints
+from tryon.data.geometry import SquareFit, check_probability, flip_decision, mirror
 from tryon.data.imageio import read_mask, read_rgb
 from tryon.data.keypoint_formats import read_deepfashion_annotations, read_pairs_csv
 from tryon.data.layouts import (
@@ -60,13 +61,8 @@ class DeepFashionPairs(Dataset):
         self.split = check_split(split)
         if resolution < 1:
             raise ValueError(f"resolution must be a positive number of pixels, got {resolution}")
-        flip_decision(flip_probability, seed, 0, 0)  # validates the probability
-        self.resolution, self.flip_probability, self.seed, self.epoch = (
-            resolution,
-            flip_probability,
-            seed,
-            0,
-        )
+        self.resolution, self.seed, self.epoch = resolution, seed, 0
+        self.flip_probability = check_probability(flip_probability)
         self.pairs = read_pairs_csv(deepfashion_pairs_csv(self.root, split))
         self.keypoints = read_deepfashion_annotations(deepfashion_annotation_csv(self.root, split))
         unannotated = sorted({name for pair in self.pairs for name in pair} - set(self.keypoints))
@@ -94,7 +90,7 @@ class DeepFashionPairs(Dataset):
         if self.mask_dir is not None:
             mask = fit.labels(read_mask(self.mask_dir / f"{Path(name).stem}.png").view(np.uint8))
         if flip:
-            pixels, keypoints = mirror(pixels), mirror_keypoints(keypoints, self.resolution)
+            pixels, keypoints = mirror(pixels), flip_keypoints(keypoints, self.resolution)
             mask = None if mask is None else mirror(mask)
         return pixels, keypoints, mask
 

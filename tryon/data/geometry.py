@@ -16,8 +16,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from hpn.keypoints import flip_keypoints, scale_keypoints, validate_keypoints
-from tryon.data.lip import flip_parse
+from hpn.keypoints import scale_keypoints, validate_keypoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,24 +73,22 @@ class SquareFit:
 
 
 def mirror(image: np.ndarray) -> np.ndarray:
-    """Left-right mirror of an image or mask (contiguous copy)."""
+    """Left-right mirror of an image or mask (contiguous copy).
+
+    Parse maps also need their left/right ids swapped (``tryon.data.lip.flip_parse``) and
+    keypoints their left/right joints (``hpn.keypoints.flip_keypoints``).
+    """
     return np.ascontiguousarray(image[:, ::-1])
 
 
-def mirror_parse(parse: np.ndarray) -> np.ndarray:
-    """Left-right mirror of a LIP parse map, swapping left/right arm, leg and shoe ids."""
-    return np.ascontiguousarray(flip_parse(parse))
-
-
-def mirror_keypoints(keypoints: np.ndarray, width: int) -> np.ndarray:
-    """Keypoints of the mirrored image: x mirrored, left/right joints swapped."""
-    return flip_keypoints(keypoints, width)
+def check_probability(probability: float) -> float:
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"flip_probability must be within [0, 1], got {probability}")
+    return probability
 
 
 def flip_decision(probability: float, seed: int, epoch: int, index: int) -> bool:
     """Whether sample ``index`` is mirrored in ``epoch``: reproducible, independent per sample."""
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"flip_probability must be within [0, 1], got {probability}")
-    if probability == 0.0:
+    if check_probability(probability) == 0.0:
         return False
     return bool(np.random.default_rng([seed, epoch, index]).random() < probability)

@@ -23,11 +23,13 @@ import torch
 from torch.utils.data import Dataset
 
 from hpn.imageops import mask_to_tensor, uint8_to_tensor
+from hpn.keypoints import flip_keypoints
 from tryon.data import lip
-from tryon.data.geometry import SquareFit, flip_decision, mirror, mirror_keypoints, mirror_parse
+from tryon.data.geometry import SquareFit, check_probability, flip_decision, mirror
 from tryon.data.imageio import read_mask, read_parse, read_rgb
 from tryon.data.keypoint_formats import read_openpose_json
 from tryon.data.layouts import check_split, resolve_layout, viton_pairs_txt
+from tryon.data.lip import flip_parse
 from tryon.errors import InvalidInputError
 
 
@@ -94,13 +96,8 @@ class VitonPairs(Dataset):
         self.split = check_split(split)
         if resolution < 1:
             raise ValueError(f"resolution must be a positive number of pixels, got {resolution}")
-        flip_decision(flip_probability, seed, 0, 0)  # validates the probability
-        self.resolution, self.flip_probability, self.seed, self.epoch = (
-            resolution,
-            flip_probability,
-            seed,
-            0,
-        )
+        self.resolution, self.seed, self.epoch = resolution, seed, 0
+        self.flip_probability = check_probability(flip_probability)
         if pairs_file is None:
             pairs_path = viton_pairs_txt(self.root, split)
         else:
@@ -154,9 +151,9 @@ class VitonPairs(Dataset):
             truth_parse = read_parse(folder / "tryon-gt-parse" / truth.name)
             pictures["tryon_target_parse"] = target_fit.labels(truth_parse)
         if flip_decision(self.flip_probability, self.seed, self.epoch, index):
-            keypoints = mirror_keypoints(keypoints, self.resolution)
+            keypoints = flip_keypoints(keypoints, self.resolution)
             pictures = {
-                key: mirror_parse(value) if key.endswith("parse") else mirror(value)
+                key: flip_parse(value) if key.endswith("parse") else mirror(value)
                 for key, value in pictures.items()
             }
         parse_ids = pictures["parse"]

@@ -400,77 +400,62 @@ def _draw_arm(
     _add_garment_pieces(canvas, material, garment_pieces[side], material.product_pieces[side])
 
 
-def _draw_lower_body(canvas: _Canvas, sk: Skeleton, identity: IdentityParams) -> None:
-    body, unit, frame = identity.body, sk.px_per_unit, _BodyFrame(sk)
-    bottom = identity.bottom
-    legs = (
-        ("right", 8, lip.RIGHT_LEG, lip.RIGHT_SHOE, 0),
-        ("left", 11, lip.LEFT_LEG, lip.LEFT_SHOE, 1),
+# (hip keypoint, leg label, shoe label), right then left; knee and ankle follow the hip.
+_LEGS: tuple[tuple[int, int, int], ...] = (
+    (8, lip.RIGHT_LEG, lip.RIGHT_SHOE),
+    (11, lip.LEFT_LEG, lip.LEFT_SHOE),
+)
+
+
+def _bottom_shapes(sk: Skeleton, body: BodyShape, kind: str) -> list[_Shape]:
+    """Trousers, shorts (a waistband polygon plus leg tubes) or a skirt (a trapezoid)."""
+    frame, unit = _BodyFrame(sk), sk.px_per_unit
+    waist_down, hips_down = body.torso_length - 0.06, body.torso_length + 0.01
+    waist_half = body.waist_half + 0.004
+    right_waist, left_waist = (
+        frame.point(-waist_half, waist_down),
+        frame.point(waist_half, waist_down),
     )
-    for _, hip, label, _, _ in legs:
-        knee, ankle = sk.joints[hip + 1], sk.joints[hip + 2]
-        shapes = [
-            *_capsule(
-                sk.joints[hip], knee, body.thigh_half * unit, body.shin_half * 1.15 * unit
-            ).shapes,
-            *_capsule(
-                knee, ankle, body.shin_half * 1.1 * unit, body.shin_half * 0.75 * unit
-            ).shapes,
-        ]
-        canvas.add(label, identity.skin, shapes)
-    waist_down = body.torso_length - 0.06
-    hip_centre = (sk.joints[8] + sk.joints[11]) / 2
-    waist = [
-        frame.point(-body.waist_half - 0.004, waist_down),
-        frame.point(body.waist_half + 0.004, waist_down),
-    ]
-    hips = [
-        frame.point(-body.hip_outline_half, body.torso_length + 0.01),
-        frame.point(body.hip_outline_half, body.torso_length + 0.01),
-    ]
-    if bottom.kind == "skirt":
+    right_hip = frame.point(-body.hip_outline_half, hips_down)
+    left_hip = frame.point(body.hip_outline_half, hips_down)
+    if kind == "skirt":
         knees = (sk.joints[9] + sk.joints[12]) / 2
-        hem_y = knees[1] + 0.02 * unit
         half = max(
             abs(sk.joints[9][0] - sk.joints[12][0]) / 2 + body.thigh_half * 1.3 * unit,
             body.hip_outline_half * 1.25 * unit,
         )
-        hem = [
-            np.array([hip_centre[0] + (knees[0] - hip_centre[0]) - half, hem_y]),
-            np.array([knees[0] + half, hem_y]),
+        hem_y = knees[1] + 0.02 * unit
+        right_hem, left_hem = np.array([knees[0] - half, hem_y]), np.array([knees[0] + half, hem_y])
+        return [_polygon([right_waist, left_waist, left_hip, left_hem, right_hem, right_hip])]
+    crotch = (sk.joints[8] + sk.joints[11]) / 2 + np.array([0.0, 0.07 * unit])
+    shapes = [_polygon([right_waist, left_waist, left_hip, crotch, right_hip])]
+    for hip, _, _ in _LEGS:
+        top, knee, ankle = sk.joints[hip], sk.joints[hip + 1], sk.joints[hip + 2]
+        thigh, shin = body.thigh_half * unit, body.shin_half * unit
+        if kind == "shorts":
+            shapes += _capsule(top, top + (knee - top) * 0.6, thigh * 1.3, thigh * 1.22).shapes
+        else:
+            shapes += _capsule(top, knee, thigh * 1.25, shin * 1.45).shapes
+            shapes += _capsule(knee, ankle, shin * 1.45, shin * 1.3).shapes
+    return shapes
+
+
+def _draw_lower_body(canvas: _Canvas, sk: Skeleton, identity: IdentityParams) -> None:
+    """Bare legs, then bottoms over them, then shoes."""
+    body, unit, bottom = identity.body, sk.px_per_unit, identity.bottom
+    thigh, shin = body.thigh_half * unit, body.shin_half * unit
+    for hip, label, _ in _LEGS:
+        top, knee, ankle = sk.joints[hip], sk.joints[hip + 1], sk.joints[hip + 2]
+        shapes = [
+            *_capsule(top, knee, thigh, shin * 1.15).shapes,
+            *_capsule(knee, ankle, shin * 1.1, shin * 0.75).shapes,
         ]
-        canvas.add(
-            lip.SKIRT,
-            bottom.colour,
-            [_polygon([waist[0], waist[1], hips[1], hem[1], hem[0], hips[0]])],
-        )
-    else:
-        crotch = hip_centre + np.array([0.0, 0.07 * unit])
-        shapes = [_polygon([waist[0], waist[1], hips[1], crotch, hips[0]])]
-        for _, hip, _, _, _ in legs:
-            knee, ankle = sk.joints[hip + 1], sk.joints[hip + 2]
-            if bottom.kind == "shorts":
-                end = sk.joints[hip] + (knee - sk.joints[hip]) * 0.6
-                shapes += _capsule(
-                    sk.joints[hip], end, body.thigh_half * 1.3 * unit, body.thigh_half * 1.22 * unit
-                ).shapes
-            else:
-                shapes += _capsule(
-                    sk.joints[hip],
-                    knee,
-                    body.thigh_half * 1.25 * unit,
-                    body.shin_half * 1.45 * unit,
-                ).shapes
-                shapes += _capsule(
-                    knee, ankle, body.shin_half * 1.45 * unit, body.shin_half * 1.3 * unit
-                ).shapes
-        canvas.add(lip.PANTS, bottom.colour, shapes)
-    for _, _, _, shoe_label, index in legs:
-        foot = _ellipse(
-            sk.foot_centres[index],
-            (body.foot * 0.62 * unit, body.foot * 0.36 * unit),
-            np.array([1.0, 0.0]),
-        )
+        canvas.add(label, identity.skin, shapes)
+    label = lip.SKIRT if bottom.kind == "skirt" else lip.PANTS
+    canvas.add(label, bottom.colour, _bottom_shapes(sk, body, bottom.kind))
+    foot_axes = (body.foot * 0.62 * unit, body.foot * 0.36 * unit)
+    for side, (_, _, shoe_label) in enumerate(_LEGS):
+        foot = _ellipse(sk.foot_centres[side], foot_axes, np.array([1.0, 0.0]))
         canvas.add(shoe_label, bottom.shoe_colour, [foot])
 
 
