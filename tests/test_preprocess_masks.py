@@ -130,3 +130,15 @@ def test_geometry_region_needs_both_shoulders():
     keypoints[5] = np.nan
     with pytest.raises(InvalidInputError, match="needs both shoulders"):
         upper_clothes_region(keypoints, (256, 256))
+
+
+def test_cli_garment_mask(tmp_path, capsys):
+    from tryon.cli import main
+    from tryon.imageio import load_image, save_image
+
+    image, truth = _product_shot(200, (250, 250, 250), (244, 244, 244), outline=14)
+    photo = save_image(tmp_path / "shirt.png", image)
+    out = tmp_path / "masks" / "shirt_mask.png"
+    main(["garment-mask", str(photo), "--out", str(out)])
+    assert _iou(load_image(out)[:, :, 0] > 127, truth) > 0.9
+    assert "garment covers" in capsys.readouterr().out

@@ -164,3 +164,33 @@ def test_evaluation_scores_parser_and_fallback(tiny_data):
     assert report.fallback_iou_mean > 0.5
     assert 0.0 <= report.parser_iou_mean <= 1.0 and report.parse_seconds_median > 0
     assert {"background", "upper_clothes", "left_arm", "right_arm"} <= set(report.parser_class_iou)
+
+
+def test_cli_parse_and_eval_parser(tiny_data, tmp_path, capsys):
+    from tryon.cli import main
+
+    model_dir = HumanParser(TINY).save_pretrained(tmp_path / "model")
+    photo = tiny_data / "viton" / "test" / "image" / "p000.png"
+    out, mask = tmp_path / "parse.png", tmp_path / "garment.png"
+    main(["parse", str(photo), "--model", str(model_dir), "--out", str(out),
+          "--garment-mask", str(mask)])  # fmt: skip
+    parse_png = Image.open(out)
+    assert parse_png.mode == "P" and parse_png.size == (48, 64)
+    assert np.asarray(parse_png).max() < 20 and Image.open(mask).size == (48, 64)
+
+    report_path = tmp_path / "report.json"
+    main(["eval", "parser", "--model", str(model_dir), "--data", str(tiny_data),
+          "--out", str(report_path)])  # fmt: skip
+    report = json.loads(report_path.read_text())
+    assert report["photos"] == 2 and report["fallback_iou_mean"] > 0.5
+    assert "keypoint-geometry fallback" in capsys.readouterr().out
+
+
+def test_median_seconds_counts_warmup_and_runs():
+    from tryon.preprocess.latency import median_seconds
+
+    calls = []
+    assert median_seconds(lambda: calls.append(1), runs=5, warmup=2) >= 0
+    assert len(calls) == 7
+    with pytest.raises(ValueError, match="at least 1"):
+        median_seconds(lambda: None, runs=0)

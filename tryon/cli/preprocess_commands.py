@@ -197,3 +197,35 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
         region = garment_region(parse)
         save_image(mask_out, region.astype("uint8") * 255)
         click.echo(f"{mask_out}: upper garment covers {region.mean():.1%} of the photo")
+
+
+@evaluate.command("preprocess-latency")
+@click.option("--photo", "photo_path", type=_IMAGE, help="Photo to time [default: astronaut].")
+@click.option(
+    "--parser",
+    "parser_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Parser model directory to time too.",
+)
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the JSON.")
+def preprocess_latency_command(
+    photo_path: Path | None, parser_dir: str | None, runs: int, out: str | None
+) -> None:
+    """Median CPU time per photo of pose estimation and parsing (models loaded once)."""
+    import json
+
+    from tryon.imageio import load_image
+    from tryon.preprocess.latency import preprocess_latency
+
+    if photo_path is None:
+        import skimage.data
+
+        photo = skimage.data.astronaut()
+    else:
+        photo = load_image(photo_path)
+    report = preprocess_latency(photo, runs, parser_dir)
+    click.echo(json.dumps(report, indent=2))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")

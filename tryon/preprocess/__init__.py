@@ -6,6 +6,7 @@ Light names are imported here; the torch-based parser lives in
 
 from tryon.preprocess.blazepose import BlazePoseConfig, BlazePoseEstimator
 from tryon.preprocess.body_geometry import GarmentGeometry, upper_clothes_region
+from tryon.preprocess.framing import Framing
 from tryon.preprocess.garment_mask import GarmentMaskConfig, garment_mask
 from tryon.preprocess.keypoint_files import PrecomputedPoseEstimator
 from tryon.preprocess.person_mask import SelfieSegmenter, person_mask
@@ -14,6 +15,7 @@ from tryon.preprocess.pose import PoseEstimator, PoseResult
 __all__ = [
     "BlazePoseConfig",
     "BlazePoseEstimator",
+    "Framing",
     "GarmentGeometry",
     "GarmentMaskConfig",
     "PoseEstimator",
