@@ -11,14 +11,17 @@ uploaded bytes, never written to disk.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from tryon import storefront
 from tryon.imageio import load_image
 
-GRID_COLUMNS = 3
-FITTING_ROOM_SIZE = 6
+GRID_COLUMNS = 4
+FITTING_ROOM_SIZE = 5  # the latest try and four before it
 
 
 @st.cache_resource(show_spinner="Loading the try-on models (once per server and setting)…")
@@ -35,6 +38,12 @@ def cached_catalog(root: str) -> storefront.Catalog:
 @st.cache_data(show_spinner=False, max_entries=256)
 def catalog_photo(path: str) -> np.ndarray:
     return load_image(path)
+
+
+def grid(count: int) -> Iterator[DeltaGenerator]:
+    """One column per item, ``GRID_COLUMNS`` to a row, rows created as they are reached."""
+    for start in range(0, count, GRID_COLUMNS):
+        yield from st.columns(GRID_COLUMNS)[: count - start]
 
 
 def choose_settings() -> storefront.PipelineSettings:
@@ -102,8 +111,7 @@ def photo_panel(catalog: storefront.Catalog) -> None:
         st.camera_input("Camera", key="camera", on_change=on_photo_input, args=("camera",))
     if catalog.people:
         st.caption("…or start from a sample model:")
-        columns = st.columns(len(catalog.people))
-        for column, person in zip(columns, catalog.people, strict=True):
+        for column, person in zip(grid(len(catalog.people)), catalog.people, strict=True):
             with column:
                 st.image(catalog_photo(str(person.path)), width="stretch")
                 if st.button(person.label, key=f"sample-{person.key}", width="stretch"):
@@ -115,17 +123,15 @@ def photo_panel(catalog: storefront.Catalog) -> None:
 def garment_grid(catalog: storefront.Catalog) -> None:
     """The catalog as a grid; the selected garment's button is highlighted."""
     st.subheader("2. Pick a garment")
-    for start in range(0, len(catalog.garments), GRID_COLUMNS):
-        row = catalog.garments[start : start + GRID_COLUMNS]
-        for column, garment in zip(st.columns(GRID_COLUMNS), row, strict=False):
-            with column:
-                st.image(catalog_photo(str(garment.path)), width="stretch")
-                selected = st.session_state.garment == garment.key
-                label = f"✓ {garment.label}" if selected else garment.label
-                kind = "primary" if selected else "secondary"
-                if st.button(label, key=f"garment-{garment.key}", type=kind, width="stretch"):
-                    st.session_state.garment = garment.key
-                    st.rerun()
+    for column, garment in zip(grid(len(catalog.garments)), catalog.garments, strict=True):
+        with column:
+            st.image(catalog_photo(str(garment.path)), width="stretch")
+            selected = st.session_state.garment == garment.key
+            label = f"✓ {garment.label}" if selected else garment.label
+            kind = "primary" if selected else "secondary"
+            if st.button(label, key=f"garment-{garment.key}", type=kind, width="stretch"):
+                st.session_state.garment = garment.key
+                st.rerun()
 
 
 def run_try_on(settings: storefront.PipelineSettings, garment: storefront.CatalogItem) -> None:
@@ -180,10 +186,8 @@ def result_panel() -> None:
     )
     if st.toggle("Show intermediates", key="show_intermediates"):
         views = storefront.intermediate_views(result)
-        for start in range(0, len(views), GRID_COLUMNS):
-            row = views[start : start + GRID_COLUMNS]
-            for column, (caption, image) in zip(st.columns(GRID_COLUMNS), row, strict=False):
-                column.image(image, caption=caption, width="stretch")
+        for column, (caption, image) in zip(grid(len(views)), views, strict=True):
+            column.image(image, caption=caption, width="stretch")
         st.caption(f"Timings: {storefront.timing_summary(result.timings)}")
 
 
@@ -193,7 +197,7 @@ def fitting_room() -> None:
     if not earlier:
         return
     st.subheader("Tried on before")
-    for column, (label, image) in zip(st.columns(FITTING_ROOM_SIZE), earlier, strict=False):
+    for column, (label, image) in zip(grid(len(earlier)), earlier, strict=True):
         column.image(image, caption=label, width="stretch")
 
 
@@ -222,7 +226,7 @@ def main() -> None:
         photo_panel(catalog)
         if st.session_state.photo is not None:
             name, image = st.session_state.photo
-            st.image(image, caption=f"Dressing: {name}", width=240)
+            st.image(image, caption=f"Dressing: {name}", width=200)
     with right:
         garment_grid(catalog)
 

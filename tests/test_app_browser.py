@@ -1,0 +1,189 @@
+"""End to end: `streamlit run app.py` on a free port, driven by Debian's Chromium.
+
+A shopper's whole path with the shipped demo models and catalog: upload a photo, pick a
+garment, press "Try on", wait for the result image. Chromium comes from the Debian package
+(`apt-get install -y chromium`, done by `make test`), driven through Playwright's Python
+package with ``executable_path`` (Playwright's own browser download is never used).
+
+Set ``TRYON_STOREFRONT_SCREENSHOT=docs/storefront.png`` to also write the README screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tryon import storefront
+from tryon.cli.app_command import streamlit_command
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SERVER_START_TIMEOUT_S = 120
+TRY_ON_TIMEOUT_S = 300
+VIEWPORT = {"width": 1400, "height": 1000}
+SCREENSHOT_ENV = "TRYON_STOREFRONT_SCREENSHOT"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, SIGKILL it if it lingers."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def storefront_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The storefront served headless from the repository root (its .streamlit/config.toml)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (storefront.CATALOG_ENV, storefront.MODELS_ENV)
+    }  # the shipped demo catalog and models, whatever the caller's shell says
+    environment["OMP_NUM_THREADS"] = environment.get("OMP_NUM_THREADS", "2")
+    command = streamlit_command(REPO / "app.py", port, "127.0.0.1", headless=True)
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: _stop kills every child
+        )
+    try:
+        _wait_until_healthy(url, server, log)
+        yield url
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium with "
+            "`apt-get install -y chromium` (make test does this)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shopper_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic person photo, as a file on the shopper's disk."""
+    from tryon.data.synthetic import render_person, sample_garment, sample_identity, sample_pose
+
+    rng = np.random.default_rng(2024)
+    identity, garment = sample_identity(rng), sample_garment(rng)
+    photo = render_person(identity, garment, sample_pose(rng), size=384).image
+    path = tmp_path_factory.mktemp("shopper") / "my_photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_upload_pick_try_on_and_see_the_result(
+    storefront_url: str,
+    browser: object,
+    shopper_photo: Path,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+) -> None:
+    from playwright.sync_api import expect
+
+    started = time.perf_counter()
+    garment = storefront.load_catalog(storefront.bundled_catalog_dir()).garments[0]
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(60_000)
+    page.goto(storefront_url)
+
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(shopper_photo)
+    expect(page.get_by_text(f"Dressing: {shopper_photo.name}")).to_be_visible()
+
+    page.get_by_role("button", name=garment.label, exact=True).click()
+    expect(page.get_by_role("button", name=f"✓ {garment.label}", exact=True)).to_be_visible()
+
+    try_on = page.get_by_role("button", name="Try on", exact=True)
+    expect(try_on).to_be_enabled()
+    clicked = time.perf_counter()
+    try_on.click()
+    result = page.locator('[data-testid="stImage"]').filter(has_text=f"Wearing: {garment.label}")
+    expect(result).to_be_visible(timeout=TRY_ON_TIMEOUT_S * 1000)
+    click_to_result_s = time.perf_counter() - clicked
+
+    image = result.locator("img")
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.get_by_role("button", name="Download (PNG)")).to_be_visible()
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+
+    # Streamlit scrolls inside its main block, not the page: grow the viewport to show it all.
+    height = page.locator('[data-testid="stMain"]').evaluate("main => main.scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, VIEWPORT["height"])})
+    page.mouse.move(0, 0)
+    expect(result).to_be_in_viewport()
+    screenshot = page.screenshot(path=tmp_path / "storefront.png")
+    assert Image.open(tmp_path / "storefront.png").size == (
+        VIEWPORT["width"],
+        max(height, VIEWPORT["height"]),
+    )
+    if target := os.environ.get(SCREENSHOT_ENV):
+        (REPO / target).write_bytes(screenshot)
+    page.close()
+
+    total_s = time.perf_counter() - started
+    record_property("click_to_result_s", round(click_to_result_s, 2))
+    record_property("test_body_s", round(total_s, 2))
+    print(f"\nstorefront: click to result {click_to_result_s:.2f} s; test body {total_s:.2f} s")
