@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 TRYON := $(VENV)/bin/tryon
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= outputs/demo
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install fetch test demo lint format clean
+.PHONY: install fetch chromium test demo app lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +23,20 @@ install: $(STAMP)
 fetch: install
 	$(TRYON) models fetch
 
-test: fetch
+# The storefront's browser test drives Debian's Chromium (never Playwright's own download).
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the storefront browser test (apt-get) ..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+chromium: $(CHROMIUM)
+
+test: fetch chromium
 	$(PY) -m pytest
+
+app: fetch
+	$(TRYON) app
 
 demo: fetch
 	$(TRYON) data synth --out $(DEMO_OUT)/synthetic --identities 8 --poses 3 --size 256 --seed 0
