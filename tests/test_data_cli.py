@@ -89,3 +89,11 @@ def test_check_lists_problems_and_exits_non_zero(synth_root, tmp_path, capsys):
     assert "parse id 42" in errors
     assert "id00001_pose01.png: missing" in errors
     assert "INVALID (2 problems)" in errors
+
+
+@pytest.mark.parametrize("layout", ["deepfashion", "viton"])
+def test_check_accepts_the_published_format_fixtures(layout, capsys):
+    from pathlib import Path
+
+    main(["data", "check", str(Path(__file__).parent / "fixtures" / layout)])
+    assert capsys.readouterr().out.strip().endswith("valid")

@@ -17,6 +17,7 @@ same fabric, which is what the appearance-flow net learns to reproduce.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import cv2
@@ -349,7 +350,9 @@ def _chest(canvas_size: int) -> tuple[float, float, float]:
     )
 
 
+@functools.lru_cache(maxsize=8)
 def _garment_material(garment: GarmentParams, canvas_size: int) -> _GarmentMaterial:
+    """The garment's label, fabric (zip included) and flat pieces; cached per garment and size."""
     label = lip.COAT if garment.cut == "jacket" else lip.UPPER_CLOTHES
     texture = garment_texture(garment.texture, canvas_size, _chest(canvas_size))
     if garment.cut == "jacket":  # a zip down the middle of the front
