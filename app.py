@@ -25,7 +25,7 @@ FITTING_ROOM_SIZE = 5  # the latest try and four before it
 
 
 @st.cache_resource(show_spinner="Loading the try-on models (once per server and setting)…")
-def cached_pipeline(settings: storefront.PipelineSettings):  # -> TryOnPipeline
+def cached_pipeline(settings: storefront.PipelineSettings) -> storefront.SharedPipeline:
     """One pipeline per sidebar setting, shared by every session of this server process."""
     return storefront.load_pipeline(settings)
 

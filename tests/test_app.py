@@ -9,6 +9,7 @@ browser test's and the pipeline tests' business.
 from __future__ import annotations
 
 import io
+import time
 import tomllib
 from pathlib import Path
 
@@ -214,6 +215,46 @@ def test_intermediate_views_are_captioned_rgb_in_pipeline_order() -> None:
     )
     mask_view = views["Garment region"]
     assert mask_view[16, 16].tolist() == [255, 255, 255] and mask_view[0, 0].tolist() == [0, 0, 0]
+
+
+def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
+    import threading
+
+    running, most_at_once = [], []
+    first_started, release_first = threading.Event(), threading.Event()
+
+    def pipeline(person, garment, return_to_pose, progress):
+        running.append(garment)
+        most_at_once.append(len(running))
+        progress("pose")
+        if garment == "first":
+            first_started.set()
+            release_first.wait(timeout=10)
+        running.remove(garment)
+        return (person, garment, return_to_pose)
+
+    shared = storefront.SharedPipeline(pipeline)
+    announced: dict[str, list[str]] = {"first": [], "second": []}
+    results = {}
+
+    def shopper(garment: str) -> None:
+        results[garment] = shared("me", garment, True, progress=announced[garment].append)
+
+    first = threading.Thread(target=shopper, args=("first",))
+    first.start()
+    assert first_started.wait(timeout=10)
+    second = threading.Thread(target=shopper, args=("second",))
+    second.start()
+    deadline = time.monotonic() + 10
+    while not announced["second"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release_first.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert max(most_at_once) == 1
+    assert announced == {"first": ["pose"], "second": [storefront.QUEUE_STAGE, "pose"]}
+    assert results["second"] == ("me", "second", True)
+    assert storefront.stage_label(storefront.QUEUE_STAGE).startswith("Waiting for another")
 
 
 # ----------------------------------------------------------------- tryon app

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from hpn.errors import CheckpointError
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 
 if TYPE_CHECKING:
-    from tryon.pipeline import TryOnPipeline, TryOnResult
+    from tryon.pipeline import TryOnResult
 
 CATALOG_ENV = "TRYON_CATALOG"
 """Environment variable naming a catalog folder (``people/`` and ``garments/`` inside)."""
@@ -41,7 +42,11 @@ MAX_UPLOAD_PIXELS = 40_000_000
 RESOLUTIONS: tuple[int, ...] = (128, 256, 384, 512)
 DEFAULT_RESOLUTION = 256
 
+QUEUE_STAGE = "queue"
+"""Announced instead of a pipeline stage while another session's try-on holds the models."""
+
 STAGE_LABELS: Mapping[str, str] = {
+    QUEUE_STAGE: "Waiting for another shopper's try-on to finish",
     "pose": "Finding your pose",
     "frame": "Framing the photo",
     "frontalize": "Turning you to face the camera",
@@ -170,16 +175,50 @@ def available_devices() -> tuple[str, ...]:
     return ("cuda", "cpu") if torch.cuda.is_available() else ("cpu",)
 
 
-def load_pipeline(settings: PipelineSettings) -> TryOnPipeline:
+class SharedPipeline:
+    """A try-on pipeline shared by every browser session of one server: one try-on at a time.
+
+    Streamlit runs each session in its own thread and the app loads the models once per
+    process, but :class:`~tryon.pipeline.TryOnPipeline` is not thread safe; a second shopper
+    waits (and is told so through ``progress``) instead of corrupting the first one's run.
+
+    Args:
+        pipeline: anything called like ``TryOnPipeline`` (the loaded pipeline).
+    """
+
+    def __init__(self, pipeline: Callable[..., TryOnResult]) -> None:
+        self.pipeline = pipeline
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        person: np.ndarray,
+        garment: np.ndarray,
+        return_to_pose: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> TryOnResult:
+        """Run the pipeline once the models are free; see ``TryOnPipeline.__call__``."""
+        if not self._lock.acquire(blocking=False):
+            if progress is not None:
+                progress(QUEUE_STAGE)
+            self._lock.acquire()
+        try:
+            return self.pipeline(person, garment, return_to_pose=return_to_pose, progress=progress)
+        finally:
+            self._lock.release()
+
+
+def load_pipeline(settings: PipelineSettings) -> SharedPipeline:
     """Load the try-on models for ``settings`` (slow: call once per settings and cache)."""
     from tryon.pipeline import TryOnPipeline
 
-    return TryOnPipeline.from_pretrained(
+    pipeline = TryOnPipeline.from_pretrained(
         models_dir=settings.models_dir,
         backend=settings.backend,
         device=settings.device,
         resolution=settings.resolution,
     )
+    return SharedPipeline(pipeline)
 
 
 def missing_choices(has_photo: bool, has_garment: bool) -> str | None:
