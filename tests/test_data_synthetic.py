@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from tryon.data import lip
 from tryon.data.synthetic import (
@@ -172,3 +173,50 @@ def test_settings_are_validated():
         SynthSettings(identities=2, poses=1, size=32)
     with pytest.raises(ValueError, match="identities"):
         SynthSettings(identities=0, poses=1, size=64)
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small") / "set"
+    synthesize(root, SynthSettings(identities=8, poses=1, size=64, seed=4), progress=False)
+    return root
+
+
+def test_tryon_truth_is_the_frontal_person_with_the_other_garment(small_set):
+    from tryon.data import VitonPairs
+
+    unpaired = VitonPairs(small_set, "test", 64, pairs_file="test_unpaired_pairs.txt")
+    own = VitonPairs(small_set, "test", 64)
+    item = unpaired[0]
+    assert (item["person_name"], item["garment_name"]) == (
+        "id00006_pose00.png",
+        "id00007_cloth.png",
+    )
+    frontal = next(
+        own[i] for i in range(len(own)) if own[i]["person_name"] == "id00006_frontal.png"
+    )
+    garment_ids = torch.tensor(lip.UPPER_GARMENT_IDS)
+    either = torch.isin(item["tryon_target_parse"], garment_ids) | torch.isin(
+        frontal["parse"], garment_ids
+    )
+    rim = cv2.dilate(either.numpy().astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    same = (item["tryon_target"] == frontal["person"]).all(dim=0).numpy()
+    assert same[~rim].all()  # only the garment (and its anti-aliased rim) differs
+    assert not same[either.numpy()].all()
+
+
+def test_deepfashion_view_of_a_synth_set_matches_the_viton_view(small_set):
+    from tryon.data import DeepFashionPairs, VitonPairs
+
+    pairs = DeepFashionPairs(small_set, "train", 64)
+    assert len(pairs) == 6 * 1  # 6 train identities, K(K-1) + K = 1 pair each (K = 1)
+    item = pairs[0]
+    viton = VitonPairs(small_set, "train", 64)
+    same_image = next(
+        viton[i] for i in range(len(viton)) if viton[i]["person_name"] == item["target_name"]
+    )
+    torch.testing.assert_close(item["target"], same_image["person"])
+    torch.testing.assert_close(
+        item["target_keypoints"], same_image["person_keypoints"], atol=0.51, rtol=0
+    )
+    torch.testing.assert_close(item["target_person_mask"], same_image["person_mask"])
