@@ -150,6 +150,9 @@ def test_upload_pick_try_on_and_see_the_result(
     page.set_default_timeout(60_000)
     page.goto(storefront_url)
 
+    # The upload cap of .streamlit/config.toml is in force (the server read it).
+    dropzone = page.locator('[data-testid="stFileUploaderDropzone"]')
+    expect(dropzone).to_contain_text(f"{storefront.MAX_UPLOAD_MB}MB per file")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(shopper_photo)
     expect(page.get_by_text(f"Dressing: {shopper_photo.name}")).to_be_visible()
 
