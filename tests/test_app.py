@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from tryon_samples import make_tiny_models, synthetic_garment, synthetic_person
 
 from tryon import storefront
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
@@ -24,6 +25,11 @@ from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
 APP_TIMEOUT_S = 180
+PHOTO_SIZE = 256
+
+
+def _person(seed: int) -> np.ndarray:
+    return synthetic_person(seed, size=PHOTO_SIZE)[0]
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -32,28 +38,17 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _synthetic_person(seed: int) -> np.ndarray:
-    from tryon.data.synthetic import render_person, sample_garment, sample_identity, sample_pose
-
-    rng = np.random.default_rng(seed)
-    identity, garment = sample_identity(rng), sample_garment(rng)
-    return render_person(identity, garment, sample_pose(rng), size=256).image
-
-
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two sample models and three garments, rendered by the synthetic generator."""
-    from tryon.data.synthetic import render_product, sample_garment
-
     root = tmp_path_factory.mktemp("catalog")
     (root / "people").mkdir()
     (root / "garments").mkdir()
     for index in range(2):
-        Image.fromarray(_synthetic_person(index)).save(root / "people" / f"model_{index}.png")
-    rng = np.random.default_rng(10)
-    for name in ("red_shirt", "blue-top", "striped tee"):
-        product = render_product(sample_garment(rng), size=256)
-        Image.fromarray(product.image).save(root / "garments" / f"{name}.png")
+        Image.fromarray(_person(index)).save(root / "people" / f"model_{index}.png")
+    for seed, name in enumerate(("red_shirt", "blue-top", "striped tee"), start=10):
+        garment = synthetic_garment(seed, size=PHOTO_SIZE)
+        Image.fromarray(garment).save(root / "garments" / f"{name}.png")
     (root / "garments" / "notes.txt").write_text("not a photo")
     return root
 
@@ -61,16 +56,7 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """hpn/ + flow/ model directories, tiny and untrained: the pipeline runs in ~1 s."""
-    from flow.model import AppearanceFlowNet, FlowConfig
-    from hpn.model import HPN, HPNConfig
-
-    root = tmp_path_factory.mktemp("models")
-    hpn = HPNConfig(
-        bottleneck_size=8, bottleneck_channels=32, start_resolution=64, final_resolution=64
-    )
-    HPN(hpn).save_pretrained(root / "hpn")
-    AppearanceFlowNet(FlowConfig(channels=(8, 16, 16))).save_pretrained(root / "flow")
-    return root
+    return make_tiny_models(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture
@@ -325,12 +311,12 @@ def test_garment_selection_moves_the_check_mark(app: AppTest) -> None:
 def test_camera_photo_becomes_the_photo(app: AppTest) -> None:
     app.toggle(key="use_camera").set_value(True).run()
     buffer = io.BytesIO()
-    Image.fromarray(_synthetic_person(3)).save(buffer, format="JPEG")
+    Image.fromarray(_person(3)).save(buffer, format="JPEG")
     app.camera_input(key="camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg"))
     app.run()
     assert not app.exception and not app.error
     name, image = app.session_state.photo
-    assert name == "shot.jpg" and image.shape == (256, 256, 3)
+    assert name == "shot.jpg" and image.shape == (PHOTO_SIZE, PHOTO_SIZE, 3)
 
 
 def test_corrupt_upload_is_a_message_and_the_app_keeps_working(app: AppTest) -> None:
@@ -350,7 +336,7 @@ def test_oversized_upload_is_refused_in_memory(app: AppTest) -> None:
 
 
 def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
-    empty_room = np.full((256, 256, 3), 200, np.uint8)
+    empty_room = np.full((PHOTO_SIZE, PHOTO_SIZE, 3), 200, np.uint8)
     empty_room[180:, :] = 90  # a floor, nobody standing on it
     _upload(app, "empty_room.png", _png(empty_room))
     _try_on(app, "red_shirt")
@@ -366,7 +352,7 @@ def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
 
 
 def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
-    person = _synthetic_person(7)
+    person = _person(7)
     _upload(app, "me.png", _png(person))
     _try_on(app, "red_shirt")
     assert not app.error

@@ -19,9 +19,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+from tryon_samples import synthetic_person
 
 from tryon import storefront
 from tryon.cli.app_command import streamlit_command
@@ -125,11 +125,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def shopper_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic person photo, as a file on the shopper's disk."""
-    from tryon.data.synthetic import render_person, sample_garment, sample_identity, sample_pose
-
-    rng = np.random.default_rng(2024)
-    identity, garment = sample_identity(rng), sample_garment(rng)
-    photo = render_person(identity, garment, sample_pose(rng), size=384).image
+    photo, _ = synthetic_person(2024, size=384)
     path = tmp_path_factory.mktemp("shopper") / "my_photo.png"
     Image.fromarray(photo).save(path)
     return path
