@@ -379,6 +379,20 @@ def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
     assert "Tried on before" in [header.value for header in app.subheader]
 
 
+def test_backend_without_its_export_is_a_message(app: AppTest) -> None:
+    if "onnxruntime" not in storefront.available_backends():
+        pytest.skip("onnxruntime is not installed (pip install -e '.[deploy]')")
+    app.sidebar.selectbox(key="backend").select("onnxruntime").run()
+    app.button(key="sample-model_0").click().run()
+    _try_on(app, "red_shirt")
+    (message,) = _errors(app)
+    assert message.startswith("The try-on could not run: ")
+    assert "has no model.onnx; make it with `tryon export --model" in message
+    app.sidebar.selectbox(key="backend").select("torch").run()
+    app.button(key="try_on").click().run()
+    assert not app.error and app.status[0].state == "complete"
+
+
 def test_unusable_catalog_is_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(storefront.CATALOG_ENV, str(tmp_path))
     page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
