@@ -24,6 +24,10 @@ NOSE, NECK = 0, 1
 class GarmentGeometry:
     """Proportions of the fallback garment, all in units of the shoulder width.
 
+    The defaults were picked by a small grid search on every 4th photo of the synthetic
+    train split (mean upper-garment IoU 0.657 with the first guess, 0.699 after); the test
+    split was not looked at.
+
     Attributes:
         torso_widening: extra width on each side of the shoulder and hip joints.
         shoulder_rise: how far the garment reaches above the shoulder joints.
@@ -34,11 +38,11 @@ class GarmentGeometry:
             that fraction of the next segment).
     """
 
-    torso_widening: float = 0.12
-    shoulder_rise: float = 0.12
-    hem_drop: float = 0.1
+    torso_widening: float = 0.14
+    shoulder_rise: float = 0.06
+    hem_drop: float = 0.2
     torso_length: float = 1.5
-    sleeve_width: float = 0.4
+    sleeve_width: float = 0.3
     sleeve_length: float = 1.0
 
 
