@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from flow.baselines import BASELINES, baseline_flow
-from flow.model import AppearanceFlowNet
+from flow.model import AppearanceFlowNet, FlowConfig, target_pose_maps
 from flow.warp import warp
 from hpn.imageops import tensor_to_uint8
 from hpn.metrics import ssim
@@ -60,11 +60,26 @@ def worn_garment(batch: Batch) -> torch.Tensor:
     return batch["person"] * batch["garment_region"]
 
 
+def model_inputs(
+    config: FlowConfig, batch: Batch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(garment, garment mask, target mask, pose maps or None) of a batch, for the net.
+
+    The target mask is the person's garment region; the pose maps, when the config uses
+    them, are drawn from ``person_keypoints``.
+    """
+    garment = batch["garment"]
+    pose = None
+    if config.pose_channels:
+        pose = target_pose_maps(config, batch["person_keypoints"], *garment.shape[-2:])
+    return garment, batch["garment_mask"], batch["garment_region"], pose
+
+
 def model_method(model: AppearanceFlowNet) -> WarpMethod:
-    """The learned flow as an evaluation method (no pose maps: see the trainer)."""
+    """The learned flow as an evaluation method."""
 
     def run(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        output = model(batch["garment"], batch["garment_mask"], batch["garment_region"])
+        output = model(*model_inputs(model.config, batch))
         return output.warped_garment, output.warped_mask
 
     return run

@@ -34,7 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from flow.warp import identity_grid, warp
+from hpn.keypoints import NUM_KEYPOINTS
 from hpn.modelio import PretrainedMixin
+from hpn.posemaps import pose_maps_batch
 from hpn.vgg import DEFAULT_LAYERS
 
 _NEGATIVE_SLOPE = 0.1
@@ -73,13 +75,16 @@ class FlowConfig:
     Attributes:
         channels: feature channels per pyramid level, level 0 at full resolution; one flow is
             predicted per level.
-        pose_channels: channels of the optional target pose maps (0 = not used, 18 = COCO-18
-            Gaussian maps from ``hpn.pose_maps``).
+        pose_channels: channels of the optional target pose maps: 0 (not used) or 18 (one
+            Gaussian map per COCO-18 keypoint of the person, see :func:`target_pose_maps`).
+        pose_sigma_fraction: the maps' Gaussian sigma as a fraction of the image side (0.1 is
+            the paper's 3.2 cells on its 32-cell grid).
         loss: weights of the training objective.
     """
 
     channels: tuple[int, ...] = (8, 16, 32, 64, 96)
     pose_channels: int = 0
+    pose_sigma_fraction: float = 0.1
     loss: FlowLossConfig = field(default_factory=FlowLossConfig)
 
     def __post_init__(self) -> None:
@@ -87,8 +92,15 @@ class FlowConfig:
             raise ValueError(
                 f"channels must list at least two positive widths, got {self.channels}"
             )
-        if self.pose_channels < 0:
-            raise ValueError(f"pose_channels must be 0 (off) or positive, got {self.pose_channels}")
+        if self.pose_channels not in (0, NUM_KEYPOINTS):
+            raise ValueError(
+                f"pose_channels must be 0 (off) or {NUM_KEYPOINTS} (COCO-18 maps), "
+                f"got {self.pose_channels}"
+            )
+        if self.pose_sigma_fraction <= 0:
+            raise ValueError(
+                f"pose_sigma_fraction must be positive, got {self.pose_sigma_fraction}"
+            )
 
     @property
     def coarsest_stride(self) -> int:
@@ -109,6 +121,30 @@ class FlowConfig:
     def full(cls) -> FlowConfig:
         """Six levels (stride 32), 11 M parameters, perceptual loss on: for GPU training."""
         return cls(channels=(32, 64, 128, 192, 256, 256))
+
+
+def target_pose_maps(
+    config: FlowConfig, keypoints: torch.Tensor, height: int, width: int
+) -> torch.Tensor | None:
+    """The pose-map input a model of ``config`` expects (None when it uses none).
+
+    Args:
+        config: the model's config.
+        keypoints: (N, 18, 2) pixel (x, y) of the target person in the H x W input, NaN for
+            missing (an all-zero map).
+        height: input rows H.
+        width: input columns W (square inputs only: ``hpn.pose_maps_batch`` draws square
+            grids).
+
+    Returns:
+        (N, 18, H, W) Gaussian maps in [0, 1], or None when ``config.pose_channels == 0``.
+    """
+    if not config.pose_channels:
+        return None
+    if height != width:
+        raise ValueError(f"pose maps need a square input, got {height}x{width}")
+    sigma = config.pose_sigma_fraction * height
+    return pose_maps_batch(keypoints, height, sigma=sigma, image_size=(height, width))
 
 
 class FlowOutput(NamedTuple):

@@ -7,8 +7,9 @@ end, ``model/`` (the model directory to evaluate or ship). Running the same comm
 resumes from the newest checkpoint and reproduces the uninterrupted run bit for bit on CPU.
 
 The dataset is any map-style dataset of dicts with ``garment`` (3, R, R), ``garment_mask``
-(1, R, R), ``garment_region`` (1, R, R; the target mask) and ``person`` (3, R, R), e.g.
-``tryon.data.VitonPairs``; the worn garment is ``person * garment_region``.
+(1, R, R), ``garment_region`` (1, R, R; the target mask) and ``person`` (3, R, R), plus
+``person_keypoints`` (18, 2) when the config uses pose maps, e.g. ``tryon.data.VitonPairs``;
+the worn garment is ``person * garment_region``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from flow.evaluate import worn_garment
+from flow.evaluate import model_inputs, worn_garment
 from flow.losses import FlowLoss
 from flow.model import AppearanceFlowNet, FlowConfig
 from flow.visualize import flow_to_rgb
@@ -96,14 +97,14 @@ def check_trainable(config: FlowConfig, options: FlowTrainOptions) -> None:
             f"stride {config.coarsest_stride}; choose e.g. "
             f"{max(1, round(options.resolution / config.coarsest_stride)) * config.coarsest_stride}"
         )
-    if config.pose_channels:
-        raise ValueError(
-            "the flow trainer feeds no pose maps yet; train with pose_channels=0 (the default)"
-        )
 
 
-def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+def _to_device(
+    batch: Mapping[str, Any], device: torch.device, config: FlowConfig
+) -> dict[str, torch.Tensor]:
     keys = ("garment", "garment_mask", "garment_region", "person")
+    if config.pose_channels:
+        keys += ("person_keypoints",)
     missing = [key for key in keys if key not in batch]
     if missing:
         raise ValueError(f"training batches need {list(keys)}; missing {missing}")
@@ -115,7 +116,7 @@ def _sample_grid(model: AppearanceFlowNet, samples: Mapping[str, torch.Tensor], 
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        output = model(samples["garment"], samples["garment_mask"], samples["garment_region"])
+        output = model(*model_inputs(model.config, samples))
     model.train(was_training)
     target_mask = samples["garment_region"]
     rows = [
@@ -190,7 +191,9 @@ def train_flow(
         "backbone": backbone_sha,
     }
     sample_indices = range(min(SAMPLE_COUNT, len(dataset)))  # type: ignore[arg-type]
-    samples = _to_device(default_collate([dataset[index] for index in sample_indices]), device)
+    samples = _to_device(
+        default_collate([dataset[index] for index in sample_indices]), device, config
+    )
     loader = resumable_loader(
         dataset, options.batch_size, options.seed, samples_seen=state["samples_seen"]
     )
@@ -202,10 +205,8 @@ def train_flow(
     ):
         batches = iter(loader)
         while state["step"] < options.steps:
-            batch = _to_device(next(batches), device)
-            flows = model.forward_flows(
-                batch["garment"], batch["garment_mask"], batch["garment_region"]
-            )
+            batch = _to_device(next(batches), device, config)
+            flows = model.forward_flows(*model_inputs(config, batch))
             terms = loss_fn(
                 flows,
                 batch["garment"],

@@ -74,7 +74,7 @@ def test_bad_configs_are_refused():
     with pytest.raises(ValueError, match="at least two"):
         FlowConfig(channels=(8,))
     with pytest.raises(ValueError, match="pose_channels"):
-        FlowConfig(pose_channels=-1)
+        FlowConfig(pose_channels=3)
     assert FlowConfig.small().coarsest_stride == 16
     assert FlowConfig.full().coarsest_stride == 32
 

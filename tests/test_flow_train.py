@@ -10,7 +10,14 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
-from flow.evaluate import baseline_method, evaluate_warps, mask_iou, masked_ssim, model_method
+from flow.evaluate import (
+    baseline_method,
+    evaluate_warps,
+    mask_iou,
+    masked_ssim,
+    model_inputs,
+    model_method,
+)
 from flow.model import AppearanceFlowNet, FlowConfig, FlowLossConfig
 from flow.trainer import FlowTrainOptions, train_flow
 from flow.warp import identity_grid, warp
@@ -58,6 +65,7 @@ class ToyPairs(Dataset):
         worn = warp(garment[None], flow)[0]
         person = worn * region - 0.5 * (1 - region)
         return {
+            "person_keypoints": torch.rand(18, 2, generator=generator) * size,
             "garment": garment,
             "garment_mask": garment_mask,
             "garment_region": region,
@@ -111,6 +119,19 @@ def test_a_run_writes_its_artefacts_and_refuses_other_options(tmp_path):
     assert json.loads((run / "options.json").read_text())["data"] == "toy"
     with pytest.raises(CheckpointError, match="batch_size"):
         train_flow(ToyPairs(4, 16), run, config, dataclasses.replace(options, batch_size=4))
+
+
+def test_pose_maps_are_drawn_from_the_keypoints_and_trained_with(tmp_path):
+    config = dataclasses.replace(TINY, pose_channels=18, loss=FlowLossConfig(perceptual_weight=0))
+    batch = torch.utils.data.default_collate([ToyPairs(2, 16)[index] for index in range(2)])
+    pose = model_inputs(config, batch)[3]
+    assert pose.shape == (2, 18, 16, 16)
+    x, y = batch["person_keypoints"][1, 4].round().long().tolist()
+    assert pose[1, 4, y, x] > 0.8  # the map of joint 4 peaks at joint 4 (sigma 1.6 px here)
+    assert model_inputs(TINY, batch)[3] is None
+    options = FlowTrainOptions(resolution=16, steps=2, batch_size=2)
+    model_dir = train_flow(ToyPairs(4, 16), tmp_path / "run", config, options)
+    assert AppearanceFlowNet.from_pretrained(model_dir).config.pose_channels == 18
 
 
 def test_resolution_must_fit_the_config():

@@ -13,10 +13,14 @@ from tryon.cli import evaluate, train
 PRESETS = ("small", "full")
 
 
-def _flow_config(preset: str):
-    from flow.model import FlowConfig
+def _flow_config(preset: str, pose_maps: bool):
+    import dataclasses
 
-    return FlowConfig.small() if preset == "small" else FlowConfig.full()
+    from flow.model import FlowConfig
+    from hpn.keypoints import NUM_KEYPOINTS
+
+    config = FlowConfig.small() if preset == "small" else FlowConfig.full()
+    return dataclasses.replace(config, pose_channels=NUM_KEYPOINTS) if pose_maps else config
 
 
 def _viton_root(data: Path) -> Path:
@@ -36,6 +40,9 @@ def _viton_root(data: Path) -> Path:
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory."
 )
 @click.option("--config", "preset", type=click.Choice(PRESETS), default="small", show_default=True)
+@click.option(
+    "--pose-maps", is_flag=True, help="Also feed the person's 18 keypoint maps (target pose)."
+)
 @click.option("--resolution", type=int, default=128, show_default=True, help="Training size R.")
 @click.option("--steps", type=int, default=2000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
@@ -51,6 +58,7 @@ def train_flow_command(
     data: Path,
     out: Path,
     preset: str,
+    pose_maps: bool,
     resolution: int,
     steps: int,
     batch_size: int,
@@ -66,7 +74,7 @@ def train_flow_command(
     from tryon.assets import get_asset
     from tryon.data import VitonPairs
 
-    config = _flow_config(preset)
+    config = _flow_config(preset, pose_maps)
     try:
         options = FlowTrainOptions(
             resolution=resolution,
