@@ -20,9 +20,12 @@ from tryon.preprocess.parser import HumanParser, ParserConfig, garment_region, p
 TINY = ParserConfig(encoder="mobilenet_v2", decoder_channels=(16, 8, 8, 8, 4), resolution=32)
 
 
-def _write_viton_split(root, split: str, count: int, size: tuple[int, int] = (64, 48)) -> None:
-    """A VITON-HD-shaped split: a 'person' whose torso is upper clothes, arms left/right."""
-    folder = root / "viton" / split
+def _write_viton_split(root, split: str, count: int, size=(64, 48), synth: bool = True) -> None:
+    """A VITON-HD-shaped split: a 'person' whose torso is upper clothes, arms left/right.
+
+    ``synth``: inside ``viton/`` as `tryon data synth` writes it, else at the root as in a
+    VITON-HD download."""
+    folder = (root / "viton" if synth else root) / split
     for sub in ("image", "image-parse-v3", "openpose_json"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(len(split))
@@ -107,6 +110,11 @@ def test_dataset_reads_the_viton_layout_and_flips_labels(tiny_data):
         mirrored, torch.from_numpy(flip_parse(labels.numpy().astype(np.uint8))).long()
     )
     assert (labels == RIGHT_ARM).any() and (mirrored == LEFT_ARM).any()
+
+
+def test_dataset_reads_a_viton_hd_download_root(tmp_path):
+    _write_viton_split(tmp_path, "test", 3, size=(64, 48), synth=False)
+    assert len(ParseDataset(tmp_path, "test", resolution=64)) == 3
 
 
 def test_dataset_errors_name_the_problem(tmp_path):
