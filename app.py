@@ -77,6 +77,7 @@ def use_photo(name: str, image: np.ndarray) -> None:
     """Make ``image`` the shopper's photo; earlier results belonged to another photo."""
     st.session_state.photo = (name, image)
     st.session_state.photo_error = None
+    st.session_state.try_on_error = None
     st.session_state.latest = None
 
 
@@ -183,6 +184,7 @@ def result_panel() -> None:
         file_name=storefront.result_file_name(photo_name, garment),
         mime="image/png",
         key="download",
+        on_click="ignore",
     )
     if st.toggle("Show intermediates", key="show_intermediates"):
         views = storefront.intermediate_views(result)
@@ -217,8 +219,8 @@ def main() -> None:
     settings = choose_settings()
     try:
         catalog = cached_catalog(str(storefront.resolve_catalog_dir()))
-    except Exception as error:
-        st.error(storefront.describe_failure(error))
+    except Exception as error:  # a bad $TRYON_CATALOG: say so instead of a traceback
+        st.error(f"The catalog cannot be shown: {error}")
         st.stop()
 
     left, right = st.columns([2, 3], gap="large")

@@ -399,4 +399,5 @@ def test_unusable_catalog_is_a_message(tmp_path: Path, monkeypatch: pytest.Monke
     page.run()
     assert not page.exception
     (message,) = _errors(page)
+    assert message.startswith("The catalog cannot be shown: catalog ")
     assert "has no garment photos" in message
