@@ -73,6 +73,10 @@ def _errors(page: AppTest) -> list[str]:
     return [element.value for element in page.error]
 
 
+def _image_captions(page: AppTest) -> list[str]:
+    return [caption for image in page.image for caption in image.captions]
+
+
 def _upload(page: AppTest, name: str, content: bytes, mime: str = "image/png") -> None:
     page.file_uploader(key="upload").set_value((name, content, mime)).run()
     assert not page.exception
@@ -367,9 +371,14 @@ def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
     result = app.session_state.latest[2]
     assert result.image.shape == person.shape
 
+    shown = _image_captions(app)
+    assert shown[-2:] == ["Your photo", "Wearing: Red shirt"]  # side by side, last on the page
     app.toggle(key="show_intermediates").set_value(True).run()
-    captions = [c.value for c in app.caption]
-    assert any(c.startswith("Timings: ") for c in captions)
+    shown = _image_captions(app)
+    for label in ("Keypoints found", "You, frontal (HPN)", "Garment region", "Appearance flow"):
+        assert label in shown
+    assert "Dressed, back in your pose" not in shown  # "Keep my pose" is off
+    assert any(c.value.startswith("Timings: ") for c in app.caption)
 
     _try_on(app, "blue-top")  # the uploaded photo is kept: no new upload
     assert not app.error
