@@ -190,7 +190,8 @@ def train_flow(
         "data": data_description,
         "backbone": backbone_sha,
     }
-    sample_indices = range(min(SAMPLE_COUNT, len(dataset)))  # type: ignore[arg-type]
+    size = len(dataset)  # type: ignore[arg-type]
+    sample_indices = sorted({index * size // SAMPLE_COUNT for index in range(SAMPLE_COUNT)})
     samples = _to_device(
         default_collate([dataset[index] for index in sample_indices]), device, config
     )
