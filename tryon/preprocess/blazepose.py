@@ -47,7 +47,7 @@ _EVIDENCE_RANK = 5  # the evidence is the 5th highest body-landmark heatmap peak
 
 @dataclass(frozen=True)
 class BlazePoseConfig:
-    """Thresholds and crop geometry of the BlazePose backend (MediaPipe's defaults).
+    """Thresholds and crop geometry of the BlazePose backend (MediaPipe's values where it has one).
 
     Attributes:
         detector_threshold: minimum detector score for a person proposal. 0.4, below
