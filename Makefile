@@ -42,8 +42,10 @@ demo: fetch
 	$(TRYON) data synth --out $(DEMO_OUT)/synthetic --identities 8 --poses 3 --size 256 --seed 0
 	$(TRYON) data check $(DEMO_OUT)/synthetic
 	$(TRYON) data preview $(DEMO_OUT)/synthetic --out $(DEMO_OUT)/contact_sheet.png
+	$(TRYON) demo --out $(DEMO_OUT)/tryon
 	@echo
-	@echo "demo outputs: $(DEMO_OUT)/ (contact sheet: $(DEMO_OUT)/contact_sheet.png)"
+	@echo "demo outputs: $(DEMO_OUT)/ (data contact sheet: $(DEMO_OUT)/contact_sheet.png)"
+	@echo "try-on contact sheets: $(DEMO_OUT)/tryon/index.html ($(DEMO_OUT)/tryon/contact_sheets/*.png)"
 
 lint: install
 	$(VENV)/bin/ruff check .

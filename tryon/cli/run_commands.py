@@ -179,7 +179,7 @@ def batch_command(**options: Any) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/demo_batch"),
+    default=Path("outputs/demo/tryon"),
     show_default=True,
 )
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
