@@ -49,7 +49,7 @@ from tryon.data.synthetic.render import render_person, render_product
 from tryon.data.synthetic.skeleton import canonical_keypoints
 from tryon.errors import InvalidInputError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # bump whenever the same settings would give other pixels
 TEST_FRACTION = 0.2  # of identities, the last ones by index
 MANIFEST = "synthetic.json"
 PROGRESS_DIR = ".synth-progress"

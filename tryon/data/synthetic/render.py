@@ -6,7 +6,7 @@ one layer-index map at twice the output size, so whatever is drawn later covers 
 it in the image and in the parse map alike (an arm folded in front of the torso hides the
 garment in both). Colours come from one lookup of that map, textured layers are warped in their
 bounding box only, soft edge shading darkens part boundaries, and a 2x2 area downsample
-anti-aliases. The parse map takes one sample of each 2x2 cell of the same index map.
+anti-aliases. The parse map is the majority label of each 2x2 cell of the same index map.
 
 Garment textures live in the frame of the flat product photo. Each garment piece (torso,
 upper sleeve, lower sleeve) is a quadrilateral there and on the body, and one homography per
@@ -189,9 +189,26 @@ class _Canvas:
         )  # fmt: skip
 
     def labels(self) -> np.ndarray:
+        """The output-size parse map: the majority label of each pixel's subpixels.
+
+        A majority vote is centred on the pixel like the area-averaged image (a fixed
+        subsample would shift labels by a quarter pixel); a tie goes to the label of the
+        layer drawn last among the tied ones (the occluder).
+        """
         lookup = np.zeros(256, np.uint8)
         lookup[: len(self.layers)] = [layer.label for layer in self.layers]
-        return lookup[self.index]
+        labels, step = lookup[self.index], SUPERSAMPLE
+        offsets = [(y, x) for y in range(step) for x in range(step)]
+        candidates = [labels[y::step, x::step] for y, x in offsets]
+        scores = []
+        for (y, x), candidate in zip(offsets, candidates, strict=True):
+            votes = sum((candidate == other).astype(np.int16) for other in candidates)
+            scores.append(votes * 256 + self.index[y::step, x::step])
+        best_label, best_score = candidates[0], scores[0]
+        for candidate, score in zip(candidates[1:], scores[1:], strict=True):
+            best_label = np.where(score > best_score, candidate, best_label)
+            best_score = np.maximum(score, best_score)
+        return np.ascontiguousarray(best_label)
 
     def compose(self, backdrop: np.ndarray, size: int, shade_width: float) -> np.ndarray:
         """The finished ``size`` x ``size`` uint8 photo of this canvas.
@@ -490,7 +507,7 @@ def _draw_head(canvas: _Canvas, sk: Skeleton, identity: IdentityParams) -> None:
     if identity.hair_style == "bun":
         canvas.add(lip.HAIR, identity.hair, [_circle(centre + up * ry * 1.05, rx * 0.45)])
     face_shapes = [
-        _ellipse(sk.joints[ear], (rx * 0.18, ry * 0.25), across)
+        _ellipse(sk.joints[ear], (rx * 0.24, ry * 0.3), across)
         for ear in (16, 17)
         if sk.visible[ear]
     ]
@@ -543,10 +560,6 @@ def _draw_person(
             _draw_arm(canvas, sk, identity, side, material, pieces)
 
 
-def _sample_labels(labels: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(labels[::SUPERSAMPLE, ::SUPERSAMPLE])
-
-
 def _check_size(size: int) -> None:
     if not 16 <= size <= 2048:
         raise ValueError(f"size must be between 16 and 2048 pixels, got {size}")
@@ -573,7 +586,7 @@ def render_person(
     _draw_person(canvas, big, identity, garment, pose)
     backdrop = background_image(identity.background, canvas.size)
     image = canvas.compose(backdrop, size, EDGE_SHADE_WIDTH * skeleton.px_per_unit)
-    parse = _sample_labels(canvas.labels())
+    parse = canvas.labels()
     return RenderedSample(image, skeleton.keypoints, parse, parse != lip.BACKGROUND)
 
 
@@ -595,5 +608,5 @@ def render_product(garment: GarmentParams, size: int) -> ProductPhoto:
         )
     backdrop = np.full((canvas.size, canvas.size, 3), PRODUCT_BACKGROUND, np.uint8)
     image = canvas.compose(backdrop, size, EDGE_SHADE_WIDTH * PRODUCT_SCALE * size)
-    mask = _sample_labels(canvas.labels()) != lip.BACKGROUND
+    mask = canvas.labels() != lip.BACKGROUND
     return ProductPhoto(image, mask)

@@ -26,6 +26,7 @@ MEAN_HEIGHT_UNITS = 0.963  # head top to soles of MEAN_BODY in CANONICAL_POSE
 # Angular position of the face points around the head's vertical axis (radians), their
 # vertical offset (fraction of the head's half height, down positive), and how far round
 # the head they can go before they are hidden.
+FACE_DEPTH = 0.8  # face points sit this far out of the head's half width (ears stay inside)
 FACE_POINTS: dict[int, tuple[float, float, float]] = {
     0: (0.0, 0.22, 0.0),  # nose: always visible
     14: (-0.42, -0.12, 0.25),  # right eye
@@ -109,7 +110,7 @@ def _pose_in_units(body: BodyShape, pose: Pose) -> Skeleton:
         angle = around + pose.yaw
         joints[index] = (
             head_centre
-            + head_across * body.head_rx * 0.95 * math.sin(angle)
+            + head_across * body.head_rx * FACE_DEPTH * math.sin(angle)
             - head_up * body.head_ry * down
         )
         visible[index] = index == 0 or math.cos(angle) > limit
