@@ -11,6 +11,7 @@ import click
 from tryon.cli import evaluate, train
 
 PRESETS = ("small", "full")
+GRID_PAIRS = 6  # test pairs shown in the comparison grid, spread over the split
 
 
 def _flow_config(preset: str, pose_maps: bool):
@@ -129,9 +130,21 @@ def _model_directory(path: Path) -> Path:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Try-on data root; its test split is evaluated.",
 )
-@click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "json_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the scores.",
+)
 @click.option("--resolution", type=int, default=256, show_default=True)
-@click.option("--grid", "grid_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a PNG comparing the methods on pairs spread over the split.",
+)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N test pairs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
@@ -147,7 +160,7 @@ def eval_flow_command(
 ) -> None:
     """Masked SSIM and IoU of the flow net and the classical baselines on the test split."""
     import torch
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader, Subset, default_collate
 
     from flow.baselines import BASELINES
     from flow.evaluate import (
@@ -201,7 +214,9 @@ def eval_flow_command(
         scores = ", ".join(f"{name} {value:.4f}" for name, value in result[metric].items())
         click.echo(f"{metric}: {scores}")
     if grid_path is not None:
-        batch = next(on_device(loader))
-        save_image_grid(comparison_rows(batch, methods), grid_path)
+        count = min(GRID_PAIRS, len(dataset))
+        spread = [index * len(dataset) // count for index in range(count)]
+        batch = next(on_device([default_collate([dataset[index] for index in spread])]))
+        save_image_grid(comparison_rows(batch, methods, count), grid_path)
         click.echo(f"grid: {grid_path} (rows: garment, worn, {', '.join(methods)})")
     click.echo(f"results: {json_path} ({result['images']} test pairs at {resolution}px)")
