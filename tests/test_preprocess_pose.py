@@ -108,6 +108,16 @@ def test_small_off_centre_person_is_found(estimator, canvas, corner, side):
     assert result.people_found == 1
 
 
+def test_large_photo_is_searched_shrunk_and_answered_at_full_resolution(estimator):
+    # 2048x2560 (5 megapixels): above the 1280-pixel working size.
+    photo = cv2.resize(skimage.data.astronaut(), (2048, 2048), interpolation=cv2.INTER_LINEAR)
+    photo = np.pad(photo, ((0, 512), (0, 0), (0, 0)), constant_values=200)
+    result = estimator.estimate(photo)
+    _assert_near(result.keypoints, ASTRONAUT_TRUTH, scale=4.0)
+    assert result.person_mask.shape == (2560, 2048)
+    assert result.person_mask[1600, 800] and not result.person_mask[2400, 1000]
+
+
 def test_two_people_choose_the_largest_and_say_so(estimator):
     photo = np.full((500, 1000, 3), 235, np.uint8)
     astronaut = skimage.data.astronaut()
