@@ -262,3 +262,17 @@ def test_deepfashion_csv_backend(tmp_path):
     np.testing.assert_array_equal(result.keypoints, keypoints)
     with pytest.raises(InvalidInputError, match=r"no keypoints for 'b\.jpg'"):
         PrecomputedPoseEstimator.from_deepfashion_csv(path, "b.jpg")
+
+
+def test_person_mask_from_selfie_segmentation_for_file_keypoints(astronaut_pose):
+    from tryon.preprocess import SelfieSegmenter, person_mask
+
+    photo = skimage.data.astronaut()
+    file_pose = PrecomputedPoseEstimator([astronaut_pose.keypoints], "test").estimate(photo)
+    assert file_pose.person_mask is None
+    mask = person_mask(photo, file_pose, SelfieSegmenter())
+    assert mask.shape == (512, 512) and mask[125, 223] and mask[400, 200]
+    assert not mask[60, 450]
+    overlap = (mask & astronaut_pose.person_mask).sum() / (mask | astronaut_pose.person_mask).sum()
+    assert overlap > 0.7  # the two models broadly agree on who the person is
+    assert person_mask(photo, astronaut_pose) is astronaut_pose.person_mask
