@@ -141,3 +141,21 @@ def test_config_rejects_bad_values() -> None:
 def test_missing_model_dir_is_a_user_error(tmp_path) -> None:
     with pytest.raises(InvalidInputError, match="hpn"):
         TryOnPipeline.from_pretrained(tmp_path)
+
+
+def test_parser_region_is_checked_against_the_template(tmp_path, inputs) -> None:
+    from tryon.preprocess.parser import HumanParser, ParserConfig
+
+    models = make_tiny_models(tmp_path)
+    HumanParser(ParserConfig(decoder_channels=(16, 16, 8, 8, 8), resolution=64)).save_pretrained(
+        models / "parser"
+    )
+    person, keypoints, garment = inputs
+    auto = TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+    assert auto.parser is not None
+    strict = auto.with_config(min_parser_agreement=1.0)  # an untrained parser never agrees
+    result = strict(person, garment, person_keypoints=keypoints)
+    assert result.region_source == "keypoints"
+    assert any("IoU" in warning for warning in result.warnings)
+    forced = auto.with_config(region_source="parser")(person, garment, person_keypoints=keypoints)
+    assert forced.region_source == "parser" and not forced.warnings

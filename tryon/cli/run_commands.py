@@ -13,6 +13,9 @@ from tryon.cli import cli, evaluate
 from tryon.errors import TryOnError
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
+# The "models" group, looked up by name: the attribute tryon.cli.models is shadowed by the
+# command module of the same name once that is imported.
+models_group = cli.commands["models"]
 
 
 def model_options(function: Any) -> Any:
@@ -295,3 +298,15 @@ def eval_tryon_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text + "\n")
     click.echo(text)
+
+
+@models_group.command("ship")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+def ship_command(source: Path, destination: Path) -> None:
+    """Copy a trained model directory as fp16 (how the bundled demo models are made)."""
+    from tryon.shipping import ship_model
+
+    written = ship_model(source, destination)
+    size = sum(file.stat().st_size for file in written.iterdir() if file.is_file())
+    click.echo(f"wrote {written} ({size / 2**20:.1f} MB)")

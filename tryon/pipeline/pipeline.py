@@ -8,7 +8,7 @@ Stages (paper §4.4, plus two steps beyond it), each timed and announced to ``pr
 3. ``frontalize``: HPN moves the person to the template pose (no self-occlusion).
 4. ``parse``: the upper-garment region on the frontal person from the human parser, or from
    the template keypoints (:func:`tryon.preprocess.upper_clothes_region`) when there is no
-   parser model or it finds no garment.
+   parser model or its region disagrees with the template's (``min_parser_agreement``).
 5. ``garment_mask``: the product photo's mask (:func:`tryon.preprocess.garment_mask`).
 6. ``warp``: the appearance-flow net warps garment + mask into the region.
 7. ``composite``: feathered alpha blend onto the frontal person.
@@ -48,7 +48,6 @@ RegionSource = Literal["auto", "parser", "keypoints"]
 WarpMethod = Literal["flow", "bbox_resize"]
 MIN_IMAGE_SIDE = 32
 GARMENT_MASK_CACHE_SIZE = 64
-MIN_PARSED_REGION_FRACTION = 0.01  # a parsed garment smaller than this is treated as missing
 
 
 def bundled_models_dir() -> Path:
@@ -66,6 +65,9 @@ class PipelineConfig:
             parser model) or "keypoints".
         warp: "flow" (the appearance-flow net) or "bbox_resize" (the trivial baseline: the
             garment's box resized onto the region's box).
+        min_parser_agreement: with "auto", the parsed region is used only when its IoU with
+            the template's keypoint region reaches this; otherwise (a frontal image the parser
+            cannot read, e.g. from a weak HPN) the keypoint region is used, with a warning.
         feather_sigma: Gaussian feather of the compositing mask, in frame pixels.
         paste_feather: width of the blend at the frame's border when pasting back, in frame
             pixels.
@@ -74,6 +76,7 @@ class PipelineConfig:
     resolution: int = 256
     region_source: RegionSource = "auto"
     warp: WarpMethod = "flow"
+    min_parser_agreement: float = 0.3
     feather_sigma: float = 1.5
     paste_feather: int = 8
 
@@ -88,6 +91,10 @@ class PipelineConfig:
             )
         if self.warp not in ("flow", "bbox_resize"):
             raise ValueError(f"warp must be 'flow' or 'bbox_resize', got {self.warp!r}")
+        if not 0 <= self.min_parser_agreement <= 1:
+            raise ValueError(
+                f"min_parser_agreement must be in [0, 1], got {self.min_parser_agreement}"
+            )
         if self.feather_sigma < 0 or self.paste_feather < 0:
             raise ValueError("feather_sigma and paste_feather must be >= 0")
 
@@ -106,6 +113,12 @@ def check_photo(image: Any, name: str) -> np.ndarray:
             f"{MIN_IMAGE_SIDE} px per side is needed"
         )
     return array
+
+
+def mask_iou(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over union of two bool masks (0 when both are empty)."""
+    union = np.logical_or(first, second).sum()
+    return float(np.logical_and(first, second).sum() / union) if union else 0.0
 
 
 class _StageClock:
@@ -343,20 +356,23 @@ class TryOnPipeline:
     def _garment_region(self, frontal: np.ndarray, warnings: list[str]) -> tuple[np.ndarray, str]:
         from tryon.preprocess import upper_clothes_region
 
-        if self.parser is not None and self.config.region_source != "keypoints":
-            from tryon.preprocess.parser import garment_region, parse_image
-
-            region = garment_region(parse_image(self.parser, frontal))
-            if region.mean() >= MIN_PARSED_REGION_FRACTION:
-                return region, "parser"
-            if self.config.region_source == "parser":
-                raise InvalidInputError(
-                    "the parser found no upper garment on the frontal person; use "
-                    "region_source='auto' to fall back to the keypoint template"
-                )
-            warnings.append("the parser found no upper garment; used the keypoint template")
         size = self.config.resolution
-        return upper_clothes_region(self.template, (size, size)), "keypoints"
+        template_region = upper_clothes_region(self.template, (size, size))
+        if self.parser is None or self.config.region_source == "keypoints":
+            return template_region, "keypoints"
+        from tryon.preprocess.parser import garment_region, parse_image
+
+        region = garment_region(parse_image(self.parser, frontal))
+        if self.config.region_source == "parser":
+            return region, "parser"
+        agreement = mask_iou(region, template_region)
+        if agreement >= self.config.min_parser_agreement:
+            return region, "parser"
+        warnings.append(
+            f"the parsed garment overlaps the template's garment region by IoU {agreement:.2f} "
+            f"< {self.config.min_parser_agreement}; used the keypoint template instead"
+        )
+        return template_region, "keypoints"
 
     def _garment_mask(self, garment: np.ndarray) -> np.ndarray:
         """The product photo's mask, cached by content: a catalog reuses each garment often."""
