@@ -97,3 +97,13 @@ def test_check_accepts_the_published_format_fixtures(layout, capsys):
 
     main(["data", "check", str(Path(__file__).parent / "fixtures" / layout)])
     assert capsys.readouterr().out.strip().endswith("valid")
+
+
+def test_preview_of_a_deepfashion_layout(tmp_path):
+    from pathlib import Path
+
+    out = tmp_path / "sheet.png"
+    fixtures = Path(__file__).parent / "fixtures" / "deepfashion"
+    main(["data", "preview", str(fixtures), "--out", str(out), "--count", "2", "--tile", "32"])
+    sheet = cv2.imread(str(out))
+    assert sheet.shape[0] == 32 and sheet.shape[1] > 2 * 32  # one row: reference, target
