@@ -228,6 +228,10 @@ class TryOnPipeline:
         config = dataclasses.replace(self.config, **changes)
         return TryOnPipeline(self.hpn, self.flow, self.parser, config, self._pose_estimator)
 
+    def clear_caches(self) -> None:
+        """Forget cached garment masks (benchmarks time the uncached path with this)."""
+        self._garment_masks.clear()
+
     @property
     def pose_estimator(self) -> Any:
         if self._pose_estimator is None:
