@@ -110,7 +110,6 @@ class BottomParams:
     kind: str
     colour: RGB
     shoe_colour: RGB
-    denim: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,7 +281,7 @@ def sample_identity(rng: np.random.Generator) -> IdentityParams:
         seed=int(rng.integers(2**31)),
     )
     bottom_kind = str(_pick(rng, BOTTOM_KINDS))
-    denim = bottom_kind != "skirt" and rng.random() < 0.4
+    denim = bottom_kind != "skirt" and rng.random() < 0.4  # a jeans blue
     bottom_colour = (
         _jitter(rng, (52, 74, 118), 20) if denim else random_colour(rng, (0.1, 0.7), (0.15, 0.8))
     )
@@ -297,7 +296,6 @@ def sample_identity(rng: np.random.Generator) -> IdentityParams:
             kind=bottom_kind,
             colour=bottom_colour,
             shoe_colour=random_colour(rng, (0.0, 0.6), (0.05, 0.9)),
-            denim=denim,
         ),
         background=background,
     )

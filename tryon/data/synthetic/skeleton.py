@@ -71,10 +71,6 @@ class Skeleton:
         keypoints[~self.visible] = np.nan
         return keypoints
 
-    def units(self, length: float) -> float:
-        """A body-unit length in pixels."""
-        return length * self.px_per_unit
-
 
 def _rotate(vector: tuple[float, float], angle: float) -> np.ndarray:
     cos, sin = math.cos(angle), math.sin(angle)
