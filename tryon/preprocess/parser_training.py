@@ -96,7 +96,8 @@ def train_parser(options: ParserTrainOptions, show_progress: bool = True) -> Pat
     if latest is not None:
         state = training.load_training_checkpoint(latest, optimizer=optimizer).trainer_state
     metadata = {"training_data": str(options.data), "split": "train", "images": len(dataset)}
-    preview = [dataset[index] for index in range(min(PREVIEW_COUNT, len(dataset)))]
+    photos = len(dataset.samples)  # unflipped copies, spread over the data set
+    preview = [dataset[i * photos // PREVIEW_COUNT] for i in range(min(PREVIEW_COUNT, photos))]
 
     def checkpoint() -> None:
         name = training.step_name(state["step"])
