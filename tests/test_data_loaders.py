@@ -138,3 +138,12 @@ def test_viton_missing_file_is_a_user_error(tmp_path):
     (tmp_path / "viton/test/image-parse-v3/00001_00.png").unlink()
     with pytest.raises(InvalidInputError, match="00001_00"):
         VitonPairs(tmp_path, "test", 32)[0]
+
+
+def test_viton_parse_of_another_size_is_a_user_error(tmp_path):
+    from PIL import Image
+
+    shutil.copytree(FIXTURES / "viton", tmp_path / "viton")
+    Image.new("P", (24, 32)).save(tmp_path / "viton/test/image-parse-v3/00001_00.png")
+    with pytest.raises(InvalidInputError, match="share a size"):
+        VitonPairs(tmp_path, "test", 32)[0]

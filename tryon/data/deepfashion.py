@@ -88,7 +88,13 @@ class DeepFashionPairs(Dataset):
         pixels, keypoints = fit.image(image), fit.keypoints(self.keypoints[name])
         mask = None
         if self.mask_dir is not None:
-            mask = fit.labels(read_mask(self.mask_dir / f"{Path(name).stem}.png").view(np.uint8))
+            mask_path = self.mask_dir / f"{Path(name).stem}.png"
+            try:
+                mask = fit.labels(read_mask(mask_path).view(np.uint8))
+            except InvalidInputError:
+                raise
+            except ValueError as error:  # a mask of another size than its image
+                raise InvalidInputError(f"{mask_path}: {error}") from error
         if flip:
             pixels, keypoints = mirror(pixels), flip_keypoints(keypoints, self.resolution)
             mask = None if mask is None else mirror(mask)

@@ -120,12 +120,13 @@ class VitonPairs(Dataset):
         """Draw a fresh set of flips for ``epoch`` (still reproducible)."""
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
-        person_name, garment_name = self.pairs[index]
+    def _read(
+        self, person_name: str, garment_name: str
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The pair's pictures fitted to R x R (uint8 images, uint8 maps) and keypoints."""
         person_stem, garment_stem = Path(person_name).stem, Path(garment_name).stem
         folder = self.split_dir
         person = read_rgb(folder / "image" / person_name)
-        fit = SquareFit(person.shape[0], person.shape[1], self.resolution)
         keypoints = read_openpose_json(folder / "openpose_json" / f"{person_stem}_keypoints.json")
         parse = read_parse(find_file(folder / "image-parse-v3", f"{person_stem}.png"))
         if self.person_mask_dir is not None:
@@ -133,23 +134,35 @@ class VitonPairs(Dataset):
         else:
             person_mask = parse != lip.BACKGROUND
         garment = read_rgb(folder / "cloth" / garment_name)
-        garment_fit = SquareFit(garment.shape[0], garment.shape[1], self.resolution)
         garment_mask = read_mask(find_file(folder / "cloth-mask", garment_name))
-        pictures = {
-            "person": fit.image(person),
-            "parse": fit.labels(parse),
-            "person_mask": fit.labels(person_mask.view(np.uint8)),
-            "garment": garment_fit.image(garment),
-            "garment_mask": garment_fit.labels(garment_mask.view(np.uint8)),
-        }
-        keypoints = fit.keypoints(keypoints)
         truth = folder / "tryon-gt" / f"{person_stem}__{garment_stem}.png"
-        if truth.is_file():
-            target = read_rgb(truth)
-            target_fit = SquareFit(target.shape[0], target.shape[1], self.resolution)
-            pictures["tryon_target"] = target_fit.image(target)
-            truth_parse = read_parse(folder / "tryon-gt-parse" / truth.name)
-            pictures["tryon_target_parse"] = target_fit.labels(truth_parse)
+        fit = SquareFit(person.shape[0], person.shape[1], self.resolution)
+        garment_fit = SquareFit(garment.shape[0], garment.shape[1], self.resolution)
+        try:
+            pictures = {
+                "person": fit.image(person),
+                "parse": fit.labels(parse),
+                "person_mask": fit.labels(person_mask.view(np.uint8)),
+                "garment": garment_fit.image(garment),
+                "garment_mask": garment_fit.labels(garment_mask.view(np.uint8)),
+            }
+            if truth.is_file():
+                target = read_rgb(truth)
+                target_fit = SquareFit(target.shape[0], target.shape[1], self.resolution)
+                pictures["tryon_target"] = target_fit.image(target)
+                truth_parse = read_parse(folder / "tryon-gt-parse" / truth.name)
+                pictures["tryon_target_parse"] = target_fit.labels(truth_parse)
+        except InvalidInputError:
+            raise
+        except ValueError as error:  # pictures of one sample with different sizes
+            raise InvalidInputError(
+                f"{folder}: pair {person_name} {garment_name}: {error}"
+            ) from error
+        return pictures, fit.keypoints(keypoints)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
+        person_name, garment_name = self.pairs[index]
+        pictures, keypoints = self._read(person_name, garment_name)
         if flip_decision(self.flip_probability, self.seed, self.epoch, index):
             keypoints = flip_keypoints(keypoints, self.resolution)
             pictures = {
