@@ -276,3 +276,22 @@ def test_person_mask_from_selfie_segmentation_for_file_keypoints(astronaut_pose)
     overlap = (mask & astronaut_pose.person_mask).sum() / (mask | astronaut_pose.person_mask).sum()
     assert overlap > 0.7  # the two models broadly agree on who the person is
     assert person_mask(photo, astronaut_pose) is astronaut_pose.person_mask
+
+
+def test_cli_pose_with_precomputed_keypoints(tmp_path, capsys):
+    from tryon.cli import main
+    from tryon.data.keypoint_formats import read_openpose_json
+    from tryon.imageio import save_image
+
+    photo = save_image(tmp_path / "blank.png", np.zeros((300, 300, 3), np.uint8))
+    source = tmp_path / "body25.json"
+    body25 = np.zeros((25, 3), np.float32)
+    body25[0] = (150, 40, 0.9)  # nose
+    body25[9] = (120, 200, 0.8)  # BODY_25 right hip -> COCO-18 index 8
+    source.write_text(json.dumps({"people": [{"pose_keypoints_2d": body25.ravel().tolist()}]}))
+    out = tmp_path / "coco18.json"
+    main(["pose", str(photo), "--out", str(out), "--keypoints", str(source)])
+    keypoints = read_openpose_json(out)
+    np.testing.assert_allclose(keypoints[[0, 8]], [(150, 40), (120, 200)])
+    assert np.isnan(keypoints[1]).all()
+    assert "2/18 keypoints" in capsys.readouterr().out

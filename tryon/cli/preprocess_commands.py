@@ -27,6 +27,8 @@ def pose_command(image: Path, out: Path, mask_out: Path | None, keypoint_file: P
 
     Coordinates are pixels of the photo as it is displayed (after its EXIF rotation).
     """
+    import numpy as np
+
     from tryon.data.keypoint_formats import write_openpose_json
     from tryon.imageio import load_image, save_image
     from tryon.preprocess import BlazePoseEstimator, PrecomputedPoseEstimator, person_mask
@@ -41,7 +43,7 @@ def pose_command(image: Path, out: Path, mask_out: Path | None, keypoint_file: P
         click.echo(f"warning: {warning}", err=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_openpose_json(out, result.keypoints)
-    present = int((~(result.keypoints != result.keypoints).any(axis=1)).sum())
+    present = int((~np.isnan(result.keypoints).any(axis=1)).sum())
     click.echo(f"{out}: {present}/18 keypoints, person score {result.score:.2f}")
     if mask_out is not None:
         save_image(mask_out, person_mask(photo, result).astype("uint8") * 255)
