@@ -30,7 +30,7 @@ from tryon.data.layouts import (
     resolve_layout,
     viton_pairs_txt,
 )
-from tryon.data.viton import read_viton_pairs
+from tryon.data.viton import find_file, read_viton_pairs
 from tryon.errors import InvalidInputError, TryOnError
 
 MASK_TOLERANCE = 0.01  # share of grey pixels allowed in a mask (JPEG-compressed masks have some)
@@ -167,6 +167,14 @@ def check_deepfashion(root: Path, report: CheckReport, files: _Files) -> None:
         )
 
 
+def _as_loaded(folder: Path, name: str) -> Path:
+    """The file VitonPairs would read for ``name`` (same stem, .png or .jpg, accepted)."""
+    try:
+        return find_file(folder, name)
+    except InvalidInputError:
+        return folder / name  # reported as missing when checked
+
+
 def _check_viton_pairs(
     root: Path,
     split: str,
@@ -182,10 +190,10 @@ def _check_viton_pairs(
         image_size = files.image(folder / "image" / person)
         sizes = {
             "image": image_size,
-            "image-parse-v3": files.parse(folder / "image-parse-v3" / f"{stem}.png"),
+            "image-parse-v3": files.parse(_as_loaded(folder / "image-parse-v3", f"{stem}.png")),
         }
         if has_person_masks:
-            sizes["person-mask"] = files.mask(folder / "person-mask" / f"{stem}.png")
+            sizes["person-mask"] = files.mask(_as_loaded(folder / "person-mask", f"{stem}.png"))
         _same_size(report, f"viton {split} {person}", sizes)
         json_path = folder / "openpose_json" / f"{stem}_keypoints.json"
         if json_path not in files.keypoint_files:
@@ -194,12 +202,9 @@ def _check_viton_pairs(
                 _keypoints_inside(report, str(json_path), read_openpose_json(json_path), image_size)
             except InvalidInputError as error:
                 report.problems.append(str(error))
-        cloth_mask = folder / "cloth-mask" / cloth
-        if not cloth_mask.is_file():
-            cloth_mask = cloth_mask.with_suffix(".png")
         cloth_sizes = {
             "cloth": files.image(folder / "cloth" / cloth),
-            "cloth-mask": files.mask(cloth_mask),
+            "cloth-mask": files.mask(_as_loaded(folder / "cloth-mask", cloth)),
         }
         _same_size(report, f"viton {split} {cloth}", cloth_sizes)
         if truth:
