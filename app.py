@@ -73,12 +73,22 @@ def choose_settings() -> storefront.PipelineSettings:
     )
 
 
-def use_photo(name: str, image: np.ndarray) -> None:
+def use_photo(name: str, image: np.ndarray, keypoints: np.ndarray | None = None) -> None:
     """Make ``image`` the shopper's photo; earlier results belonged to another photo."""
-    st.session_state.photo = (name, image)
+    st.session_state.photo = (name, image, keypoints)
     st.session_state.photo_error = None
     st.session_state.try_on_error = None
     st.session_state.latest = None
+
+
+def use_sample(person: storefront.CatalogItem) -> None:
+    """A sample model's photo, with its shipped keypoints when it has them."""
+    try:
+        keypoints = person.keypoints()
+    except Exception as error:  # every failure becomes a message; the page keeps working
+        st.session_state.photo_error = storefront.describe_failure(error)
+        return
+    use_photo(person.path.name, catalog_photo(str(person.path)), keypoints)
 
 
 def on_photo_input(key: str) -> None:
@@ -116,7 +126,7 @@ def photo_panel(catalog: storefront.Catalog) -> None:
             with column:
                 st.image(catalog_photo(str(person.path)), width="stretch")
                 if st.button(person.label, key=f"sample-{person.key}", width="stretch"):
-                    use_photo(person.path.name, catalog_photo(str(person.path)))
+                    use_sample(person)
     if st.session_state.photo_error:
         st.error(st.session_state.photo_error)
 
@@ -137,7 +147,7 @@ def garment_grid(catalog: storefront.Catalog) -> None:
 
 def run_try_on(settings: storefront.PipelineSettings, garment: storefront.CatalogItem) -> None:
     """Load (once) and run the pipeline, stage by stage in a status box; keep the result."""
-    photo_name, photo = st.session_state.photo
+    photo_name, photo, keypoints = st.session_state.photo
     with st.status("Trying on…", expanded=True) as status:
 
         def announce(stage: str) -> None:
@@ -150,6 +160,7 @@ def run_try_on(settings: storefront.PipelineSettings, garment: storefront.Catalo
             result = pipeline(
                 photo,
                 catalog_photo(str(garment.path)),
+                person_keypoints=keypoints,
                 return_to_pose=st.session_state.return_to_pose,
                 progress=announce,
             )
@@ -227,7 +238,7 @@ def main() -> None:
     with left:
         photo_panel(catalog)
         if st.session_state.photo is not None:
-            name, image = st.session_state.photo
+            name, image, _ = st.session_state.photo
             st.image(image, caption=f"Dressing: {name}", width=200)
     with right:
         garment_grid(catalog)

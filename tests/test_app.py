@@ -17,7 +17,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from tryon_samples import make_tiny_models, synthetic_garment, synthetic_person
+from tryon_samples import (
+    make_tiny_models,
+    synthetic_garment,
+    synthetic_person,
+    write_openpose_json,
+)
 
 from tryon import storefront
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
@@ -45,7 +50,9 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "people").mkdir()
     (root / "garments").mkdir()
     for index in range(2):
-        Image.fromarray(_person(index)).save(root / "people" / f"model_{index}.png")
+        image, keypoints = synthetic_person(index, size=PHOTO_SIZE)
+        Image.fromarray(image).save(root / "people" / f"model_{index}.png")
+    write_openpose_json(root / "people" / "model_0_keypoints.json", keypoints)  # model_1's only
     for seed, name in enumerate(("red_shirt", "blue-top", "striped tee"), start=10):
         garment = synthetic_garment(seed, size=PHOTO_SIZE)
         Image.fromarray(garment).save(root / "garments" / f"{name}.png")
@@ -99,6 +106,20 @@ def test_load_catalog_lists_photos_sorted_and_labelled(catalog_dir: Path) -> Non
     assert catalog.garment("red_shirt").path == catalog_dir / "garments" / "red_shirt.png"
     with pytest.raises(KeyError, match="blue-top, red_shirt, striped tee"):
         catalog.garment("hat")
+
+
+def test_sample_models_bring_their_keypoints_file(catalog_dir: Path, tmp_path: Path) -> None:
+    catalog = storefront.load_catalog(catalog_dir)
+    with_file, without = catalog.person("model_0"), catalog.person("model_1")
+    assert with_file.keypoints_file == catalog_dir / "people" / "model_0_keypoints.json"
+    expected = synthetic_person(1, size=PHOTO_SIZE)[1]
+    np.testing.assert_allclose(with_file.keypoints(), expected, atol=1e-3)
+    assert without.keypoints_file is None and without.keypoints() is None
+    empty = tmp_path / "nobody_keypoints.json"
+    empty.write_text('{"people": []}')
+    broken = storefront.CatalogItem("nobody", "Nobody", tmp_path / "nobody.png", empty)
+    with pytest.raises(InvalidInputError, match="lists no person"):
+        broken.keypoints()
 
 
 def test_load_catalog_people_are_optional_garments_are_not(tmp_path: Path) -> None:
@@ -213,7 +234,7 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
     running, most_at_once = [], []
     first_started, release_first = threading.Event(), threading.Event()
 
-    def pipeline(person, garment, return_to_pose, progress):
+    def pipeline(person, garment, person_keypoints, return_to_pose, progress):
         running.append(garment)
         most_at_once.append(len(running))
         progress("pose")
@@ -221,14 +242,16 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
             first_started.set()
             release_first.wait(timeout=10)
         running.remove(garment)
-        return (person, garment, return_to_pose)
+        return (person, garment, person_keypoints, return_to_pose)
 
     shared = storefront.SharedPipeline(pipeline)
     announced: dict[str, list[str]] = {"first": [], "second": []}
     results = {}
 
     def shopper(garment: str) -> None:
-        results[garment] = shared("me", garment, True, progress=announced[garment].append)
+        results[garment] = shared(
+            "me", garment, return_to_pose=True, progress=announced[garment].append
+        )
 
     first = threading.Thread(target=shopper, args=("first",))
     first.start()
@@ -243,7 +266,7 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
     second.join(timeout=10)
     assert max(most_at_once) == 1
     assert announced == {"first": ["pose"], "second": [storefront.QUEUE_STAGE, "pose"]}
-    assert results["second"] == ("me", "second", True)
+    assert results["second"] == ("me", "second", None, True)
     assert storefront.stage_label(storefront.QUEUE_STAGE).startswith("Waiting for another")
 
 
@@ -319,8 +342,9 @@ def test_camera_photo_becomes_the_photo(app: AppTest) -> None:
     app.camera_input(key="camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg"))
     app.run()
     assert not app.exception and not app.error
-    name, image = app.session_state.photo
+    name, image, keypoints = app.session_state.photo
     assert name == "shot.jpg" and image.shape == (PHOTO_SIZE, PHOTO_SIZE, 3)
+    assert keypoints is None  # the pipeline estimates them
 
 
 def test_corrupt_upload_is_a_message_and_the_app_keeps_working(app: AppTest) -> None:
@@ -350,6 +374,7 @@ def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
     assert not app.download_button
     # The page still works: a photo with a person goes through.
     app.button(key="sample-model_0").click().run()
+    assert app.session_state.photo[2].shape == (18, 2)  # its shipped keypoints go along
     app.button(key="try_on").click().run()
     assert not app.exception and not app.error
     assert app.status[0].state == "complete"

@@ -22,6 +22,7 @@ from PIL import Image
 
 from deploy.errors import DeployError
 from hpn.errors import CheckpointError
+from tryon.batch import KEYPOINTS_SUFFIX
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 
 if TYPE_CHECKING:
@@ -74,11 +75,35 @@ INTERMEDIATE_LABELS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class CatalogItem:
-    """One photo of the catalog: a garment product shot or a sample model."""
+    """One photo of the catalog: a garment product shot or a sample model.
+
+    Attributes:
+        key: the file stem, unique within its folder.
+        label: what the shopper reads.
+        path: the photo.
+        keypoints_file: a sample model's OpenPose JSON ``<stem>_keypoints.json`` when one sits
+            beside the photo (the same convention as ``tryon batch``), else None.
+    """
 
     key: str
     label: str
     path: Path
+    keypoints_file: Path | None = None
+
+    def keypoints(self) -> np.ndarray | None:
+        """The (18, 2) keypoints of ``keypoints_file``'s first person; None without a file.
+
+        Raises:
+            InvalidInputError: the file is unreadable or lists nobody.
+        """
+        if self.keypoints_file is None:
+            return None
+        from tryon.preprocess import PrecomputedPoseEstimator
+
+        people = PrecomputedPoseEstimator.from_openpose_json(self.keypoints_file).people
+        if not people:
+            raise InvalidInputError(f"{self.keypoints_file} lists no person")
+        return people[0]
 
 
 @dataclass(frozen=True)
@@ -194,6 +219,7 @@ class SharedPipeline:
         self,
         person: np.ndarray,
         garment: np.ndarray,
+        person_keypoints: np.ndarray | None = None,
         return_to_pose: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> TryOnResult:
@@ -203,7 +229,13 @@ class SharedPipeline:
                 progress(QUEUE_STAGE)
             self._lock.acquire()
         try:
-            return self.pipeline(person, garment, return_to_pose=return_to_pose, progress=progress)
+            return self.pipeline(
+                person,
+                garment,
+                person_keypoints=person_keypoints,
+                return_to_pose=return_to_pose,
+                progress=progress,
+            )
         finally:
             self._lock.release()
 
@@ -309,7 +341,15 @@ def _list_items(folder: Path) -> tuple[CatalogItem, ...]:
     if not folder.is_dir():
         return ()
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in CATALOG_SUFFIXES)
-    return tuple(CatalogItem(key=p.stem, label=_label(p.stem), path=p) for p in paths)
+    return tuple(
+        CatalogItem(key=p.stem, label=_label(p.stem), path=p, keypoints_file=_keypoints_file(p))
+        for p in paths
+    )
+
+
+def _keypoints_file(photo: Path) -> Path | None:
+    candidate = photo.with_name(photo.stem + KEYPOINTS_SUFFIX)
+    return candidate if candidate.is_file() else None
 
 
 def _label(stem: str) -> str:
