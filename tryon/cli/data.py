@@ -83,7 +83,7 @@ def check_command(ctx: click.Context, directory: str, max_problems: int) -> None
     """
     from tryon.data.check import check_dataset
 
-    report = check_dataset(directory)
+    report = check_dataset(directory, progress=True)
     for line in report.summary:
         click.echo(line)
     if report.valid:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +51,9 @@ class CheckReport:
 class _Files:
     """Decodes each file once, remembering its size (None when it failed: a problem is logged)."""
 
-    def __init__(self, report: CheckReport) -> None:
+    def __init__(self, report: CheckReport, progress: bool) -> None:
         self.report = report
+        self.progress = progress
         self.sizes: dict[Path, tuple[int, int] | None] = {}
         self.keypoint_files: set[Path] = set()
 
@@ -76,6 +77,12 @@ class _Files:
                 self.report.problems.append(f"{path}: does not decode ({error})")
         self.sizes[path] = size
         return size
+
+    def track(self, items: Collection, description: str) -> Iterable:
+        """``items`` with a progress bar (checking a large set takes minutes)."""
+        from tqdm import tqdm
+
+        return tqdm(items, desc=description, unit="item", leave=False, disable=not self.progress)
 
     def image(self, path: Path) -> tuple[int, int] | None:
         return self._once(path, None)
@@ -151,7 +158,7 @@ def check_deepfashion(root: Path, report: CheckReport, files: _Files) -> None:
             )
         mask_dir = root / "person-mask" / split
         sizes = set()
-        for name, keypoints in annotations.items():
+        for name, keypoints in files.track(annotations.items(), f"deepfashion {split}"):
             size = files.image(root / split / name)
             sizes.add(size)
             _keypoints_inside(report, f"{annotation_path.name}: {name}", keypoints, size)
@@ -185,7 +192,7 @@ def _check_viton_pairs(
 ) -> None:
     folder = root / split
     has_person_masks = (folder / "person-mask").is_dir()
-    for person, cloth in pairs:
+    for person, cloth in files.track(pairs, f"viton {split}"):
         stem, cloth_stem = Path(person).stem, Path(cloth).stem
         image_size = files.image(folder / "image" / person)
         sizes = {
@@ -243,15 +250,17 @@ def check_viton(root: Path, report: CheckReport, files: _Files) -> None:
         report.summary.append(line)
 
 
-def check_dataset(path: str | Path) -> CheckReport:
+def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
     """Validate every layout found at ``path`` (a layout root, or a synth root holding both).
+
+    ``progress`` shows a progress bar per layout and split.
 
     Raises:
         InvalidInputError: ``path`` holds no layout at all.
     """
     root = Path(path)
     report = CheckReport()
-    files = _Files(report)
+    files = _Files(report, progress)
     found = []
     for kind in LAYOUT_KINDS:
         try:
