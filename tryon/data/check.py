@@ -253,7 +253,12 @@ def check_viton(root: Path, report: CheckReport, files: _Files) -> None:
 def check_dataset(path: str | Path, progress: bool = False) -> CheckReport:
     """Validate every layout found at ``path`` (a layout root, or a synth root holding both).
 
-    ``progress`` shows a progress bar per layout and split.
+    Args:
+        path: the folder to check.
+        progress: show a progress bar per layout and split.
+
+    Returns:
+        Summary lines and the problems found (``report.valid`` when there are none).
 
     Raises:
         InvalidInputError: ``path`` holds no layout at all.

@@ -595,6 +595,13 @@ def render_product(garment: GarmentParams, size: int) -> ProductPhoto:
 
     The flat layout is the garment on the mean body in the canonical arm pose, so a worn
     garment relates to its product photo by a smooth, piecewise-projective warp.
+
+    Args:
+        garment: the garment (``sample_garment``).
+        size: output side in pixels.
+
+    Returns:
+        The photo (size x size x 3 uint8, white backdrop) and the garment's mask.
     """
     _check_size(size)
     canvas = _Canvas(size * SUPERSAMPLE)
