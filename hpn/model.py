@@ -106,6 +106,20 @@ class HPNConfig:
             pose_sigma=1.6,
         )
 
+    @classmethod
+    def tiny(cls) -> HPNConfig:
+        """Same rules, for tests and the Table 1 ablation on CPU: 128 x 8 x 8, 32^2 -> 128^2.
+
+        Widths 64, 32, 16, 8 at 16, 32, 64, 128; pose_sigma 0.8 (3.2 / 32 of the 8-cell grid).
+        """
+        return cls(
+            bottleneck_size=8,
+            bottleneck_channels=128,
+            start_resolution=32,
+            final_resolution=128,
+            pose_sigma=0.8,
+        )
+
     def channels(self, resolution: int) -> int:
         """Feature width at ``resolution`` (channels halve as the resolution doubles)."""
         return self.bottleneck_channels * self.bottleneck_size // resolution
