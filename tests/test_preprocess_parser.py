@@ -202,3 +202,29 @@ def test_median_seconds_counts_warmup_and_runs():
     assert len(calls) == 7
     with pytest.raises(ValueError, match="at least 1"):
         median_seconds(lambda: None, runs=0)
+
+
+def test_pose_pck_by_hand():
+    from tryon.preprocess.pose_eval import pose_pck
+
+    reference = np.full((18, 2), np.nan, np.float32)
+    reference[[0, 2, 5, 8]] = [(50, 10), (40, 30), (60, 30), (45, 60)]  # shoulder width 20
+    estimate = reference.copy()
+    estimate[0] += (0, 9)  # 0.45 widths off: correct
+    estimate[2] += (11, 0)  # 0.55 widths off: wrong
+    estimate[8] = np.nan  # missed: wrong
+    correct = pose_pck(estimate, reference, threshold=0.5)
+    assert correct[[0, 2, 5, 8]].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert np.isnan(correct[1])  # the reference has no neck: not scored
+    with pytest.raises(ValueError, match="both shoulders"):
+        pose_pck(estimate, np.full((18, 2), np.nan, np.float32), 0.5)
+
+
+def test_evaluate_pose_with_the_reference_keypoints_scores_one(tiny_data):
+    from tryon.preprocess import PrecomputedPoseEstimator
+    from tryon.preprocess.pose_eval import evaluate_pose
+
+    keypoints = tiny_data / "viton" / "test" / "openpose_json" / "p000_keypoints.json"
+    estimator = PrecomputedPoseEstimator.from_openpose_json(keypoints)
+    report = evaluate_pose(estimator, tiny_data, "test", limit=1, show_progress=False)
+    assert (report.photos, report.found, report.pck) == (1, 1, 1.0)

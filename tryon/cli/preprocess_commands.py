@@ -231,3 +231,30 @@ def preprocess_latency_command(
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+@evaluate.command("pose")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--split", default="test", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N photos.")
+@click.option("--threshold", default=0.5, show_default=True, type=float)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the report JSON.")
+def eval_pose_command(
+    data: str, split: str, limit: int | None, threshold: float, out: str | None
+) -> None:
+    """BlazePose against DATA's own keypoints: people found and PCK (shoulder-width scale)."""
+    import dataclasses
+    import json
+
+    from tryon.preprocess import BlazePoseEstimator
+    from tryon.preprocess.pose_eval import evaluate_pose
+
+    report = evaluate_pose(BlazePoseEstimator(), data, split, limit, threshold)
+    click.echo(
+        f"{report.found}/{report.photos} {split} photos with a person found; PCK@{threshold} "
+        f"shoulder width {report.pck:.3f}; {report.estimate_seconds_median * 1000:.0f} ms per "
+        "photo (median)"
+    )
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
