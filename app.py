@@ -124,8 +124,8 @@ def photo_panel(catalog: storefront.Catalog) -> None:
         st.caption("…or start from a sample model:")
         for column, person in zip(grid(len(catalog.people)), catalog.people, strict=True):
             with column:
-                st.image(catalog_photo(str(person.path)), width="stretch")
-                if st.button(person.label, key=f"sample-{person.key}", width="stretch"):
+                st.image(catalog_photo(str(person.path)), caption=person.label, width="stretch")
+                if st.button("Use", key=f"sample-{person.key}", width="stretch"):
                     use_sample(person)
     if st.session_state.photo_error:
         st.error(st.session_state.photo_error)

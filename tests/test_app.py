@@ -317,7 +317,8 @@ def test_page_structure(app: AppTest, catalog_dir: Path) -> None:
     assert list(sidebar["Device"].options) == list(storefront.available_devices())
     garments = [b.label for b in app.button if b.key.startswith("garment-")]
     assert garments == ["Blue top", "Red shirt", "Striped tee"]
-    assert [b.label for b in app.button if b.key.startswith("sample-")] == ["Model 0", "Model 1"]
+    assert [b.key for b in app.button if b.label == "Use"] == ["sample-model_0", "sample-model_1"]
+    assert {"Model 0", "Model 1"} <= set(_image_captions(app))
     assert app.button(key="try_on").disabled
     assert "Choose a photo and a garment to try on." in [c.value for c in app.caption]
     assert str(catalog_dir) in " ".join(c.value for c in app.sidebar.caption)

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image
@@ -25,6 +26,9 @@ from tryon_samples import synthetic_person
 
 from tryon import storefront
 from tryon.cli.app_command import streamlit_command
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVER_START_TIMEOUT_S = 120
+STEP_TIMEOUT_S = 60
 TRY_ON_TIMEOUT_S = 300
 VIEWPORT = {"width": 1400, "height": 1000}
 SCREENSHOT_ENV = "TRYON_STOREFRONT_SCREENSHOT"
@@ -106,7 +111,7 @@ def storefront_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's Chromium with "
@@ -131,9 +136,27 @@ def shopper_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _try_on(page: Page, garment: storefront.CatalogItem) -> tuple[Locator, float]:
+    """Pick ``garment``, press "Try on", wait for its result; (result image, click-to-result s)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=garment.label, exact=True).click()
+    expect(page.get_by_role("button", name=f"✓ {garment.label}", exact=True)).to_be_visible()
+    try_on = page.get_by_role("button", name="Try on", exact=True)
+    expect(try_on).to_be_enabled()
+    clicked = time.perf_counter()
+    try_on.click()
+    result = page.locator('[data-testid="stImage"]').filter(has_text=f"Wearing: {garment.label}")
+    expect(result).to_be_visible(timeout=TRY_ON_TIMEOUT_S * 1000)
+    seconds = time.perf_counter() - clicked
+    assert result.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    return result, seconds
+
+
 def test_upload_pick_try_on_and_see_the_result(
     storefront_url: str,
-    browser: object,
+    browser: Browser,
     shopper_photo: Path,
     tmp_path: Path,
     record_property: pytest.RecordProperty,
@@ -141,9 +164,10 @@ def test_upload_pick_try_on_and_see_the_result(
     from playwright.sync_api import expect
 
     started = time.perf_counter()
-    garment = storefront.load_catalog(storefront.bundled_catalog_dir()).garments[0]
+    first, second = storefront.load_catalog(storefront.bundled_catalog_dir()).garments[:2]
     page = browser.new_page(viewport=VIEWPORT)
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+    expect.set_options(timeout=STEP_TIMEOUT_S * 1000)  # the first page run imports torch
     page.goto(storefront_url)
 
     # The upload cap of .streamlit/config.toml is in force (the server read it).
@@ -152,37 +176,30 @@ def test_upload_pick_try_on_and_see_the_result(
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(shopper_photo)
     expect(page.get_by_text(f"Dressing: {shopper_photo.name}")).to_be_visible()
 
-    page.get_by_role("button", name=garment.label, exact=True).click()
-    expect(page.get_by_role("button", name=f"✓ {garment.label}", exact=True)).to_be_visible()
-
-    try_on = page.get_by_role("button", name="Try on", exact=True)
-    expect(try_on).to_be_enabled()
-    clicked = time.perf_counter()
-    try_on.click()
-    result = page.locator('[data-testid="stImage"]').filter(has_text=f"Wearing: {garment.label}")
-    expect(result).to_be_visible(timeout=TRY_ON_TIMEOUT_S * 1000)
-    click_to_result_s = time.perf_counter() - clicked
-
-    image = result.locator("img")
-    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    _, cold_s = _try_on(page, first)  # includes loading the models, once per server
     expect(page.get_by_role("button", name="Download (PNG)")).to_be_visible()
-    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    result, warm_s = _try_on(page, second)  # same photo, no new upload
+    expect(page.locator('[data-testid="stImage"]').filter(has_text=first.label)).to_be_visible()
 
     # Streamlit scrolls inside its main block, not the page: grow the viewport to show it all.
-    height = page.locator('[data-testid="stMain"]').evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, VIEWPORT["height"])})
+    height = max(
+        page.locator('[data-testid="stMain"]').evaluate("main => main.scrollHeight"),
+        VIEWPORT["height"],
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
     page.mouse.move(0, 0)
     expect(result).to_be_in_viewport()
     screenshot = page.screenshot(path=tmp_path / "storefront.png")
-    assert Image.open(tmp_path / "storefront.png").size == (
-        VIEWPORT["width"],
-        max(height, VIEWPORT["height"]),
-    )
+    assert Image.open(tmp_path / "storefront.png").size == (VIEWPORT["width"], height)
     if target := os.environ.get(SCREENSHOT_ENV):
         (REPO / target).write_bytes(screenshot)
     page.close()
 
-    total_s = time.perf_counter() - started
-    record_property("click_to_result_s", round(click_to_result_s, 2))
-    record_property("test_body_s", round(total_s, 2))
-    print(f"\nstorefront: click to result {click_to_result_s:.2f} s; test body {total_s:.2f} s")
+    body_s = time.perf_counter() - started
+    for name, value in (("first_click_to_result_s", cold_s), ("click_to_result_s", warm_s)):
+        record_property(name, round(value, 2))
+    record_property("test_body_s", round(body_s, 2))
+    print(
+        f"\nstorefront: click to result {cold_s:.2f} s (first, loads the models), "
+        f"{warm_s:.2f} s (second garment); test body {body_s:.2f} s"
+    )
