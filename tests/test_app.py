@@ -295,6 +295,9 @@ def test_tryon_app_refuses_a_catalog_without_garments(
         main(["app", "--dry-run", "--catalog", str(tmp_path)])
     assert exit_info.value.code == 1
     assert "has no garment photos" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["app", "--dry-run", "--models", str(tmp_path / "nowhere")])
+    assert f"models folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------- app.py (AppTest)
