@@ -9,7 +9,7 @@ from skimage import data
 from skimage.metrics import structural_similarity
 
 from hpn.imageops import tensor_to_uint8, uint8_to_tensor
-from hpn.local_descriptors import local_descriptor_centers
+from hpn.local_descriptors import local_descriptor_centers, region_windows
 from hpn.losses import (
     LocalPerceptualLoss,
     PoseTransferLoss,
@@ -101,6 +101,38 @@ def test_ssim_equals_scikit_image_protocol_b(photo_pair):
     assert ssim(a, b) == pytest.approx(expected, abs=1e-4)
     assert 0.2 < expected < 0.95
     assert ssim(a, a) == pytest.approx(1.0)
+
+
+def _reference_ssim(a: np.ndarray, b: np.ndarray, win_size: int | None = None) -> float:
+    return structural_similarity(
+        a, b, win_size=win_size, gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, channel_axis=-1, data_range=255,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("shape", "win_size"), [((37, 23, 3), None), ((8, 8, 3), 7)])
+def test_ssim_matches_scikit_image_on_odd_and_tiny_images(shape, win_size):
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-60, 60, shape), 0, 255).astype(np.uint8)
+    assert ssim(a, b, win_size) == pytest.approx(_reference_ssim(a, b, win_size), abs=1e-10)
+
+
+def test_local_ssim_equals_the_mean_of_per_region_scikit_image_calls(photo_pair):
+    a, b = photo_pair
+    keypoints = np.random.default_rng(2).uniform(-5, 130, (18, 2)).astype(np.float32)
+    keypoints[4] = np.nan
+    centers = torch.as_tensor(local_descriptor_centers(keypoints, 44))[None]
+    left, top, valid = region_windows(centers, 16, 128, 128)
+    expected = np.mean(
+        [
+            _reference_ssim(a[y : y + 16, x : x + 16], b[y : y + 16, x : x + 16], 11)
+            for x, y, ok in zip(left[0].tolist(), top[0].tolist(), valid[0].tolist(), strict=True)
+            if ok
+        ]
+    )
+    assert valid.sum() < 44
+    assert local_ssim(a, b, keypoints) == pytest.approx(expected, abs=1e-10)
 
 
 def test_ssim_accepts_library_tensors_like_their_uint8(photo_pair):
