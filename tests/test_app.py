@@ -37,9 +37,9 @@ def _person(seed: int) -> np.ndarray:
     return synthetic_person(seed, size=PHOTO_SIZE)[0]
 
 
-def _png(image: np.ndarray) -> bytes:
+def _encoded(image: np.ndarray, image_format: str = "PNG", **options: object) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    Image.fromarray(image).save(buffer, format=image_format, **options)
     return buffer.getvalue()
 
 
@@ -341,9 +341,8 @@ def test_garment_selection_moves_the_check_mark(app: AppTest) -> None:
 
 def test_camera_photo_becomes_the_photo(app: AppTest) -> None:
     app.toggle(key="use_camera").set_value(True).run()
-    buffer = io.BytesIO()
-    Image.fromarray(_person(3)).save(buffer, format="JPEG")
-    app.camera_input(key="camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg"))
+    shot = _encoded(_person(3), "JPEG")
+    app.camera_input(key="camera").set_value(("shot.jpg", shot, "image/jpeg"))
     app.run()
     assert not app.exception and not app.error
     name, image, keypoints = app.session_state.photo
@@ -370,7 +369,7 @@ def test_oversized_upload_is_refused_in_memory(app: AppTest) -> None:
 def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
     empty_room = np.full((PHOTO_SIZE, PHOTO_SIZE, 3), 200, np.uint8)
     empty_room[180:, :] = 90  # a floor, nobody standing on it
-    _upload(app, "empty_room.png", _png(empty_room))
+    _upload(app, "empty_room.png", _encoded(empty_room))
     _try_on(app, "red_shirt")
     (message,) = _errors(app)
     assert message.startswith("No person found in your photo")
@@ -386,7 +385,7 @@ def test_photo_without_a_person_reports_no_person_found(app: AppTest) -> None:
 
 def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
     person = _person(7)
-    _upload(app, "me.png", _png(person))
+    _upload(app, "me.webp", _encoded(person, "WEBP", lossless=True), "image/webp")
     _try_on(app, "red_shirt")
     assert not app.error
     status = app.status[0]
@@ -396,7 +395,7 @@ def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
     assert [m.value for m in status.markdown][:2] == ["Finding your pose", "Framing the photo"]
     download = app.download_button(key="download")
     assert download.proto.label == "Download (PNG)"
-    assert app.session_state.latest[0] == "me.png"
+    assert app.session_state.latest[0] == "me.webp"
     result = app.session_state.latest[2]
     assert result.image.shape == person.shape
 
@@ -411,7 +410,7 @@ def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
 
     _try_on(app, "blue-top")  # the uploaded photo is kept: no new upload
     assert not app.error
-    assert app.session_state.latest[0] == "me.png"
+    assert app.session_state.latest[0] == "me.webp"
     assert app.session_state.latest[1].key == "blue-top"
     assert [label for label, _ in app.session_state.fitting_room] == ["Blue top", "Red shirt"]
     assert "Tried on before" in [header.value for header in app.subheader]
