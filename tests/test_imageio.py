@@ -192,3 +192,14 @@ def test_save_image_is_atomic_and_leaves_no_temp_files(tmp_path):
     with pytest.raises(ValueError, match="suffix"):
         save_image(tmp_path / "bad.gif", _gradient())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_colour_becomes_8_bit_rgb(suffix):
+    import cv2
+
+    bgr = np.zeros((4, 4, 3), np.uint16)
+    bgr[..., 2], bgr[..., 1] = 65535, 32896  # red full, green at half (128 * 257)
+    ok, encoded = cv2.imencode(suffix, bgr)
+    assert ok
+    assert load_image(encoded.tobytes())[0, 0].tolist() == [255, 128, 0]
