@@ -203,3 +203,19 @@ def test_16_bit_colour_becomes_8_bit_rgb(suffix):
     ok, encoded = cv2.imencode(suffix, bgr)
     assert ok
     assert load_image(encoded.tobytes())[0, 0].tolist() == [255, 128, 0]
+
+
+def test_text_mode_file_and_wrong_source_type(tmp_path):
+    path = tmp_path / "photo.png"
+    save_image(path, _gradient())
+    with path.open("r", encoding="latin-1") as text, pytest.raises(InvalidInputError, match="'rb'"):
+        load_image(text)
+    with pytest.raises(TypeError, match="path, bytes or a binary file"):
+        load_image(12345)
+
+
+def test_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (6, 6), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    assert load_image(buffer.getvalue())[0, 0].tolist() == [255, 0, 0]
