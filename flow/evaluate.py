@@ -111,7 +111,7 @@ def evaluate_warps(
 
     Returns:
         ``{"masked_ssim": {method: mean}, "iou": {method: mean}, "images": count,
-        "protocol": PROTOCOL}``.
+        "protocol": PROTOCOL, "per_image": {metric: {method: [score per image]}}}``.
     """
     ssim_scores: dict[str, list[float]] = {name: [] for name in methods}
     iou_scores: dict[str, list[float]] = {name: [] for name in methods}
@@ -132,6 +132,7 @@ def evaluate_warps(
         "iou": {name: float(np.mean(scores)) for name, scores in iou_scores.items()},
         "images": images,
         "protocol": PROTOCOL,
+        "per_image": {"masked_ssim": ssim_scores, "iou": iou_scores},
     }
 
 
@@ -153,6 +154,29 @@ def margins_over_baselines(result: Mapping[str, object], method: str = "flow") -
         table[metric] = {
             other: float(scores[method] - value)
             for other, value in scores.items()
+            if other != method
+        }
+    return table
+
+
+def win_rates(result: Mapping[str, object], method: str = "flow") -> dict:
+    """Fraction of images on which ``method`` scores strictly higher than each other method.
+
+    A paired view of :func:`margins_over_baselines`: a small mean margin is convincing when
+    it holds image by image.
+
+    Returns:
+        ``{metric: {other method: fraction in [0, 1]}}``.
+    """
+    per_image = result["per_image"]
+    if not isinstance(per_image, Mapping):
+        raise ValueError("result has no per-image scores; use evaluate_warps' output")
+    table: dict[str, dict[str, float]] = {}
+    for metric, scores in per_image.items():
+        mine = np.asarray(scores[method])
+        table[metric] = {
+            other: float(np.mean(mine > np.asarray(values)))
+            for other, values in scores.items()
             if other != method
         }
     return table

@@ -40,6 +40,7 @@ def test_train_then_evaluate_writes_scores_for_every_method(synth_root, tmp_path
     assert all(0.0 <= value <= 1.0 for value in result["iou"].values())
     assert result["images"] == 3 and result["split"] == "test"
     assert set(result["flow_minus_baseline"]["iou"]) == {"bbox_resize", "tps"}
+    assert 0.0 <= result["flow_better_fraction"]["masked_ssim"]["tps"] <= 1.0
     assert grid.is_file()
     assert "masked_ssim: flow" in capsys.readouterr().out
 

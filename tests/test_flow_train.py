@@ -17,6 +17,7 @@ from flow.evaluate import (
     masked_ssim,
     model_inputs,
     model_method,
+    win_rates,
 )
 from flow.model import AppearanceFlowNet, FlowConfig, FlowLossConfig
 from flow.trainer import FlowTrainOptions, train_flow
@@ -180,11 +181,22 @@ def test_evaluation_scores_every_method_and_an_oracle_perfectly():
     }
     result = evaluate_warps([batch], methods)
     assert result["images"] == 3
+    assert len(result["per_image"]["iou"]["tps"]) == 3
     assert set(result["masked_ssim"]) == set(result["iou"]) == set(methods)
     assert result["masked_ssim"]["oracle"] == pytest.approx(1.0)
     assert result["iou"]["oracle"] == 1.0
     # Toy targets are boxes: the box baseline is nearly perfect, the untrained net is not.
     assert result["iou"]["bbox_resize"] > 0.9 > result["iou"]["flow"]
+
+
+def test_win_rates_count_images_where_the_method_is_strictly_better():
+    result = {
+        "per_image": {
+            "iou": {"flow": [0.9, 0.5, 0.7, 0.2], "box": [0.8, 0.5, 0.9, 0.1]},
+            "masked_ssim": {"flow": [1.0, 1.0], "box": [0.0, 1.0]},
+        }
+    }
+    assert win_rates(result) == {"iou": {"box": 0.5}, "masked_ssim": {"box": 0.5}}
 
 
 def test_metric_hand_values():

@@ -169,6 +169,7 @@ def eval_flow_command(
         evaluate_warps,
         margins_over_baselines,
         model_method,
+        win_rates,
     )
     from flow.model import AppearanceFlowNet
     from hpn.training import resolve_device, save_image_grid
@@ -201,6 +202,7 @@ def eval_flow_command(
     result = evaluate_warps(on_device(loader), methods, total=len(loader))
     result.update(
         flow_minus_baseline=margins_over_baselines(result),
+        flow_better_fraction=win_rates(result),
         model=str(model_dir),
         data=str(root),
         split="test",
@@ -212,7 +214,11 @@ def eval_flow_command(
     os.replace(staging, json_path)
     for metric in ("masked_ssim", "iou"):
         scores = ", ".join(f"{name} {value:.4f}" for name, value in result[metric].items())
-        click.echo(f"{metric}: {scores}")
+        wins = ", ".join(
+            f"{other} {fraction:.0%}"
+            for other, fraction in result["flow_better_fraction"][metric].items()
+        )
+        click.echo(f"{metric}: {scores} (flow better on: {wins})")
     if grid_path is not None:
         count = min(GRID_PAIRS, len(dataset))
         spread = [index * len(dataset) // count for index in range(count)]
