@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 
 import pytest
 import torch
@@ -93,6 +94,34 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, vgg16_pat
     resumed_log = read_jsonl(tmp_path / "resumed" / "log.jsonl")
     assert [record["step"] for record in resumed_log] == [1, 2, 3, 4]
     assert [r["total"] for r in straight_log] == [r["total"] for r in resumed_log]
+
+
+class InterruptedPairs(ToyPairs):
+    """ToyPairs that presses Ctrl-C (SIGINT) once, while the ``at``-th item is loaded."""
+
+    def __init__(self, count: int, size: int, at: int) -> None:
+        super().__init__(count, size)
+        self.calls, self.at = 0, at
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        if self.calls == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return super().__getitem__(index)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_rerun_finishes_identically(tmp_path):
+    config = dataclasses.replace(TINY, loss=FlowLossConfig(perceptual_weight=0.0))
+    options = FlowTrainOptions(resolution=16, steps=6, batch_size=2, checkpoint_every=100)
+    straight = train_flow(ToyPairs(6, 16), tmp_path / "straight", config, options)
+    run = tmp_path / "interrupted"
+    # 4 sample-grid items, then 2 per step: the 9th load happens during step 3.
+    with pytest.raises(KeyboardInterrupt):
+        train_flow(InterruptedPairs(6, 16, at=9), run, config, options)
+    assert [path.name for path in (run / "checkpoints").iterdir()] == ["step-000000003"]
+    resumed = train_flow(ToyPairs(6, 16), run, config, options)
+    first, second = _weights(straight), _weights(resumed)
+    assert all(torch.equal(first[name], second[name]) for name in first)
 
 
 def test_a_run_writes_its_artefacts_and_refuses_other_options(tmp_path):
