@@ -8,22 +8,26 @@ on their own)::
     from hpn.trainer import ProgressiveTrainer, TrainConfig
 """
 
-from hpn.local_descriptors import (
-    crop_regions,
-    descriptor_count_for_resolution,
-    local_descriptor_centers,
-    region_side,
-)
-from hpn.model import HPN, HPNConfig
-from hpn.posemaps import pose_maps, pose_maps_batch
+import importlib
+from typing import Any
 
-__all__ = [
-    "HPN",
-    "HPNConfig",
-    "crop_regions",
-    "descriptor_count_for_resolution",
-    "local_descriptor_centers",
-    "pose_maps",
-    "pose_maps_batch",
-    "region_side",
-]
+# Lazy exports (PEP 562): ``import hpn.errors`` (the CLI does) must not pull in torch.
+_EXPORTS = {
+    "HPN": "hpn.model",
+    "HPNConfig": "hpn.model",
+    "crop_regions": "hpn.local_descriptors",
+    "descriptor_count_for_resolution": "hpn.local_descriptors",
+    "local_descriptor_centers": "hpn.local_descriptors",
+    "region_side": "hpn.local_descriptors",
+    "pose_maps": "hpn.posemaps",
+    "pose_maps_batch": "hpn.posemaps",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hpn' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+__all__ = sorted(_EXPORTS)
