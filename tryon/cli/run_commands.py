@@ -113,6 +113,10 @@ def run_command(
     click.echo(f"timings: {timings} (region from {result.region_source})")
 
 
+def _already_loaded(pipeline: Any) -> Any:
+    return pipeline
+
+
 def run_batch(
     people: Path,
     garments: Path,
@@ -131,10 +135,13 @@ def run_batch(
     from tryon.pipeline import TryOnPipeline
 
     plan = plan_pairs(people, garments, pairs)
-    load_pipeline(models_dir, backend, device, resolution)  # fail fast, in this process
-    make_pipeline = functools.partial(
-        TryOnPipeline.from_pretrained, models_dir, backend, device, resolution
-    )
+    pipeline = load_pipeline(models_dir, backend, device, resolution)  # fails fast, here
+    if workers == 1:
+        make_pipeline = functools.partial(_already_loaded, pipeline)
+    else:  # each worker process loads its own (the partial is pickled to it)
+        make_pipeline = functools.partial(
+            TryOnPipeline.from_pretrained, models_dir, backend, device, resolution
+        )
     out.mkdir(parents=True, exist_ok=True)
     options = {
         "people": str(people),
