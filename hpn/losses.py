@@ -158,13 +158,17 @@ class LocalPerceptualLoss(nn.Module):
         return (per_crop * weights).view(valid.shape).sum(dim=1).mean()
 
 
+PIXEL_SCALE = 127.5  # pixel terms are measured in 0-255 units, like the Caffe backbone's input
+
+
 @dataclass(frozen=True)
 class LossTerms:
-    """The terms of one evaluation of :class:`PoseTransferLoss` (``local`` is 0 when off)."""
+    """The terms of one evaluation of :class:`PoseTransferLoss` (disabled terms are 0)."""
 
     total: torch.Tensor
     global_: torch.Tensor
     local: torch.Tensor
+    pixel: torch.Tensor
 
 
 class PoseTransferLoss(nn.Module):
@@ -174,10 +178,17 @@ class PoseTransferLoss(nn.Module):
     (:func:`hpn.local_descriptors.descriptor_count_for_resolution`: 18 up to 128^2, 31 up to
     512^2, 44 at 1024^2), centred on the ground truth's keypoints.
 
+    Beyond the paper, ``pixel_weight > 0`` adds ``pixel_weight * C(X', X_hat)`` on the pixels
+    themselves in 0-255 units (same criterion C and schedule), which puts it on the scale of
+    the global perceptual term. Default 0 (the paper). It exists for short CPU runs: HED's
+    VGG-16 was fine-tuned for edges and constrains colour weakly, so a few hundred steps of
+    perceptual loss alone leave colour casts that a pixel term removes.
+
     Args:
         backbone: the frozen VGG-16 features (shared by both terms).
         use_local: the ablation switch "LD" of Table 1.
         local_weight: weight of L_local (1.0 in the paper).
+        pixel_weight: weight of the pixel term (0 in the paper).
         layer_weights: optional per-layer weights of the perceptual distance.
     """
 
@@ -186,15 +197,19 @@ class PoseTransferLoss(nn.Module):
         backbone: VGG16Features,
         use_local: bool = True,
         local_weight: float = 1.0,
+        pixel_weight: float = 0.0,
         layer_weights: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
-        if local_weight < 0:
-            raise ValueError(f"local_weight must be >= 0, got {local_weight}")
+        if local_weight < 0 or pixel_weight < 0:
+            raise ValueError(
+                f"loss weights must be >= 0, got local {local_weight}, pixel {pixel_weight}"
+            )
         self.global_loss = PerceptualLoss(backbone, layer_weights)
         self.local_loss = LocalPerceptualLoss(backbone, layer_weights)
         self.use_local = use_local
         self.local_weight = local_weight
+        self.pixel_weight = pixel_weight
 
     def forward(
         self,
@@ -205,9 +220,16 @@ class PoseTransferLoss(nn.Module):
     ) -> LossTerms:
         """Shapes: images (N, 3, R, R); ``target_keypoints`` (N, 18, 2) pixels of R x R."""
         global_term = self.global_loss(output, target, criterion)
-        if not self.use_local:
-            return LossTerms(global_term, global_term, torch.zeros_like(global_term))
-        count = descriptor_count_for_resolution(output.shape[-1])
-        centers = local_descriptor_centers(target_keypoints.float(), count)
-        local_term = self.local_loss(output, target, centers, criterion)
-        return LossTerms(global_term + self.local_weight * local_term, global_term, local_term)
+        zero = torch.zeros_like(global_term)
+        local_term, pixel_term = zero, zero
+        if self.use_local:
+            count = descriptor_count_for_resolution(output.shape[-1])
+            centers = local_descriptor_centers(target_keypoints.float(), count)
+            local_term = self.local_loss(output, target, centers, criterion)
+        if self.pixel_weight > 0:
+            pixels = {"pixels": output.float() * PIXEL_SCALE}
+            pixel_term = feature_distance(
+                pixels, {"pixels": target.float() * PIXEL_SCALE}, criterion
+            )
+        total = global_term + self.local_weight * local_term + self.pixel_weight * pixel_term
+        return LossTerms(total, global_term, local_term, pixel_term)

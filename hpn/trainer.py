@@ -105,6 +105,8 @@ class TrainConfig:
         learning_rate, weight_decay, adam_betas: Adam's settings (paper: 2e-4, 5e-4).
         use_local: add the local-descriptor loss (ablation "LD").
         local_weight: weight of the local loss in the total.
+        pixel_weight: weight of a pixel term in 0-255 units, beyond the paper (0 = paper; see
+            :class:`hpn.losses.PoseTransferLoss`).
         progressive: grow level by level (ablation "PT"); False trains ``levels[-1]`` from
             scratch for ``len(levels) * steps_per_level`` steps at the last batch size.
         optimizer_at_growth: "reset" or "keep" (see the module docstring).
@@ -124,6 +126,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     use_local: bool = True
     local_weight: float = 1.0
+    pixel_weight: float = 0.0
     progressive: bool = True
     optimizer_at_growth: GrowthPolicy = "reset"
     seed: int = 0
@@ -236,9 +239,9 @@ class ProgressiveTrainer:
         self.show_progress = show_progress
         self.backbone_info = dict(backbone_info)
         self.run_info = dict(run_info or {})
-        self.loss = PoseTransferLoss(backbone, config.use_local, config.local_weight).to(
-            self.device
-        )
+        self.loss = PoseTransferLoss(
+            backbone, config.use_local, config.local_weight, config.pixel_weight
+        ).to(self.device)
         if self.device.type == "cuda":
             self.loss.to(memory_format=torch.channels_last)
         self.phases = config.phases()
@@ -374,7 +377,12 @@ class ProgressiveTrainer:
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
         scaler.update()
-        return {"loss": terms.total, "global": terms.global_, "local": terms.local}  # type: ignore[dict-item]
+        return {
+            "loss": terms.total,
+            "global": terms.global_,
+            "local": terms.local,
+            "pixel": terms.pixel,
+        }  # type: ignore[dict-item]
 
     # ------------------------------------------------------------------ the loop
 

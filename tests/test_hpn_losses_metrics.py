@@ -78,6 +78,17 @@ def test_total_loss_adds_the_weighted_local_term_with_the_count_of_the_level(sha
     )
 
 
+def test_pixel_term_is_off_by_default_and_in_0_255_units(shallow_backbone):
+    output, target, keypoints = _images(7), _images(8), _keypoints()
+    paper = PoseTransferLoss(shallow_backbone, use_local=False)(output, target, keypoints, "l1")
+    assert paper.pixel.item() == 0.0
+    loss = PoseTransferLoss(shallow_backbone, use_local=False, pixel_weight=2.0)
+    terms = loss(output, target, keypoints, "l1")
+    expected = (output - target).abs().mean().item() * 127.5
+    assert terms.pixel.item() == pytest.approx(expected, rel=1e-5)
+    assert terms.total.item() == pytest.approx(terms.global_.item() + 2.0 * expected, rel=1e-5)
+
+
 def test_loss_gradients_reach_the_output(shallow_backbone):
     output = _images(5).requires_grad_(True)
     terms = PoseTransferLoss(shallow_backbone)(output, _images(6), _keypoints(), "l2")

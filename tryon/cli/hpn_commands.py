@@ -199,6 +199,13 @@ def _common_training_options(function: Any) -> Any:
 )
 @click.option("--local-weight", type=click.FloatRange(min=0), default=1.0, show_default=True)
 @click.option(
+    "--pixel-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Beyond the paper: weight of a pixel L2/L1 term (0-255 units); helps short CPU runs.",
+)
+@click.option(
     "--flip",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -222,7 +229,7 @@ def train_hpn(
     data: Path, preset: str, levels: str | None, steps_per_level: int | None, batch_size: str,
     seed: int, backbone: str | None, vgg_layers: str | None, growth: str, device: str,
     num_workers: int, out: Path, no_local: bool, no_progressive: bool, local_weight: float,
-    flip: float, checkpoint_every: int, sample_every: int, dry_run: bool,
+    pixel_weight: float, flip: float, checkpoint_every: int, sample_every: int, dry_run: bool,
 ) -> None:  # fmt: skip
     """Train HPN progressively (paper §3.3) on pose-transfer pairs into a run directory."""
     from hpn.trainer import ProgressiveTrainer
@@ -231,6 +238,7 @@ def train_hpn(
     config = _train_config(
         model_config, preset, levels, steps_per_level, batch_size, seed=seed,
         use_local=not no_local, progressive=not no_progressive, local_weight=local_weight,
+        pixel_weight=pixel_weight,
         optimizer_at_growth=growth, checkpoint_every=checkpoint_every, sample_every=sample_every,
     )  # fmt: skip
     dataset = _pairs(data, "train", config.levels[-1], flip=flip, seed=seed)
