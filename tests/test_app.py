@@ -181,6 +181,9 @@ def test_choices_stages_names_and_png_download() -> None:
     assert storefront.missing_choices(True, True) is None
     assert storefront.stage_label("frontalize") == "Turning you to face the camera"
     assert storefront.stage_label("new_stage") == "New stage"
+    from tryon.pipeline import STAGES
+
+    assert set(STAGES) <= set(storefront.STAGE_LABELS)  # every stage the pipeline announces
     garment = storefront.CatalogItem("red shirt/2", "Red shirt", Path("g.png"))
     assert storefront.result_file_name("../me.jpg", garment) == "tryon-me-red-shirt-2.png"
     image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
