@@ -95,3 +95,34 @@ def test_bad_jsonl_is_a_user_error(tmp_path) -> None:
     path.write_text("not json\n")
     with pytest.raises(InvalidInputError, match=":1:"):
         poses_from_jsonl(path)
+
+
+class _FramePoses:
+    """Pose estimator stand-in: a fixed pose per call, nobody found on the third frame."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def estimate(self, image: np.ndarray):
+        from tryon.errors import NoPersonFound
+        from tryon.preprocess import PoseResult
+
+        self.calls += 1
+        if self.calls == 3:
+            raise NoPersonFound("nobody")
+        keypoints = frontal_template(image.shape[0]) + self.calls
+        return PoseResult(keypoints, np.ones(18, np.float32), None, 1.0, 1, (0, 0, 1, 1))
+
+
+def test_poses_from_video_reads_every_frame_and_keeps_its_fps(tmp_path) -> None:
+    from tryon.video import poses_from_video
+
+    path = tmp_path / "driving.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64))
+    for value in range(5):
+        writer.write(np.full((64, 64, 3), 40 * value, np.uint8))
+    writer.release()
+    sequence = poses_from_video(path, _FramePoses(), show_progress=False)
+    assert len(sequence) == 5 and sequence.fps == pytest.approx(10.0)
+    assert np.isnan(sequence.keypoints[2]).all() and not np.isnan(sequence.keypoints[3]).any()
+    np.testing.assert_allclose(sequence.keypoints[1], frontal_template(64) + 2)
