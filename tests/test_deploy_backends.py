@@ -95,7 +95,10 @@ def test_missing_onnx_file_names_the_export_command(tmp_path: Path) -> None:
 def test_onnx_exported_from_older_weights_is_refused(hpn_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "model.onnx").write_bytes((hpn_dir / "model.onnx").read_bytes())
     (tmp_path / "model.onnx.json").write_bytes((hpn_dir / "model.onnx.json").read_bytes())
-    HPN(TINY_HPN).save_pretrained(tmp_path)  # new random weights, old export
+    retrained = HPN.from_pretrained(hpn_dir)
+    with torch.no_grad():
+        retrained.to_rgb.bias.add_(0.5)
+    retrained.save_pretrained(tmp_path)  # new weights beside the old export
     with pytest.raises(BackendUnavailableError, match=r"exported from other weights.*re-export"):
         deploy.load_backend(tmp_path, backend="onnxruntime")
 
