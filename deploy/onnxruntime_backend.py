@@ -84,6 +84,9 @@ def run_session(
 class OnnxRuntimeBackend(Backend):
     """Runs an exported ``.onnx`` file (fp32) with ONNX Runtime.
 
+    Inputs pass through host memory and outputs are CPU tensors, also with the CUDA provider
+    (no I/O binding: on a GPU, the tensorrt backend is the fast path).
+
     Args:
         onnx_path: the file written by ``tryon export --format onnx`` (its sidecar beside it).
         device: "cpu" or a CUDA device (needs onnxruntime-gpu).
