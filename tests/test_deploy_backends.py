@@ -163,3 +163,16 @@ def test_inputs_are_checked_by_name_and_shape(hpn_dir: Path, flow_dir: Path) -> 
     }
     with pytest.raises(ValueError, match="multiples of 4"):
         flow(**sized)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_torch_backend_autocast_on_gpu(hpn_dir: Path, precision: str) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible")
+    reference = deploy.load_backend(hpn_dir, device="cuda")
+    lowered = deploy.load_backend(hpn_dir, device="cuda", precision=precision, channels_last=True)
+    inputs = real_inputs(reference.signature, 2)
+    expected, actual = reference(**inputs)["generated"], lowered(**inputs)["generated"]
+    assert actual.is_cuda and actual.dtype == torch.float32
+    torch.testing.assert_close(actual, expected, atol=0.1, rtol=0)
