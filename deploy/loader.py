@@ -89,6 +89,8 @@ def load_backend(
                 "tensorrt backend (GPU) or the torch backend (autocast)"
             )
         artifact = _artifact(path, ONNX_FILE, f"--format onnx --out {path / ONNX_FILE}")
+        if artifact.suffix != ".onnx":
+            raise DeployError(f"the onnxruntime backend runs .onnx files, not {artifact.name}")
         return OnnxRuntimeBackend(artifact, resolved, threads)
     from deploy.tensorrt_runtime import TensorRTBackend
 
@@ -96,6 +98,11 @@ def load_backend(
     artifact = _artifact(
         path, name, f"--format tensorrt --precision {precision} --out {path / name}"
     )
+    if artifact.suffix == ".onnx":
+        raise DeployError(
+            f"the tensorrt backend runs engines; build one from {artifact.name} with "
+            "`tryon export --format tensorrt`"
+        )
     return TensorRTBackend(artifact, resolved)
 
 

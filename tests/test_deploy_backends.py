@@ -131,6 +131,13 @@ def test_refusals_say_what_to_do(
         deploy.load_backend(hpn_dir, **arguments)
 
 
+def test_artefact_of_the_wrong_kind_is_refused(hpn_dir: Path) -> None:
+    with pytest.raises(DeployError, match="the tensorrt backend runs engines"):
+        deploy.load_backend(hpn_dir / "model.onnx", backend="tensorrt")
+    with pytest.raises(DeployError, match=r"runs \.onnx files, not model\.onnx\.json"):
+        deploy.load_backend(hpn_dir / "model.onnx.json", backend="onnxruntime")
+
+
 def test_tensorrt_needs_a_cuda_device(tmp_path: Path) -> None:
     engine = tmp_path / "model.fp16.engine"
     engine.write_bytes(b"not an engine")
