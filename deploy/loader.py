@@ -81,13 +81,15 @@ def load_backend(
         model, model_io = load_model(path)
         return TorchBackend(model, model_io, resolved, precision, channels_last, compile)
     if backend == "onnxruntime":
-        from deploy.onnxruntime_backend import OnnxRuntimeBackend
+        from deploy.onnxruntime_backend import OnnxRuntimeBackend, cuda_provider_available
 
         if precision != "fp32":
             raise DeployError(
                 "the onnxruntime backend runs the fp32 ONNX graph; for fp16/bf16 use the "
                 "tensorrt backend (GPU) or the torch backend (autocast)"
             )
+        if str(device) == "auto" and not cuda_provider_available():
+            resolved = torch.device("cpu")  # "auto": the CUDA provider if usable, else CPU
         artifact = _artifact(path, ONNX_FILE, f"--format onnx --out {path / ONNX_FILE}")
         if artifact.suffix != ".onnx":
             raise DeployError(f"the onnxruntime backend runs .onnx files, not {artifact.name}")

@@ -32,6 +32,11 @@ def _onnxruntime() -> Any:
     return onnxruntime
 
 
+def cuda_provider_available() -> bool:
+    """Whether this onnxruntime build has the CUDA execution provider."""
+    return "CUDAExecutionProvider" in _onnxruntime().get_available_providers()
+
+
 def create_session(
     model: str | Path | bytes, device: torch.device, threads: int | None = None
 ) -> Any:
@@ -47,7 +52,7 @@ def create_session(
     """
     ort = _onnxruntime()
     if device.type == "cuda":
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
+        if not cuda_provider_available():
             raise BackendUnavailableError(
                 "this onnxruntime has no CUDA provider; install onnxruntime-gpu or use device='cpu'"
             )

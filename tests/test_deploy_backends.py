@@ -69,6 +69,11 @@ def test_onnx_file_path_loads_directly(hpn_dir: Path) -> None:
     runtime = deploy.load_backend(hpn_dir / "model.onnx", backend="onnxruntime", threads=1)
     assert runtime.name == "onnxruntime" and runtime.model_type == "hpn"
     assert runtime.signature.input_shapes(1)["pose_maps"] == (1, 18, 8, 8)
+    automatic = deploy.load_backend(hpn_dir, backend="onnxruntime", device="auto")
+    expected = (
+        "CUDAExecutionProvider" if automatic.device.type == "cuda" else "CPUExecutionProvider"
+    )
+    assert automatic.session.get_providers()[0] == expected
 
 
 def test_torch_backend_channels_last_and_bf16_autocast(hpn_dir: Path) -> None:
