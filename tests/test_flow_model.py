@@ -119,6 +119,7 @@ def test_save_and_load_round_trip(tmp_path):
         AppearanceFlowNet.from_pretrained(tmp_path / "other")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter's notice
 def test_onnx_export_with_dynamic_batch_and_size(tmp_path):
     """Exportability only (the deploy engineer owns parity): opset 17, one file."""
     onnxruntime = pytest.importorskip("onnxruntime")
