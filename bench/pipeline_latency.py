@@ -6,8 +6,8 @@ Latency: the bundled demo models at ``--resolution`` on a demo-catalog pair (key
 so "pose" is the file lookup only; BlazePose is timed separately as "pose_estimator" on the
 astronaut), garment-mask cache cleared before every run; the median of ``--runs`` runs per
 stage after one warm-up. Throughput: ``tryon batch`` over the demo catalog (all pairs) into a
-fresh folder with 1 and 2 workers, pairs/s over the whole run (process start and model
-loading included).
+fresh folder with 1 and 2 workers (``--people`` / ``--garments`` for a bigger catalog), pairs/s
+over the whole run (worker start and model loading included).
 """
 
 from __future__ import annotations
@@ -59,11 +59,13 @@ def stage_latency(runs: int, resolution: int, return_to_pose: bool) -> dict[str,
     return {stage: statistics.median(values) for stage, values in samples.items()}
 
 
-def batch_throughput(workers: int, resolution: int) -> dict[str, float]:
+def batch_throughput(
+    workers: int, resolution: int, people: Path, garments: Path
+) -> dict[str, float]:
     from tryon.batch import plan_pairs, run_local
     from tryon.pipeline import TryOnPipeline
 
-    plan = plan_pairs(CATALOG / "people", CATALOG / "garments")
+    plan = plan_pairs(people, garments)
     make = functools.partial(TryOnPipeline.from_pretrained, None, "torch", "cpu", resolution)
     with tempfile.TemporaryDirectory() as out:
         summary = run_local(plan, out, make, workers=workers, show_progress=False)
@@ -80,6 +82,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--people", type=Path, default=CATALOG / "people", help="batch people")
+    parser.add_argument("--garments", type=Path, default=CATALOG / "garments")
     arguments = parser.parse_args()
     report = {
         "resolution": arguments.resolution,
@@ -88,7 +92,10 @@ def main() -> None:
         "latency_with_repose_median_seconds": stage_latency(
             arguments.runs, arguments.resolution, True
         ),
-        "batch": {str(w): batch_throughput(w, arguments.resolution) for w in (1, 2)},
+        "batch": {
+            str(w): batch_throughput(w, arguments.resolution, arguments.people, arguments.garments)
+            for w in (1, 2)
+        },
     }
     text = json.dumps(report, indent=2)
     print(text)
