@@ -46,7 +46,9 @@ def evaluate_tryon(
         show_progress: tqdm bar.
 
     Returns:
-        ``{"pairs": n, "protocol": ..., "methods": {method: {"ssim", "local_ssim"}}}``.
+        ``{"pairs": n, "protocol": ..., "parser_region_fraction": share of pairs whose region
+        came from the parser (the rest: keypoint template), "methods": {method: {"ssim",
+        "local_ssim"}}}``.
     """
     from tqdm import tqdm
 
@@ -62,6 +64,7 @@ def evaluate_tryon(
     size = pipeline.config.resolution
     scores: dict[str, dict[str, list[float]]] = {m: {"ssim": [], "local_ssim": []} for m in METHODS}
     pairs = _pairs(root, limit)
+    parsed_regions = 0
     for person_name, garment_name in tqdm(pairs, desc="eval try-on", disable=not show_progress):
         person_stem, garment_stem = Path(person_name).stem, Path(garment_name).stem
         person = load_image(folder / "image" / person_name)
@@ -79,6 +82,7 @@ def evaluate_tryon(
             "flow": flow_pipeline(person, garment, person_keypoints=keypoints),
             "bbox_resize": baseline(person, garment, person_keypoints=keypoints),
         }
+        parsed_regions += outputs["flow"].region_source == "parser"
         images = {name: result.composite for name, result in outputs.items()}
         images["no_tryon"] = outputs["flow"].frontal
         for method, image in images.items():
@@ -90,6 +94,7 @@ def evaluate_tryon(
         "resolution": size,
         "protocol": "SSIM protocol B (hpn.metrics) in the pipeline frame, composite vs framed "
         "tryon-gt; local-SSIM over 44 descriptor regions of the ground-truth keypoints",
+        "parser_region_fraction": parsed_regions / len(pairs) if pairs else float("nan"),
         "methods": {
             method: {name: _nanmean(values) for name, values in by_metric.items()}
             for method, by_metric in scores.items()
