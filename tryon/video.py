@@ -215,6 +215,8 @@ def render_video(
         source = frame.crop(person, fill=border_colour(person))
     poses = smooth_poses(driving, smoothing)
     first = _first_framable(poses)
+    # Only its point map is used (the driving frames themselves are never cut or pasted), so
+    # the photo size it records does not matter.
     driving_frame = frame_person(poses[first], (size, size), size, pipeline.template)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
