@@ -140,3 +140,15 @@ def test_process_pair_records_errors_instead_of_raising(catalog, tmp_path) -> No
     pair = Pair(people / "person0.png", blank)
     record = process_pair(pipeline, pair, tmp_path)
     assert record.status == "error" and record.error.startswith("InvalidInputError")
+
+
+def test_a_worker_that_cannot_load_models_records_errors_instead_of_hanging(
+    catalog, tmp_path
+) -> None:
+    people, garments, _ = catalog
+    plan = plan_pairs(people, garments)[:2]
+    missing = functools.partial(TryOnPipeline.from_pretrained, tmp_path / "no-models")
+    summary = run_local(plan, tmp_path / "out", missing, workers=2, show_progress=False)
+    assert (summary.ok, summary.failed) == (0, 2)
+    records = Manifest(tmp_path / "out" / MANIFEST_FILE).records.values()
+    assert all("could not load the pipeline" in record.error for record in records)

@@ -273,16 +273,33 @@ class BatchSummary:
 _WORKER_PIPELINE: Any = None
 
 
+_WORKER_LOAD_ERROR = ""
+
+
 def _init_worker(make_pipeline: Callable[[], Any], threads: int) -> None:
+    """Build this worker's pipeline; a failure is kept and reported per pair (a raising
+    initializer would make the pool respawn workers forever)."""
     import torch
 
-    global _WORKER_PIPELINE
+    global _WORKER_PIPELINE, _WORKER_LOAD_ERROR
     torch.set_num_threads(threads)
-    _WORKER_PIPELINE = make_pipeline()
+    try:
+        _WORKER_PIPELINE = make_pipeline()
+    except Exception as error:  # reported in every record of this worker
+        _WORKER_LOAD_ERROR = f"{type(error).__name__}: {error}"
 
 
 def _work(task: tuple[Pair, str, bool]) -> ManifestRecord:
     pair, out_dir, return_to_pose = task
+    if _WORKER_LOAD_ERROR:
+        return ManifestRecord(
+            key=pair.key,
+            person=str(pair.person),
+            garment=str(pair.garment),
+            status="error",
+            error=f"the worker could not load the pipeline: {_WORKER_LOAD_ERROR}",
+            worker=os.getpid(),
+        )
     return process_pair(_WORKER_PIPELINE, pair, out_dir, return_to_pose)
 
 
