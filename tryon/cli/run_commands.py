@@ -9,13 +9,10 @@ from typing import Any
 
 import click
 
-from tryon.cli import cli, evaluate
+from tryon.cli import cli, evaluate, models
 from tryon.errors import TryOnError
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
-# The "models" group, looked up by name: the attribute tryon.cli.models is shadowed by the
-# command module of the same name once that is imported.
-models_group = cli.commands["models"]
 
 
 def model_options(function: Any) -> Any:
@@ -307,7 +304,7 @@ def eval_tryon_command(
     click.echo(text)
 
 
-@models_group.command("ship")
+@models.command("ship")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
 def ship_command(source: Path, destination: Path) -> None:
