@@ -125,17 +125,23 @@ def run_batch(
     backend: str,
     device: str,
     resolution: int,
+    engine: str = "local",
+    address: str | None = None,
+    gpus_per_actor: float = 0.0,
+    batch_size: int = 4,
 ) -> None:
     """Plan, run (resuming), summarise and write the contact sheets of one batch."""
     from tryon.batch import plan_pairs, run_local
     from tryon.contact_sheet import write_contact_sheets
     from tryon.pipeline import TryOnPipeline
 
+    if engine == "local" and (address or gpus_per_actor):
+        raise TryOnError("--address and --gpus-per-actor need --engine ray")
     plan = plan_pairs(people, garments, pairs)
     pipeline = load_pipeline(models_dir, backend, device, resolution)  # fails fast, here
-    if workers == 1:
+    if workers == 1 and engine == "local":
         make_pipeline = functools.partial(_already_loaded, pipeline)
-    else:  # each worker process loads its own (the partial is pickled to it)
+    else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
         make_pipeline = functools.partial(
             TryOnPipeline.from_pretrained, models_dir, backend, device, resolution
         )
@@ -151,7 +157,13 @@ def run_batch(
         "return_to_pose": return_to_pose,
     }
     (out / "options.json").write_text(json.dumps(options, indent=2) + "\n")
-    summary = run_local(plan, out, make_pipeline, workers, return_to_pose)
+    if engine == "ray":
+        from tryon.batch_ray import RayOptions, run_ray
+
+        ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
+        summary = run_ray(plan, out, make_pipeline, ray_options, return_to_pose)
+    else:
+        summary = run_local(plan, out, make_pipeline, workers, return_to_pose)
     index = write_contact_sheets(out)
     click.echo(summary.describe())
     click.echo(f"manifest: {out / 'manifest.jsonl'}")
@@ -173,6 +185,32 @@ def run_batch(
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--return-to-pose", is_flag=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: a process pool; ray: Ray Data actors (--workers of them).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster to join (e.g. auto or ray://head:10001); default: a local Ray.",
+)
+@click.option(
+    "--gpus-per-actor",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Ray: GPUs per actor (0.5 puts two actors on a GPU); use with --device cuda.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Ray: pairs per actor call.",
+)
 @model_options
 def batch_command(**options: Any) -> None:
     """Try every garment on every person (or the pairs of a file); re-run to resume.
