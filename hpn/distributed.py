@@ -1,0 +1,225 @@
+"""Data-parallel training helpers for ``torchrun``: process group, sharded data, DDP wrapping.
+
+``torchrun --nproc_per_node N`` starts N copies of the training command with ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set;
+:func:`init_from_env` turns those into a :class:`DistributedContext` (a plain single-process
+context when they are absent, so the same trainer code runs both ways).
+
+Equivalence with one process: every rank reads its slice of the SAME global index stream as
+:class:`hpn.training.ResumableSampler` (global batch = per-rank batch x world size, rank r
+takes items [r*b, (r+1)*b) of each global batch), and DDP averages gradients over ranks, so
+with equal per-rank batches the update equals a single-process step on the global batch up to
+float summation order. BatchNorm is the exception: each rank normalises with its own batch's
+statistics unless the model is converted to SyncBatchNorm (``sync_batchnorm=True``), which
+PyTorch supports on CUDA only; on CPU (gloo) a BatchNorm model trains with per-rank
+statistics, a slightly different (and equally valid) estimator than one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from hpn.training import ResumableSampler
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedContext:
+    """Where this process sits in a data-parallel run.
+
+    Attributes:
+        rank: global rank (0 .. world_size - 1).
+        world_size: number of processes.
+        local_rank: rank within this node (picks the GPU).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(
+                f"rank {self.rank} is not within world size {self.world_size}; "
+                "check the RANK and WORLD_SIZE environment variables"
+            )
+
+    @property
+    def is_main(self) -> bool:
+        """True on the one process that logs, shows progress and writes checkpoints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def device(self, requested: torch.device) -> torch.device:
+        """This rank's device: ``cuda:<local_rank>`` when training on CUDA, else as requested."""
+        if requested.type == "cuda" and self.distributed:
+            return torch.device("cuda", self.local_rank)
+        return requested
+
+
+def init_from_env(backend: str | None = None) -> DistributedContext:
+    """Join the process group that ``torchrun`` describes in the environment, if any.
+
+    Args:
+        backend: "gloo" (CPU) or "nccl" (GPU); None picks nccl when CUDA is available.
+
+    Returns:
+        The context; single-process (no process group) when ``WORLD_SIZE`` is unset or 1.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return DistributedContext()
+    context = DistributedContext(
+        rank=int(os.environ["RANK"]),
+        world_size=world_size,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+    )
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(context.local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return context
+
+
+def shutdown(context: DistributedContext) -> None:
+    """Leave the process group (no-op for a single process)."""
+    if context.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(context: DistributedContext) -> None:
+    """Wait for every rank (e.g. until rank 0 has written a checkpoint)."""
+    if context.distributed:
+        dist.barrier()
+
+
+def wrap_model(model: nn.Module, context: DistributedContext, sync_batchnorm: bool) -> nn.Module:
+    """The model to train: DDP over the process group, optionally with SyncBatchNorm.
+
+    Single-process runs get the model back unchanged (``sync_batchnorm`` is then moot).
+    Save ``unwrap(model)``, never the wrapper, so checkpoints load without DDP.
+
+    Args:
+        model: on this rank's device already.
+        context: from :func:`init_from_env`.
+        sync_batchnorm: convert BatchNorm layers to SyncBatchNorm (statistics over the
+            global batch, identical to a single process; costs one all-reduce per BN layer).
+            CUDA only.
+
+    Raises:
+        ValueError: ``sync_batchnorm`` on a CPU model in a distributed run.
+    """
+    if not context.distributed:
+        return model
+    device = next(model.parameters()).device
+    if sync_batchnorm:
+        if device.type != "cuda":
+            raise ValueError(
+                "SyncBatchNorm needs CUDA (PyTorch's DDP supports it only for GPU modules); "
+                "on CPU leave --sync-bn off: each rank then normalises with its own batch"
+            )
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device_ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside a DDP wrapper (or the module itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def all_reduce_mean(value: torch.Tensor, context: DistributedContext) -> torch.Tensor:
+    """Mean of a tensor over ranks (a copy; for logging losses of the global batch)."""
+    if not context.distributed:
+        return value.detach().clone()
+    reduced = value.detach().clone()
+    dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
+    return reduced / context.world_size
+
+
+class ShardedResumableSampler(Sampler[int]):
+    """This rank's share of :class:`hpn.training.ResumableSampler`'s endless stream.
+
+    The global stream is cut into global batches of ``batch_size * world_size`` items; rank r
+    yields items ``[r * batch_size, (r + 1) * batch_size)`` of each. Ranks therefore see
+    disjoint shards and together exactly the single-process stream, and ``start`` (the
+    GLOBAL number of samples consumed) resumes them all.
+
+    Args:
+        dataset_size: items in the data set.
+        seed: seed of the data order (same on all ranks).
+        batch_size: per-rank batch size.
+        context: this rank.
+        start: global samples already consumed (a multiple of the global batch when resuming
+            a run with this world size).
+    """
+
+    def __init__(
+        self,
+        dataset_size: int,
+        seed: int,
+        batch_size: int,
+        context: DistributedContext,
+        start: int = 0,
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.stream = ResumableSampler(dataset_size, seed, start)
+        self.batch_size = batch_size
+        self.context = context
+
+    def __iter__(self) -> Iterator[int]:
+        global_batch = self.batch_size * self.context.world_size
+        first = self.context.rank * self.batch_size
+        for position, index in enumerate(self.stream):
+            if first <= position % global_batch < first + self.batch_size:
+                yield index
+
+
+def sharded_loader(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    context: DistributedContext,
+    samples_seen: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """:func:`hpn.training.resumable_loader` for one rank: endless, resumable, sharded.
+
+    Args:
+        dataset: a map-style dataset with ``__len__``.
+        batch_size: per-rank batch size (global batch = ``batch_size * world_size``).
+        seed: seed of the data order.
+        context: this rank.
+        samples_seen: GLOBAL items earlier steps consumed.
+        num_workers: DataLoader worker processes.
+        pin_memory: pin batches for host-to-GPU copies.
+    """
+    sampler = ShardedResumableSampler(
+        len(dataset),  # type: ignore[arg-type]
+        seed,
+        batch_size,
+        context,
+        start=samples_seen,
+    )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        generator=torch.Generator().manual_seed(seed + context.rank),
+        persistent_workers=False,
+    )
