@@ -14,6 +14,7 @@ the worn garment is ``person * garment_region``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,14 @@ from flow.evaluate import model_inputs, worn_garment
 from flow.losses import FlowLoss
 from flow.model import AppearanceFlowNet, FlowConfig
 from flow.visualize import flow_to_rgb
+from hpn.distributed import (
+    DistributedContext,
+    MethodAsForward,
+    all_reduce_means,
+    barrier,
+    sharded_loader,
+    wrap_model,
+)
 from hpn.errors import CheckpointError
 from hpn.losses import PerceptualLoss
 from hpn.modelio import config_to_dict
@@ -37,7 +46,6 @@ from hpn.training import (
     progress_bar,
     prune_checkpoints,
     resolve_device,
-    resumable_loader,
     save_image_grid,
     save_training_checkpoint,
     seed_everything,
@@ -136,6 +144,7 @@ def train_flow(
     options: FlowTrainOptions,
     vgg_path: str | Path | None = None,
     data_description: str = "",
+    distributed: DistributedContext | None = None,
 ) -> Path:
     """Train (or resume) an appearance-flow net into ``run_dir``; returns the final model dir.
 
@@ -147,13 +156,16 @@ def train_flow(
         options: the training schedule.
         vgg_path: VGG-16 weights for the perceptual term (needed when its weight is > 0).
         data_description: what the data was (recorded in options and model metadata).
+        distributed: this rank of a ``torchrun`` run (:func:`hpn.distributed.init_from_env`);
+            ``options.batch_size`` is then per rank, rank 0 alone logs and writes files.
 
     Returns:
         ``run_dir / "model"``, a model directory for ``AppearanceFlowNet.from_pretrained``.
     """
     check_trainable(config, options)
     run_dir = Path(run_dir)
-    device = resolve_device(options.device)
+    context = distributed or DistributedContext()
+    device = context.device(resolve_device(options.device))
     perceptual = None
     backbone_sha = None
     if config.loss.perceptual_weight > 0:
@@ -168,7 +180,11 @@ def train_flow(
         "data": data_description,
         "backbone_sha256": backbone_sha,
     }
-    write_resolved_options(run_dir, resolved, may_change=RESUMABLE_CHANGES)
+    if context.distributed:  # the global batch is batch_size x world_size
+        resolved["world_size"] = context.world_size
+    if context.is_main:
+        write_resolved_options(run_dir, resolved, may_change=RESUMABLE_CHANGES)
+    barrier(context)
     loss_fn = FlowLoss(config.loss, perceptual)
 
     seed_everything(options.seed)
@@ -195,19 +211,25 @@ def train_flow(
     samples = _to_device(
         default_collate([dataset[index] for index in sample_indices]), device, config
     )
-    loader = resumable_loader(
-        dataset, options.batch_size, options.seed, samples_seen=state["samples_seen"]
+    loader = sharded_loader(
+        dataset, options.batch_size, options.seed, context, samples_seen=state["samples_seen"]
     )
+    network = wrap_model(MethodAsForward(model, "forward_flows"), context, sync_batchnorm=False)
     resume_step = state["step"] if latest is not None else None
+    main = context.is_main
     with (
-        JsonlLogger(run_dir / "log.jsonl", resume_step=resume_step) as log,
+        JsonlLogger(run_dir / "log.jsonl", resume_step=resume_step)
+        if main
+        else contextlib.nullcontext() as log,
         interrupt_guard() as interrupt,
-        progress_bar(options.steps, initial=min(state["step"], options.steps), desc="flow") as bar,
+        progress_bar(
+            options.steps, initial=min(state["step"], options.steps), desc="flow", disable=not main
+        ) as bar,
     ):
         batches = iter(loader)
         while state["step"] < options.steps:
             batch = _to_device(next(batches), device, config)
-            flows = model.forward_flows(*model_inputs(config, batch))
+            flows = network(*model_inputs(config, batch))
             terms = loss_fn(
                 flows,
                 batch["garment"],
@@ -219,15 +241,18 @@ def train_flow(
             terms["total"].backward()
             optimizer.step()
             state["step"] += 1
-            state["samples_seen"] += batch["garment"].shape[0]
+            state["samples_seen"] += batch["garment"].shape[0] * context.world_size
             step = state["step"]
-            log.log(step, **{name: value.item() for name, value in terms.items()})
+            terms = all_reduce_means(terms, context)  # the global batch's losses
             bar.set_postfix(loss=f"{terms['total'].item():.4f}", refresh=False)
             bar.update()
             finished = step == options.steps
-            if step % options.sample_every == 0 or finished:
+            if main:
+                log.log(step, **{name: value.item() for name, value in terms.items()})
+            if main and (step % options.sample_every == 0 or finished):
                 _sample_grid(model, samples, run_dir / "samples" / f"{step_name(step)}.png")
-            if step % options.checkpoint_every == 0 or finished or interrupt.requested:
+            checkpoint_now = step % options.checkpoint_every == 0 or finished
+            if main and (checkpoint_now or interrupt.requested):
                 save_training_checkpoint(
                     checkpoints / step_name(step),
                     model,
@@ -239,5 +264,7 @@ def train_flow(
             if interrupt.requested:
                 raise KeyboardInterrupt
     final = run_dir / FINAL_MODEL_DIR
-    model.save_pretrained(final, metadata={**metadata, "steps": state["step"]})
+    if main:
+        model.save_pretrained(final, metadata={**metadata, "steps": state["step"]})
+    barrier(context)
     return final

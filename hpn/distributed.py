@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -104,6 +105,22 @@ def barrier(context: DistributedContext) -> None:
         dist.barrier()
 
 
+class MethodAsForward(nn.Module):
+    """Exposes another method of a module as ``forward``, for DDP to wrap.
+
+    DDP synchronises gradients only for what runs through its own ``forward``; a model
+    trained through another method (``AppearanceFlowNet.forward_flows``) is wrapped in this.
+    """
+
+    def __init__(self, module: nn.Module, method: str) -> None:
+        super().__init__()
+        self.module = module
+        self.method = method
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.module, self.method)(*args, **kwargs)
+
+
 def wrap_model(model: nn.Module, context: DistributedContext, sync_batchnorm: bool) -> nn.Module:
     """The model to train: DDP over the process group, optionally with SyncBatchNorm.
 
@@ -135,8 +152,22 @@ def wrap_model(model: nn.Module, context: DistributedContext, sync_batchnorm: bo
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The plain module inside a DDP wrapper (or the module itself)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    """The plain module inside DDP and :class:`MethodAsForward` wrappers (or the module)."""
+    while isinstance(model, nn.parallel.DistributedDataParallel | MethodAsForward):
+        model = model.module
+    return model
+
+
+def all_reduce_means(
+    values: dict[str, torch.Tensor], context: DistributedContext
+) -> dict[str, torch.Tensor]:
+    """:func:`all_reduce_mean` of several scalars in one collective (per-step loss logging)."""
+    if not context.distributed:
+        return {name: value.detach() for name, value in values.items()}
+    stacked = all_reduce_mean(
+        torch.stack([value.detach().float() for value in values.values()]), context
+    )
+    return dict(zip(values, stacked, strict=True))
 
 
 def all_reduce_mean(value: torch.Tensor, context: DistributedContext) -> torch.Tensor:
