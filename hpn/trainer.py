@@ -31,6 +31,7 @@ checkpoint; a finished run returns the final model without training.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Mapping
@@ -40,6 +41,14 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from hpn.distributed import (
+    DistributedContext,
+    all_reduce_means,
+    barrier,
+    sharded_loader,
+    unwrap,
+    wrap_model,
+)
 from hpn.evaluation import predict
 from hpn.losses import PoseTransferLoss, criterion_for_step
 from hpn.model import HPN, HPNConfig
@@ -57,7 +66,6 @@ from hpn.training import (
     progress_bar,
     prune_checkpoints,
     resolve_device,
-    resumable_loader,
     save_image_grid,
     save_training_checkpoint,
     seed_everything,
@@ -211,7 +219,12 @@ class ProgressiveTrainer:
         run_info: extra JSON options written to ``options.json`` and metadata (data path...).
         device: "cpu", "cuda", ... (None: CUDA when available).
         num_workers: DataLoader worker processes.
-        show_progress: show a tqdm bar.
+        show_progress: show a tqdm bar (on rank 0 only).
+        distributed: this rank of a ``torchrun`` run (:func:`hpn.distributed.init_from_env`):
+            batch sizes are then per rank (global batch = batch size x world size) and rank 0
+            alone logs, samples and writes checkpoints and models.
+        sync_batchnorm: SyncBatchNorm across ranks (CUDA only); without it each rank's
+            BatchNorm normalises with its own per-rank batch.
     """
 
     def __init__(
@@ -226,6 +239,8 @@ class ProgressiveTrainer:
         device: str | None = None,
         num_workers: int = 0,
         show_progress: bool = True,
+        distributed: DistributedContext | None = None,
+        sync_batchnorm: bool = False,
     ) -> None:
         config.check_against(model_config)
         if len(dataset) == 0:  # type: ignore[arg-type]
@@ -234,9 +249,11 @@ class ProgressiveTrainer:
         self.config = config
         self.dataset = dataset
         self.run_dir = Path(run_dir)
-        self.device = resolve_device(device)
+        self.context = distributed or DistributedContext()
+        self.sync_batchnorm = sync_batchnorm
+        self.device = self.context.device(resolve_device(device))
         self.num_workers = num_workers
-        self.show_progress = show_progress
+        self.show_progress = show_progress and self.context.is_main
         self.backbone_info = dict(backbone_info)
         self.run_info = dict(run_info or {})
         self.loss = PoseTransferLoss(
@@ -265,6 +282,8 @@ class ProgressiveTrainer:
         flat.update({f"train.{key}": value for key, value in config_to_dict(self.config).items()})
         flat.update({"backbone": self.backbone_info, "device": str(self.device)})
         flat.update({"num_workers": self.num_workers, **self.run_info})
+        if self.context.distributed:  # what a step computes depends on both
+            flat.update(world_size=self.context.world_size, sync_batchnorm=self.sync_batchnorm)
         return flat
 
     def metadata(self, step: int) -> dict[str, Any]:
@@ -320,6 +339,8 @@ class ProgressiveTrainer:
     def _save_checkpoint(
         self, model: HPN, optimizer: torch.optim.Adam, scaler: torch.amp.GradScaler, state: dict
     ) -> None:
+        if not self.context.is_main:
+            return
         trainer_state = {**state, "scaler": scaler.state_dict() if scaler.is_enabled() else {}}
         save_training_checkpoint(
             self.checkpoints_dir / step_name(state["step"]),
@@ -336,6 +357,8 @@ class ProgressiveTrainer:
 
     def _save_samples(self, model: HPN, step: int) -> None:
         """A grid of fixed items; eval mode and no grad, so training state is untouched."""
+        if not self.context.is_main:
+            return
         batch = resize_pair_batch(self._sample_batch(), model.resolution)
         model.eval()
         outputs = predict(model, batch)
@@ -359,10 +382,10 @@ class ProgressiveTrainer:
         batch: dict[str, torch.Tensor],
         criterion: str,
     ) -> dict[str, float]:
-        resolution = model.resolution
+        resolution = unwrap(model).resolution  # model: the HPN or its DDP wrapper
         maps = pose_maps_batch(
             batch["target_keypoints"],
-            model.pose_map_size,
+            unwrap(model).pose_map_size,
             self.model_config.pose_sigma,
             image_size=(resolution, resolution),
         )
@@ -396,13 +419,19 @@ class ProgressiveTrainer:
         Returns:
             The model (in train mode) after the last step run.
         """
-        write_resolved_options(self.run_dir, self.options(), may_change=OPERATIONAL_OPTIONS)
+        if self.context.is_main:
+            write_resolved_options(self.run_dir, self.options(), may_change=OPERATIONAL_OPTIONS)
+        barrier(self.context)
         model, optimizer, scaler, state = self._start_or_resume()
+        network = wrap_model(model, self.context, self.sync_batchnorm)
         total = self.phases[-1].end
         stop_at = total if max_steps is None else min(max_steps, total)
         config = self.config
+        main = self.context.is_main
         with (
-            JsonlLogger(self.run_dir / "log.jsonl", resume_step=state["step"]) as log,
+            JsonlLogger(self.run_dir / "log.jsonl", resume_step=state["step"])
+            if main
+            else contextlib.nullcontext() as log,
             interrupt_guard() as interrupt,
             progress_bar(
                 total, initial=state["step"], desc="train hpn", disable=not self.show_progress
@@ -416,11 +445,13 @@ class ProgressiveTrainer:
                     break
                 if model.resolution < phase.resolution:
                     optimizer = self._grow(model, phase.resolution, optimizer)
+                    network = wrap_model(model, self.context, self.sync_batchnorm)  # new layers
                 loader = iter(
-                    resumable_loader(
+                    sharded_loader(
                         self.dataset,
                         phase.batch_size,
                         config.seed,
+                        self.context,
                         samples_seen=state["samples_seen"],
                         num_workers=self.num_workers,
                         pin_memory=self.device.type == "cuda",
@@ -429,22 +460,26 @@ class ProgressiveTrainer:
                 while state["step"] < min(phase.end, stop_at):
                     criterion = criterion_for_step(state["step"] - phase.start, phase.steps)
                     batch = resize_pair_batch(next(loader), phase.resolution, self.device)
-                    values = self._training_step(model, optimizer, scaler, batch, criterion)
+                    values = self._training_step(network, optimizer, scaler, batch, criterion)
                     state["step"] += 1
-                    state["samples_seen"] += phase.batch_size
+                    state["samples_seen"] += phase.batch_size * self.context.world_size
                     step = state["step"]
                     bar.set_postfix(
                         loss=f"{values['loss'].item():.4f}", res=phase.resolution, refresh=False
                     )
                     bar.update()
                     if step % config.log_every == 0 or step == phase.end:
+                        values = all_reduce_means(values, self.context)  # global batch
                         record = {key: value.item() for key, value in values.items()}
                         if not math.isfinite(record["loss"]):
                             raise FloatingPointError(
                                 f"the loss became {record['loss']} at step {step}; lower the "
                                 "learning rate or check the data for broken images"
                             )
-                        log.log(step, resolution=phase.resolution, criterion=criterion, **record)
+                        if main:
+                            log.log(
+                                step, resolution=phase.resolution, criterion=criterion, **record
+                            )
                     if config.sample_every and step % config.sample_every == 0:
                         self._save_samples(model, step)
                     at_boundary = step in (phase.end, stop_at)
@@ -454,12 +489,16 @@ class ProgressiveTrainer:
                         self._save_checkpoint(model, optimizer, scaler, state)
                     if interrupt.requested:
                         raise KeyboardInterrupt
-        if state["step"] >= total and not (self.final_dir / "model.safetensors").is_file():
+        final_missing = not (self.final_dir / "model.safetensors").is_file()
+        if main and state["step"] >= total and final_missing:
             model.save_pretrained(self.final_dir, metadata=self.metadata(state["step"]))
+        barrier(self.context)
         return model
 
     def _ensure_level_saved(self, model: HPN, phase: Phase, step: int) -> None:
         """Write ``levels/<resolution>`` for a finished phase if the model is still at it."""
+        if not self.context.is_main:
+            return
         directory = self.level_dir(phase.resolution)
         if model.resolution == phase.resolution and not (directory / "model.safetensors").is_file():
             model.save_pretrained(directory, metadata=self.metadata(step))

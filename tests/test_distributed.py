@@ -13,6 +13,7 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 from test_flow_train import ToyPairs
+from test_hpn_trainer import BACKBONE_INFO, TINY, BlobPairs
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -28,7 +29,9 @@ from hpn.distributed import (
     unwrap,
     wrap_model,
 )
-from hpn.training import ResumableSampler, read_jsonl, resumable_loader
+from hpn.trainer import ProgressiveTrainer, TrainConfig
+from hpn.training import ResumableSampler, list_checkpoints, read_jsonl, resumable_loader
+from hpn.vgg import VGG16Features
 
 PER_RANK_BATCH, WORLD, STEPS, SEED = 2, 2, 4, 3
 # float32 sums over ranks and over the batch happen in another order than in one process;
@@ -204,3 +207,45 @@ def test_flow_trained_on_two_gloo_ranks_matches_one_process(tmp_path) -> None:
         "step-000000003",
     ]
     assert json.loads((ranks / "options.json").read_text())["world_size"] == WORLD
+
+
+def _hpn_rank(rank: int, port: int, run_dir: Path, vgg16_path: Path) -> None:
+    context = _join(rank, port)
+    try:
+        backbone = VGG16Features.from_file(vgg16_path, layers=("relu1_2", "relu2_2"))
+        config = TrainConfig(
+            levels=(16, 32), steps_per_level=2, batch_sizes=(1,), checkpoint_every=100,
+            sample_every=2, num_samples=1, log_every=1,
+        )  # fmt: skip
+        trainer = ProgressiveTrainer(
+            TINY, config, BlobPairs(), backbone, run_dir, BACKBONE_INFO, device="cpu",
+            show_progress=False, distributed=context,
+        )  # fmt: skip
+        model = trainer.train()
+        parameters = {name: value.detach() for name, value in model.named_parameters()}
+        torch.save(parameters, run_dir.parent / f"parameters-rank{rank}.pt")
+    finally:
+        shutdown(context)
+
+
+@pytest.mark.slow
+def test_hpn_trains_on_two_gloo_ranks_through_growth_with_rank0_artefacts(
+    tmp_path, vgg16_path
+) -> None:
+    run_dir = tmp_path / "run"
+    _spawn(_hpn_rank, run_dir, vgg16_path)
+    zero, one = (torch.load(tmp_path / f"parameters-rank{rank}.pt") for rank in range(WORLD))
+    assert zero.keys() == one.keys()  # both grew to 32, the DDP wrapper was rebuilt
+    assert all(torch.equal(zero[name], one[name]) for name in zero), "ranks drifted apart"
+    assert [record["step"] for record in read_jsonl(run_dir / "log.jsonl")] == [1, 2, 3, 4]
+    assert [path.name for path in list_checkpoints(run_dir / "checkpoints")] == [
+        "step-000000002",
+        "step-000000004",
+    ]
+    assert (run_dir / "final" / "model.safetensors").is_file()
+    assert sorted(path.name for path in (run_dir / "samples").iterdir()) == [
+        "step-000000002.png",
+        "step-000000004.png",
+    ]
+    options = json.loads((run_dir / "options.json").read_text())
+    assert (options["world_size"], options["sync_batchnorm"]) == (WORLD, False)

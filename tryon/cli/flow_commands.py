@@ -70,8 +70,12 @@ def train_flow_command(
     device: str,
     dry_run: bool,
 ) -> None:
-    """Train the appearance-flow net (product garment -> worn garment); rerun to resume."""
+    """Train the appearance-flow net (product garment -> worn garment); rerun to resume.
+
+    Data parallel: torchrun --nproc_per_node N -m tryon train flow ... (--batch-size per rank).
+    """
     from flow.trainer import FlowTrainOptions, check_trainable, train_flow
+    from hpn.distributed import init_from_env, shutdown
     from tryon.assets import get_asset
     from tryon.data import VitonPairs
 
@@ -102,8 +106,15 @@ def train_flow_command(
         click.echo(f"options: {options}")
         click.echo(f"would write the run to {out}; dry run, nothing written")
         return
-    model_dir = train_flow(dataset, out, config, options, vgg_path, data_description=str(root))
-    click.echo(f"model: {model_dir}")
+    context = init_from_env()
+    try:
+        model_dir = train_flow(
+            dataset, out, config, options, vgg_path, str(root), distributed=context
+        )
+    finally:
+        shutdown(context)
+    if context.is_main:
+        click.echo(f"model: {model_dir}")
 
 
 def _model_directory(path: Path) -> Path:

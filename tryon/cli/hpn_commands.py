@@ -225,13 +225,23 @@ def _common_training_options(function: Any) -> Any:
     is_flag=True,
     help="Validate and print the resolved options and schedule, then stop.",
 )
+@click.option(
+    "--sync-bn",
+    is_flag=True,
+    help="Under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm).",
+)
 def train_hpn(
     data: Path, preset: str, levels: str | None, steps_per_level: int | None, batch_size: str,
     seed: int, backbone: str | None, vgg_layers: str | None, growth: str, device: str,
     num_workers: int, out: Path, no_local: bool, no_progressive: bool, local_weight: float,
     pixel_weight: float, flip: float, checkpoint_every: int, sample_every: int, dry_run: bool,
+    sync_bn: bool,
 ) -> None:  # fmt: skip
-    """Train HPN progressively (paper §3.3) on pose-transfer pairs into a run directory."""
+    """Train HPN progressively (paper §3.3) on pose-transfer pairs into a run directory.
+
+    Data parallel: torchrun --nproc_per_node N -m tryon train hpn ... (--batch-size per rank).
+    """
+    from hpn.distributed import init_from_env, shutdown
     from hpn.trainer import ProgressiveTrainer
 
     model_config = _model_config(preset)
@@ -249,10 +259,14 @@ def train_hpn(
         "flip": flip,
         "preset": preset,
     }
+    context = init_from_env()
     trainer = ProgressiveTrainer(
         model_config, config, dataset, loss_backbone, out, backbone_info, run_info,
         device=None if device == "auto" else device, num_workers=num_workers,
+        distributed=context, sync_batchnorm=sync_bn,
     )  # fmt: skip
+    if sync_bn and context.distributed and trainer.device.type != "cuda":
+        raise click.UsageError("--sync-bn needs CUDA: PyTorch has no SyncBatchNorm on CPU")
     if dry_run:
         click.echo(json.dumps(trainer.options(), indent=2, sort_keys=True))
         for phase in config.phases():
@@ -261,8 +275,12 @@ def train_hpn(
                 f"batch {phase.batch_size}"
             )
         return
-    trainer.train()
-    click.echo(f"finished: {trainer.final_dir}")
+    try:
+        trainer.train()
+    finally:
+        shutdown(context)
+    if context.is_main:
+        click.echo(f"finished: {trainer.final_dir}")
 
 
 @evaluate.command("hpn")
