@@ -176,8 +176,8 @@ def _ray_records(
     if started_here:
         _start_ray(options)
     try:
+        context = ray.data.DataContext.get_current()  # imports ray.data: its logging config
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines
-        context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.execution_options.verbose_progress = False
         items = [{"person": str(pair.person), "garment": str(pair.garment)} for pair in todo]
