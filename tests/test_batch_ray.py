@@ -98,6 +98,20 @@ def test_actor_that_cannot_load_models_records_errors(catalog, tmp_path, local_r
     assert all("could not load the pipeline" in record.error for record in records)
 
 
+def test_cli_refuses_ray_options_for_the_local_engine(catalog, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from tryon.cli import (
+        cli,
+        run_commands,  # noqa: F401  (registers `tryon batch`)
+    )
+
+    people, garments, _ = catalog
+    arguments = ["--people", str(people), "--garments", str(garments), "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, ["batch", *arguments, "--address", "auto"])
+    assert result.exit_code != 0 and "need --engine ray" in str(result.exception)
+
+
 def test_options_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         RayOptions(batch_size=0)
