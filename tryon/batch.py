@@ -292,15 +292,20 @@ def _init_worker(make_pipeline: Callable[[], Any], threads: int) -> None:
 def _work(task: tuple[Pair, str, bool]) -> ManifestRecord:
     pair, out_dir, return_to_pose = task
     if _WORKER_LOAD_ERROR:
-        return ManifestRecord(
-            key=pair.key,
-            person=str(pair.person),
-            garment=str(pair.garment),
-            status="error",
-            error=f"the worker could not load the pipeline: {_WORKER_LOAD_ERROR}",
-            worker=os.getpid(),
-        )
+        return load_failure_record(pair, _WORKER_LOAD_ERROR)
     return process_pair(_WORKER_PIPELINE, pair, out_dir, return_to_pose)
+
+
+def load_failure_record(pair: Pair, error: str) -> ManifestRecord:
+    """The record of a pair whose worker could not load the pipeline: the batch goes on."""
+    return ManifestRecord(
+        key=pair.key,
+        person=str(pair.person),
+        garment=str(pair.garment),
+        status="error",
+        error=f"the worker could not load the pipeline: {error}",
+        worker=os.getpid(),
+    )
 
 
 def run_local(
@@ -326,11 +331,34 @@ def run_local(
     Returns:
         The :class:`BatchSummary`.
     """
-    from tqdm import tqdm
-
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    out_dir = Path(out_dir)
+    return drive_batch(
+        pairs,
+        Path(out_dir),
+        lambda todo, out: _records(todo, out, make_pipeline, workers, return_to_pose),
+        workers=workers,
+        description="try-on",
+        show_progress=show_progress,
+    )
+
+
+def drive_batch(
+    pairs: Sequence[Pair],
+    out_dir: Path,
+    make_records: Callable[[list[Pair], str], Iterable[ManifestRecord]],
+    workers: int,
+    description: str,
+    show_progress: bool,
+) -> BatchSummary:
+    """What every engine shares: skip finished pairs, append each record as it arrives.
+
+    ``make_records(todo, out_dir)`` is the engine (a local pool, Ray actors): it makes the
+    pending pairs and yields their records in any order. The driver alone writes the
+    manifest, so an interruption loses only the pairs in flight.
+    """
+    from tqdm import tqdm
+
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_dir / MANIFEST_FILE)
     todo = [pair for pair in pairs if not manifest.is_done(pair, out_dir)]
@@ -339,11 +367,11 @@ def run_local(
     with tqdm(
         total=len(pairs),
         initial=len(pairs) - len(todo),
-        desc="try-on",
+        desc=description,
         unit="pair",
         disable=not show_progress,
     ) as bar:
-        for record in _records(todo, str(out_dir), make_pipeline, workers, return_to_pose):
+        for record in make_records(todo, str(out_dir)):
             manifest.append(record)
             counts[record.status] += 1
             bar.set_postfix(failed=counts["error"], refresh=False)

@@ -14,18 +14,17 @@ the small manifest records travel back to the driver.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tryon.batch import (
-    MANIFEST_FILE,
     BatchSummary,
-    Manifest,
     ManifestRecord,
     Pair,
+    drive_batch,
+    load_failure_record,
     process_pair,
 )
 
@@ -94,16 +93,7 @@ class PairActor:
 
     def _record(self, pair: Pair) -> ManifestRecord:
         if self.load_error:
-            import os
-
-            return ManifestRecord(
-                key=pair.key,
-                person=str(pair.person),
-                garment=str(pair.garment),
-                status="error",
-                error=f"the worker could not load the pipeline: {self.load_error}",
-                worker=os.getpid(),
-            )
+            return load_failure_record(pair, self.load_error)
         return process_pair(self.pipeline, pair, self.out_dir, self.return_to_pose)
 
 
@@ -129,33 +119,13 @@ def run_ray(
     Returns:
         The :class:`tryon.batch.BatchSummary` (``seconds`` includes Ray start-up).
     """
-    from tqdm import tqdm
-
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir / MANIFEST_FILE)
-    todo = [pair for pair in pairs if not manifest.is_done(pair, out_dir)]
-    counts = {"ok": 0, "error": 0}
-    start = time.perf_counter()
-    with tqdm(
-        total=len(pairs),
-        initial=len(pairs) - len(todo),
-        desc="try-on (ray)",
-        unit="pair",
-        disable=not show_progress,
-    ) as bar:
-        for record in _ray_records(todo, str(out_dir), make_pipeline, options, return_to_pose):
-            manifest.append(record)
-            counts[record.status] += 1
-            bar.set_postfix(failed=counts["error"], refresh=False)
-            bar.update()
-    return BatchSummary(
-        planned=len(pairs),
-        already_done=len(pairs) - len(todo),
-        ok=counts["ok"],
-        failed=counts["error"],
-        seconds=time.perf_counter() - start,
+    return drive_batch(
+        pairs,
+        Path(out_dir).resolve(),
+        lambda todo, out: _ray_records(todo, out, make_pipeline, options, return_to_pose),
         workers=options.workers,
+        description="try-on (ray)",
+        show_progress=show_progress,
     )
 
 
