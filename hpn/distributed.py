@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from hpn.training import ResumableSampler
+from hpn.training import ResumableSampler, loader_over
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,12 +245,4 @@ def sharded_loader(
         context,
         start=samples_seen,
     )
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        generator=torch.Generator().manual_seed(seed + context.rank),
-        persistent_workers=False,
-    )
+    return loader_over(dataset, sampler, batch_size, seed + context.rank, num_workers, pin_memory)

@@ -208,13 +208,29 @@ def resumable_loader(
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sampler = ResumableSampler(len(dataset), seed, start=samples_seen)  # type: ignore[arg-type]
+    return loader_over(dataset, sampler, batch_size, seed, num_workers, pin_memory)
+
+
+def loader_over(
+    dataset: Dataset,
+    sampler: Sampler[int],
+    batch_size: int,
+    generator_seed: int,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """The DataLoader every resumable stream uses: the order is the sampler's alone.
+
+    Its own seeded ``torch.Generator`` keeps worker seeds off the global RNG (see
+    :func:`resumable_loader`); the distributed loader passes a per-rank seed.
+    """
     return DataLoader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(generator_seed),
         persistent_workers=False,
     )
 
