@@ -19,3 +19,12 @@ def vgg16_path():
     from tryon.assets import get_asset
 
     return get_asset("vgg16-hed").path()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny convolutions run several times faster on one thread than on a busy pool."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

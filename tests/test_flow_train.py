@@ -26,14 +26,7 @@ from flow.warp import identity_grid, warp
 from hpn.errors import CheckpointError
 from hpn.training import read_jsonl
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run several times faster on one thread than on a busy pool."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = FlowConfig(channels=(4, 8, 8), loss=FlowLossConfig(perceptual_weight=0.02))
