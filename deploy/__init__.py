@@ -12,35 +12,35 @@ This package imports neither onnx nor TensorRT at import time (their modules do)
 torch backend works without the ``deploy`` extra installed.
 """
 
-from deploy.errors import (
-    BackendUnavailableError,
-    DeployError,
-    DynamicAxisError,
-    EngineMismatchError,
-    ExportCheckError,
-    ParityError,
-    UnsupportedOpError,
-)
-from deploy.interface import BACKENDS, PRECISIONS, Backend
-from deploy.loader import load_backend, resolve_device
-from deploy.registry import IOSignature, ModelIO, TensorSpec, load_model, register
+import importlib
+from typing import Any
 
-__all__ = [
-    "BACKENDS",
-    "PRECISIONS",
-    "Backend",
-    "BackendUnavailableError",
-    "DeployError",
-    "DynamicAxisError",
-    "EngineMismatchError",
-    "ExportCheckError",
-    "IOSignature",
-    "ModelIO",
-    "ParityError",
-    "TensorSpec",
-    "UnsupportedOpError",
-    "load_backend",
-    "load_model",
-    "register",
-    "resolve_device",
-]
+# Lazy exports (PEP 562): ``import deploy.names`` (the CLI does) must not pull in torch.
+_EXPORTS = {
+    "BACKENDS": "deploy.names",
+    "PRECISIONS": "deploy.names",
+    "Backend": "deploy.interface",
+    "BackendUnavailableError": "deploy.errors",
+    "DeployError": "deploy.errors",
+    "DynamicAxisError": "deploy.errors",
+    "EngineMismatchError": "deploy.errors",
+    "ExportCheckError": "deploy.errors",
+    "ParityError": "deploy.errors",
+    "UnsupportedOpError": "deploy.errors",
+    "load_backend": "deploy.loader",
+    "resolve_device": "deploy.loader",
+    "IOSignature": "deploy.registry",
+    "ModelIO": "deploy.registry",
+    "TensorSpec": "deploy.registry",
+    "load_model": "deploy.registry",
+    "register": "deploy.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'deploy' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+__all__ = sorted(_EXPORTS)

@@ -19,8 +19,6 @@ from deploy.registry import IOSignature
 
 BackendName = Literal["torch", "onnxruntime", "tensorrt"]
 Precision = Literal["fp32", "fp16", "bf16"]
-BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "tensorrt")
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 

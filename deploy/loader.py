@@ -18,7 +18,8 @@ import torch
 
 from deploy.artifacts import ONNX_FILE, engine_file, read_sidecar, weights_sha256
 from deploy.errors import BackendUnavailableError, DeployError
-from deploy.interface import BACKENDS, PRECISIONS, Backend
+from deploy.interface import Backend
+from deploy.names import BACKENDS, PRECISIONS
 from deploy.registry import load_model
 from hpn.modelio import CONFIG_FILE
 

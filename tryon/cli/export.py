@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from deploy.names import PRECISIONS
 from tryon.cli import cli
 from tryon.errors import TryOnError
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 @click.option("--format", "export_format", required=True, type=click.Choice(["onnx", "tensorrt"]))
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16", "bf16"]),
+    type=click.Choice(PRECISIONS),
     default="fp32",
     show_default=True,
     help="Engine precision (TensorRT); the ONNX graph itself is always fp32.",

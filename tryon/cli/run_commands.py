@@ -9,10 +9,9 @@ from typing import Any
 
 import click
 
+from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
 from tryon.errors import TryOnError
-
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
 
 
 def model_options(function: Any) -> Any:
