@@ -149,7 +149,12 @@ def _try_on(page: Page, garment: storefront.CatalogItem) -> tuple[Locator, float
     result = page.locator('[data-testid="stImage"]').filter(has_text=f"Wearing: {garment.label}")
     expect(result).to_be_visible(timeout=TRY_ON_TIMEOUT_S * 1000)
     seconds = time.perf_counter() - clicked
-    assert result.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # Visible can precede decoded: wait (bounded) until the browser has really loaded it.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0",
+        arg=result.locator("img").element_handle(),
+        timeout=30_000,
+    )
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     return result, seconds
 
