@@ -26,7 +26,12 @@ from hpn.skeleton import draw_skeleton
 
 @dataclasses.dataclass(frozen=True)
 class PoseTransferScores:
-    """Mean scores over a test set (local-SSIM averages the samples with any known centre)."""
+    """Mean scores over a test set (local-SSIM averages the samples with any known centre).
+
+    ``ssim_win_rate`` (share of pairs where the model's SSIM beats the baseline's) and
+    ``ssim_gain_sem`` (standard error of the mean per-pair SSIM gain) say whether a gap
+    between the two means is larger than the pair-to-pair noise.
+    """
 
     count: int
     resolution: int
@@ -34,6 +39,8 @@ class PoseTransferScores:
     local_ssim: float
     baseline_ssim: float
     baseline_local_ssim: float
+    ssim_win_rate: float
+    ssim_gain_sem: float
     protocol: str = "SSIM protocol B (DATA.md), uint8 RGB; local-SSIM over 44 regions"
 
     def as_dict(self) -> dict[str, float | int | str]:
@@ -121,8 +128,15 @@ def evaluate_pose_transfer(
         local_ssim=_mean([score[1] for score in model_scores]),
         baseline_ssim=_mean([score[0] for score in baseline_scores]),
         baseline_local_ssim=_mean([score[1] for score in baseline_scores]),
+        **_paired_ssim_gain([score[0] for score in model_scores], [b[0] for b in baseline_scores]),
     )
     return EvaluationResult(scores=scores, examples=examples)
+
+
+def _paired_ssim_gain(model: Sequence[float], baseline: Sequence[float]) -> dict[str, float]:
+    gains = np.asarray(model) - np.asarray(baseline)
+    sem = float(gains.std(ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else float("nan")
+    return {"ssim_win_rate": float(np.mean(gains > 0)), "ssim_gain_sem": sem}
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -24,6 +24,14 @@ Choices the paper leaves open, made here: the output goes through ``tanh`` (keep
 with gradients everywhere, unlike a clamp); the 1x1 layers have no activation; convolutions
 use He (Kaiming normal, fan-in, LeakyReLU 0.2 gain) initialisation with zero biases, the 1x1
 to-RGB layer the linear gain; BatchNorm starts at weight 1, bias 0.
+
+Beyond the paper, off in every preset: ``image_skip`` adds the input image to the output in
+``tanh``'s pre-image (``tanh(atanh(image) + to_rgb(hidden))``) and zero-initialises every
+to-RGB layer, so a fresh level returns the reference unchanged and training learns only what
+the new pose moves. In pose transfer most pixels (the backdrop, much of the torso) keep their
+place, and the paper's network must relearn to copy them through the 1x1 layers at every
+growth; with the skip a CPU-sized budget starts from the "reference unchanged" baseline
+instead of from noise (docs/hpn.md, "Image skip").
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from hpn.keypoints import NUM_KEYPOINTS
 from hpn.modelio import PretrainedMixin
 
 LEAKY_SLOPE = 0.2
+# The image skip clamps its input this close to +-1 (see _add_in_tanh_space).
+IMAGE_SKIP_LIMIT = 1.0 - 1e-3
 
 
 def _is_power_of_two(value: int) -> bool:
@@ -59,6 +69,8 @@ class HPNConfig:
         pose_sigma: Gaussian width of the pose maps in bottleneck cells (the paper's 3.2 at
             32 x 32; scale it with the bottleneck size to keep the same relative width).
         image_channels: channels of the input and output images.
+        image_skip: predict the output as a correction of the input image (beyond the
+            paper; see the module docstring). Off in every preset.
     """
 
     bottleneck_size: int = 32
@@ -67,6 +79,7 @@ class HPNConfig:
     final_resolution: int = 1024
     pose_sigma: float = 3.2
     image_channels: int = 3
+    image_skip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("bottleneck_size", "start_resolution", "final_resolution"):
@@ -128,6 +141,16 @@ class HPNConfig:
         """Every resolution the model can be trained at, from start to final."""
         count = int(math.log2(self.final_resolution // self.start_resolution)) + 1
         return tuple(self.start_resolution << index for index in range(count))
+
+
+def _add_in_tanh_space(image: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
+    """``tanh(atanh(image) + atanh(correction))`` by tanh's addition formula.
+
+    Stays in (-1, 1) with gradients everywhere and needs no ``atanh``, which the ONNX
+    exporter lacks. The image is clamped just inside +-1 so the denominator never reaches 0.
+    """
+    image = image.clamp(-IMAGE_SKIP_LIMIT, IMAGE_SKIP_LIMIT)
+    return (image + correction) / (1 + image * correction)
 
 
 class ConvBlock(nn.Sequential):
@@ -202,7 +225,10 @@ class HPN(PretrainedMixin, nn.Module):
         to_rgb = nn.Conv2d(channels, self.config.image_channels, 1)
         for module in (encoder, decoder, from_rgb):
             he_init(module)
-        nn.init.kaiming_normal_(to_rgb.weight, nonlinearity="linear")
+        if self.config.image_skip:
+            nn.init.zeros_(to_rgb.weight)
+        else:
+            nn.init.kaiming_normal_(to_rgb.weight, nonlinearity="linear")
         nn.init.zeros_(to_rgb.bias)
         reference = next(self.bottleneck_encoder.parameters())
         self.encoder[str(resolution)] = encoder.to(reference.device, reference.dtype)
@@ -272,7 +298,10 @@ class HPN(PretrainedMixin, nn.Module):
         for resolution in reversed(self._resolutions_top_down()):
             hidden = F.interpolate(hidden, scale_factor=2.0, mode="nearest")
             hidden = self.decoder[str(resolution)](torch.cat([hidden, skips.pop()], dim=1))
-        return torch.tanh(self.to_rgb(hidden))
+        output = torch.tanh(self.to_rgb(hidden))
+        if self.config.image_skip:
+            output = _add_in_tanh_space(image, output)
+        return output
 
     def _resolutions_top_down(self) -> list[int]:
         """Resolutions of the encoder blocks, current level first (fixed per level)."""

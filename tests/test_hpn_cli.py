@@ -39,6 +39,7 @@ def test_train_resume_and_eval(synth_root, tmp_path, capsys):
     scores = json.loads(scores_path.read_text())
     assert scores["count"] == 2 and scores["resolution"] == 64
     assert {"ssim", "local_ssim", "baseline_ssim", "baseline_local_ssim"} <= set(scores)
+    assert 0 <= scores["ssim_win_rate"] <= 1 and scores["ssim_gain_sem"] >= 0
     assert grid.is_file()
 
 
@@ -52,6 +53,16 @@ def test_changed_options_do_not_mix_into_a_run(synth_root, tmp_path, capsys):
         main(["train", "hpn", "--data", str(synth_root), "--out", str(run), *FAST, "--no-local"])
     assert exit_info.value.code == 1
     assert "train.use_local" in capsys.readouterr().err
+
+
+def test_image_skip_and_learning_rate_reach_the_run_and_the_saved_model(synth_root, tmp_path):
+    run = tmp_path / "run"
+    main(["train", "hpn", "--data", str(synth_root), "--out", str(run), *FAST,
+          "--image-skip", "--learning-rate", "1e-3"])  # fmt: skip
+    options = json.loads((run / "options.json").read_text())
+    assert options["model.image_skip"] is True and options["train.learning_rate"] == 1e-3
+    saved = json.loads((run / "final" / "config.json").read_text())
+    assert saved["config"]["image_skip"] is True
 
 
 def test_missing_backbone_names_the_fetch_command(synth_root, tmp_path, monkeypatch, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -131,3 +133,19 @@ def test_config_rejects_inconsistent_shapes():
         HPNConfig(start_resolution=32)
     with pytest.raises(ValueError, match="divisible"):
         HPNConfig(bottleneck_channels=32, bottleneck_size=32, final_resolution=1024)
+
+
+def test_image_skip_starts_every_level_at_the_reference_and_then_learns_everywhere():
+    model = HPN(dataclasses.replace(TINY, image_skip=True))
+    for level in (8, 16):
+        model.grow_to(level)
+        image, maps = _inputs(model)
+        assert torch.allclose(model(image, maps), image, atol=1e-3)
+        for _ in range(2):  # the zero to-RGB layer passes gradients down from step two
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            optimizer.zero_grad()
+            model(image, maps).square().mean().backward()
+            optimizer.step()
+        for name, parameter in model.named_parameters():
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert not torch.allclose(model(image, maps), image, atol=1e-3)

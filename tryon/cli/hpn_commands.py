@@ -7,6 +7,7 @@ and the loss backbone, and hand over to :mod:`hpn.trainer`, :mod:`hpn.evaluation
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,10 +41,11 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
     return values
 
 
-def _model_config(preset: str) -> HPNConfig:
+def _model_config(preset: str, image_skip: bool = False) -> HPNConfig:
     from hpn.model import HPNConfig
 
-    return {"small": HPNConfig.small, "paper": HPNConfig.paper, "tiny": HPNConfig.tiny}[preset]()
+    config = {"small": HPNConfig.small, "paper": HPNConfig.paper, "tiny": HPNConfig.tiny}[preset]()
+    return dataclasses.replace(config, image_skip=image_skip)
 
 
 def _load_backbone(
@@ -135,6 +137,12 @@ def _common_training_options(function: Any) -> Any:
             help="Model preset (HPNConfig.small/paper/tiny).",
         ),
         click.option(
+            "--image-skip",
+            is_flag=True,
+            help="Beyond the paper: output = input image + learned correction "
+            "(HPNConfig.image_skip); starts every level at 'reference unchanged'.",
+        ),
+        click.option(
             "--levels",
             help="Resolutions to train, e.g. 64,128 [default: all levels of the preset].",
         ),
@@ -148,6 +156,13 @@ def _common_training_options(function: Any) -> Any:
             default="8",
             show_default=True,
             help="One batch size, or one per level (e.g. 16,8).",
+        ),
+        click.option(
+            "--learning-rate",
+            type=click.FloatRange(min=0, min_open=True),
+            default=2e-4,
+            show_default=True,
+            help="Adam's learning rate (the paper's 2e-4).",
         ),
         click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True),
         click.option(
@@ -231,8 +246,9 @@ def _common_training_options(function: Any) -> Any:
     help="Under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm).",
 )
 def train_hpn(
-    data: Path, preset: str, levels: str | None, steps_per_level: int | None, batch_size: str,
-    seed: int, backbone: str | None, vgg_layers: str | None, growth: str, device: str,
+    data: Path, preset: str, image_skip: bool, levels: str | None, steps_per_level: int | None,
+    batch_size: str, learning_rate: float, seed: int, backbone: str | None,
+    vgg_layers: str | None, growth: str, device: str,
     num_workers: int, out: Path, no_local: bool, no_progressive: bool, local_weight: float,
     pixel_weight: float, flip: float, checkpoint_every: int, sample_every: int, dry_run: bool,
     sync_bn: bool,
@@ -244,9 +260,10 @@ def train_hpn(
     from hpn.distributed import init_from_env, shutdown
     from hpn.trainer import ProgressiveTrainer
 
-    model_config = _model_config(preset)
+    model_config = _model_config(preset, image_skip)
     config = _train_config(
         model_config, preset, levels, steps_per_level, batch_size, seed=seed,
+        learning_rate=learning_rate,
         use_local=not no_local, progressive=not no_progressive, local_weight=local_weight,
         pixel_weight=pixel_weight,
         optimizer_at_growth=growth, checkpoint_every=checkpoint_every, sample_every=sample_every,
@@ -352,16 +369,18 @@ def eval_hpn(
     show_default=True,
 )
 def train_hpn_table1(
-    data: Path, preset: str, levels: str | None, steps_per_level: int | None, batch_size: str,
-    seed: int, backbone: str | None, vgg_layers: str | None, growth: str, device: str,
+    data: Path, preset: str, image_skip: bool, levels: str | None, steps_per_level: int | None,
+    batch_size: str, learning_rate: float, seed: int, backbone: str | None,
+    vgg_layers: str | None, growth: str, device: str,
     num_workers: int, out: Path, limit: int | None, table: Path, table_json: Path,
 ) -> None:  # fmt: skip
     """Paper Table 1 on our data: Baseline, LD, PT, LD+PT with equal step budgets."""
     from hpn.ablation import run_table1, table1_markdown
 
-    model_config = _model_config(preset)
+    model_config = _model_config(preset, image_skip)
     config = _train_config(
         model_config, preset, levels, steps_per_level, batch_size, seed=seed,
+        learning_rate=learning_rate,
         optimizer_at_growth=growth, checkpoint_every=250, sample_every=0,
     )  # fmt: skip
     train_set = _pairs(data, "train", config.levels[-1], seed=seed)
@@ -373,9 +392,11 @@ def train_hpn_table1(
         limit=limit, device=None if device == "auto" else device,
     )  # fmt: skip
     command = (
-        f"tryon train hpn-table1 --data {data} --config {preset} --levels "
+        f"tryon train hpn-table1 --data {data} --config {preset}"
+        + (" --image-skip" if image_skip else "")
+        + " --levels "
         f"{','.join(map(str, config.levels))} --steps-per-level {config.steps_per_level} "
-        f"--batch-size {batch_size} --seed {seed} --out {out}"
+        f"--batch-size {batch_size} --learning-rate {learning_rate:g} --seed {seed} --out {out}"
         + (f" --vgg-layers {vgg_layers}" if vgg_layers else "")
         + (f" --limit {limit}" if limit else "")
     )
