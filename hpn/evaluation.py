@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from hpn.metrics import local_ssim, ssim
+from hpn.metrics import as_uint8_image, local_ssim, ssim
 from hpn.model import HPN
 from hpn.pairs import resize_pair_batch
+from hpn.pckh import pckh_joints, pooled_pckh
 from hpn.posemaps import pose_maps_batch
 from hpn.skeleton import draw_skeleton
 
@@ -30,7 +31,9 @@ class PoseTransferScores:
 
     ``ssim_win_rate`` (share of pairs where the model's SSIM beats the baseline's) and
     ``ssim_gain_sem`` (standard error of the mean per-pair SSIM gain) say whether a gap
-    between the two means is larger than the pair-to-pair noise.
+    between the two means is larger than the pair-to-pair noise. The PCKh fields
+    (:mod:`hpn.pckh`) are None unless a keypoint detector was given; ``ground_truth_pckh``
+    (the detector on the real target images) is the ceiling the detector itself allows.
     """
 
     count: int
@@ -42,6 +45,9 @@ class PoseTransferScores:
     ssim_win_rate: float
     ssim_gain_sem: float
     protocol: str = "SSIM protocol B (DATA.md), uint8 RGB; local-SSIM over 44 regions"
+    pckh: float | None = None
+    baseline_pckh: float | None = None
+    ground_truth_pckh: float | None = None
 
     def as_dict(self) -> dict[str, float | int | str]:
         return dataclasses.asdict(self)
@@ -79,6 +85,7 @@ def evaluate_pose_transfer(
     batch_size: int = 8,
     num_examples: int = 4,
     show_progress: bool = True,
+    detect_keypoints: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> EvaluationResult:
     """SSIM / local-SSIM of ``model`` and of the reference-unchanged baseline on ``dataset``.
 
@@ -89,6 +96,9 @@ def evaluate_pose_transfer(
         batch_size: items per forward pass.
         num_examples: rows kept for an evaluation grid.
         show_progress: show a tqdm bar.
+        detect_keypoints: HxWx3 uint8 RGB -> (18, 2) pixel keypoints, NaN where missing (all
+            NaN when nobody is found); given, PCKh is scored on outputs, references and
+            targets.
 
     Returns:
         The mean scores and ``num_examples`` grid rows.
@@ -105,6 +115,7 @@ def evaluate_pose_transfer(
     model_scores: list[tuple[float, float]] = []
     baseline_scores: list[tuple[float, float]] = []
     examples: list[list[torch.Tensor]] = []
+    pckh_scores: dict[str, list[np.ndarray]] = {"output": [], "reference": [], "target": []}
     resolution = model.resolution
     with tqdm(total=len(dataset), desc="eval", unit="pair", disable=not show_progress) as bar:  # type: ignore[arg-type]
         for raw in loader:
@@ -117,6 +128,11 @@ def evaluate_pose_transfer(
                 baseline_scores.append(
                     (ssim(reference, target), local_ssim(reference, target, keypoints))
                 )
+                if detect_keypoints is not None:
+                    images = {"output": output, "reference": reference, "target": target}
+                    for name, image in images.items():
+                        detected = detect_keypoints(as_uint8_image(image))
+                        pckh_scores[name].append(pckh_joints(detected, keypoints.numpy()))
                 if len(examples) < num_examples:
                     pose = draw_skeleton(keypoints, resolution, resolution)
                     examples.append([reference, pose, output, target])
@@ -129,6 +145,15 @@ def evaluate_pose_transfer(
         baseline_ssim=_mean([score[0] for score in baseline_scores]),
         baseline_local_ssim=_mean([score[1] for score in baseline_scores]),
         **_paired_ssim_gain([score[0] for score in model_scores], [b[0] for b in baseline_scores]),
+        **(
+            {}
+            if detect_keypoints is None
+            else {
+                "pckh": pooled_pckh(pckh_scores["output"]),
+                "baseline_pckh": pooled_pckh(pckh_scores["reference"]),
+                "ground_truth_pckh": pooled_pckh(pckh_scores["target"]),
+            }
+        ),
     )
     return EvaluationResult(scores=scores, examples=examples)
 

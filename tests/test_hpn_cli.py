@@ -41,6 +41,12 @@ def test_train_resume_and_eval(synth_root, tmp_path, capsys):
     assert {"ssim", "local_ssim", "baseline_ssim", "baseline_local_ssim"} <= set(scores)
     assert 0 <= scores["ssim_win_rate"] <= 1 and scores["ssim_gain_sem"] >= 0
     assert grid.is_file()
+    assert scores["pckh"] is None  # only with --pckh
+    main(["eval", "hpn", "--model", str(run / "final"), "--data", str(synth_root),
+          "--json", str(scores_path), "--limit", "2", "--pckh"])  # fmt: skip
+    scores = json.loads(scores_path.read_text())
+    for name in ("pckh", "baseline_pckh", "ground_truth_pckh"):
+        assert 0 <= scores[name] <= 1, name
 
 
 def test_changed_options_do_not_mix_into_a_run(synth_root, tmp_path, capsys):

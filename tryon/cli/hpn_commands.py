@@ -325,18 +325,34 @@ def train_hpn(
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N test pairs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--pckh",
+    is_flag=True,
+    help="Also PCKh: BlazePose re-detects keypoints on outputs, references and targets "
+    "(needs `tryon models fetch blazepose`).",
+)
 def eval_hpn(
     model_dir: Path, data: Path, json_path: Path | None, grid: Path | None, limit: int | None,
-    batch_size: int, device: str,
+    batch_size: int, device: str, pckh: bool,
 ) -> None:  # fmt: skip
     """SSIM and local-SSIM (protocol B) on the test split, next to "reference unchanged"."""
+    from functools import partial
+
     from hpn.evaluation import evaluate_pose_transfer
     from hpn.model import HPN
     from hpn.training import resolve_device, save_image_grid
 
+    detect = None
+    if pckh:
+        from tryon.preprocess import BlazePoseEstimator
+        from tryon.preprocess.pose_eval import keypoints_or_missing
+
+        detect = partial(keypoints_or_missing, BlazePoseEstimator())
     model = HPN.from_pretrained(model_dir).to(resolve_device(None if device == "auto" else device))
     dataset = _pairs(data, "test", model.resolution)
-    result = evaluate_pose_transfer(model, dataset, limit=limit, batch_size=batch_size)
+    result = evaluate_pose_transfer(
+        model, dataset, limit=limit, batch_size=batch_size, detect_keypoints=detect
+    )
     scores = {**result.scores.as_dict(), "model": str(model_dir), "data": str(data)}
     click.echo(json.dumps(scores, indent=2))
     if json_path is not None:

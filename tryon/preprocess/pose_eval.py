@@ -2,9 +2,10 @@
 
 For each photo with ``openpose_json`` keypoints: whether a person is found, and PCK: the share
 of the reference's present joints that the estimate puts within ``threshold`` x the
-reference's shoulder width (a joint the estimate misses counts as wrong). The shoulder width
-stands in for PCKh's head size, which COCO-18 keypoints do not give; say "PCK@0.5 shoulder
-width" when quoting it, not PCKh.
+reference's shoulder width (a joint the estimate misses counts as wrong); a photo counts as
+found when the estimator returns at least one joint. Say "PCK@0.5 shoulder width" when quoting
+it: PCKh, as the pose-transfer field computes it from a head box, is :mod:`hpn.pckh`, which
+``tryon eval hpn --pckh`` uses with :func:`keypoints_or_missing`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from hpn.keypoints import NUM_KEYPOINTS
 from tryon.data.keypoint_formats import read_openpose_json
 from tryon.errors import NoPersonFound
 from tryon.imageio import load_image
@@ -37,6 +39,14 @@ class PoseEvaluation:
     threshold: float
     pck_per_joint: list[float | None]
     estimate_seconds_median: float
+
+
+def keypoints_or_missing(estimator: PoseEstimator, image: np.ndarray) -> np.ndarray:
+    """The estimator's (18, 2) keypoints, all NaN when it finds nobody (scored as misses)."""
+    try:
+        return estimator.estimate(image).keypoints
+    except NoPersonFound:
+        return np.full((NUM_KEYPOINTS, 2), np.nan, np.float32)
 
 
 def pose_pck(estimate: np.ndarray, reference: np.ndarray, threshold: float) -> np.ndarray:
@@ -68,12 +78,9 @@ def evaluate_pose(
         reference = read_openpose_json(sample.keypoints)
         photo = load_image(sample.image)
         started = time.perf_counter()
-        try:
-            estimate = estimator.estimate(photo).keypoints
-            found += 1
-        except NoPersonFound:
-            estimate = np.full_like(reference, np.nan)
+        estimate = keypoints_or_missing(estimator, photo)
         timings.append(time.perf_counter() - started)
+        found += int(not np.isnan(estimate).all())
         try:
             scores.append(pose_pck(estimate, reference, threshold))
         except ValueError:
