@@ -145,17 +145,17 @@ def evaluate_pose_transfer(
         baseline_ssim=_mean([score[0] for score in baseline_scores]),
         baseline_local_ssim=_mean([score[1] for score in baseline_scores]),
         **_paired_ssim_gain([score[0] for score in model_scores], [b[0] for b in baseline_scores]),
-        **(
-            {}
-            if detect_keypoints is None
-            else {
-                "pckh": pooled_pckh(pckh_scores["output"]),
-                "baseline_pckh": pooled_pckh(pckh_scores["reference"]),
-                "ground_truth_pckh": pooled_pckh(pckh_scores["target"]),
-            }
-        ),
+        **(_pckh_fields(pckh_scores) if detect_keypoints is not None else {}),
     )
     return EvaluationResult(scores=scores, examples=examples)
+
+
+def _pckh_fields(per_image: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    return {
+        "pckh": pooled_pckh(per_image["output"]),
+        "baseline_pckh": pooled_pckh(per_image["reference"]),
+        "ground_truth_pckh": pooled_pckh(per_image["target"]),
+    }
 
 
 def _paired_ssim_gain(model: Sequence[float], baseline: Sequence[float]) -> dict[str, float]:

@@ -46,6 +46,6 @@ def pckh_joints(detected: np.ndarray, target: np.ndarray, alpha: float = PCKH_AL
 
 def pooled_pckh(per_image: list[np.ndarray]) -> float:
     """Correct joints / counted joints over all images (NaN when nothing was counted)."""
-    joints = np.concatenate([np.ravel(scores) for scores in per_image]) if per_image else []
-    counted = np.asarray(joints)[~np.isnan(joints)]
+    joints = np.concatenate([np.ravel(scores) for scores in per_image] or [np.empty(0)])
+    counted = joints[~np.isnan(joints)]
     return float(counted.mean()) if counted.size else float("nan")
