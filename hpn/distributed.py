@@ -17,6 +17,7 @@ statistics, a slightly different (and equally valid) estimator than one process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -97,6 +98,22 @@ def shutdown(context: DistributedContext) -> None:
     """Leave the process group (no-op for a single process)."""
     if context.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def process_group(context: DistributedContext) -> Iterator[DistributedContext]:
+    """Run a job inside the process group, then leave it.
+
+    On success every rank meets at a barrier before leaving: rank 0 hosts the rendezvous
+    store, and a rank still tearing down its gloo threads when rank 0 exits aborts
+    ("terminate called without an active exception"). On an error the rank leaves at once
+    (the others may never reach a barrier).
+    """
+    try:
+        yield context
+        barrier(context)
+    finally:
+        shutdown(context)
 
 
 def barrier(context: DistributedContext) -> None:

@@ -24,8 +24,8 @@ from hpn.distributed import (
     ShardedResumableSampler,
     all_reduce_mean,
     init_from_env,
+    process_group,
     sharded_loader,
-    shutdown,
     unwrap,
     wrap_model,
 )
@@ -87,8 +87,7 @@ def _spawn(target, *args) -> None:
 
 
 def _rank(rank: int, port: int, batchnorm: bool, out: Path) -> None:
-    context = _join(rank, port)
-    try:
+    with process_group(_join(rank, port)) as context:
         if batchnorm:  # SyncBatchNorm is CUDA-only in PyTorch: refused on CPU, clearly
             with pytest.raises(ValueError, match="SyncBatchNorm needs CUDA"):
                 wrap_model(_model(batchnorm), context, sync_batchnorm=True)
@@ -98,8 +97,6 @@ def _rank(rank: int, port: int, batchnorm: bool, out: Path) -> None:
         mean_rank = all_reduce_mean(torch.tensor(float(rank)), context)
         if context.is_main:
             torch.save({"weights": weights, "mean_rank": mean_rank}, out)
-    finally:
-        shutdown(context)
 
 
 def _two_ranks(tmp_path: Path, batchnorm: bool) -> dict:
@@ -180,12 +177,9 @@ def _flow_options(batch_size: int) -> FlowTrainOptions:
 
 
 def _flow_rank(rank: int, port: int, run_dir: Path) -> None:
-    context = _join(rank, port)
-    try:
+    with process_group(_join(rank, port)) as context:
         options = _flow_options(PER_RANK_BATCH)
         train_flow(EqualAreaPairs(8, 16), run_dir, FLOW_CONFIG, options, distributed=context)
-    finally:
-        shutdown(context)
 
 
 @pytest.mark.slow
@@ -210,8 +204,7 @@ def test_flow_trained_on_two_gloo_ranks_matches_one_process(tmp_path) -> None:
 
 
 def _hpn_rank(rank: int, port: int, run_dir: Path, vgg16_path: Path) -> None:
-    context = _join(rank, port)
-    try:
+    with process_group(_join(rank, port)) as context:
         backbone = VGG16Features.from_file(vgg16_path, layers=("relu1_2", "relu2_2"))
         config = TrainConfig(
             levels=(16, 32), steps_per_level=2, batch_sizes=(1,), checkpoint_every=100,
@@ -224,8 +217,6 @@ def _hpn_rank(rank: int, port: int, run_dir: Path, vgg16_path: Path) -> None:
         model = trainer.train()
         parameters = {name: value.detach() for name, value in model.named_parameters()}
         torch.save(parameters, run_dir.parent / f"parameters-rank{rank}.pt")
-    finally:
-        shutdown(context)
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def train_flow_command(
     Data parallel: torchrun --nproc_per_node N -m tryon train flow ... (--batch-size per rank).
     """
     from flow.trainer import FlowTrainOptions, check_trainable, train_flow
-    from hpn.distributed import init_from_env, shutdown
+    from hpn.distributed import init_from_env, process_group
     from tryon.assets import get_asset
     from tryon.data import VitonPairs
 
@@ -107,12 +107,10 @@ def train_flow_command(
         click.echo(f"would write the run to {out}; dry run, nothing written")
         return
     context = init_from_env()
-    try:
+    with process_group(context):
         model_dir = train_flow(
             dataset, out, config, options, vgg_path, str(root), distributed=context
         )
-    finally:
-        shutdown(context)
     if context.is_main:
         click.echo(f"model: {model_dir}")
 

@@ -257,7 +257,7 @@ def train_hpn(
 
     Data parallel: torchrun --nproc_per_node N -m tryon train hpn ... (--batch-size per rank).
     """
-    from hpn.distributed import init_from_env, shutdown
+    from hpn.distributed import init_from_env, process_group
     from hpn.trainer import ProgressiveTrainer
 
     model_config = _model_config(preset, image_skip)
@@ -292,10 +292,8 @@ def train_hpn(
                 f"batch {phase.batch_size}"
             )
         return
-    try:
+    with process_group(context):
         trainer.train()
-    finally:
-        shutdown(context)
     if context.is_main:
         click.echo(f"finished: {trainer.final_dir}")
 
