@@ -141,8 +141,8 @@ def test_image_skip_starts_every_level_at_the_reference_and_then_learns_everywhe
         model.grow_to(level)
         image, maps = _inputs(model)
         assert torch.allclose(model(image, maps), image, atol=1e-3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # after growth: new layers too
         for _ in range(2):  # the zero to-RGB layer passes gradients down from step two
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
             optimizer.zero_grad()
             model(image, maps).square().mean().backward()
             optimizer.step()
