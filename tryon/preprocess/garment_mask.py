@@ -88,7 +88,7 @@ def garment_mask(image: np.ndarray, config: GarmentMaskConfig | None = None) -> 
         cv2.GC_INIT_WITH_MASK,
     )
     garment = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    garment = _fill_holes(_largest_component(garment))
+    garment = fill_holes(_largest_component(garment))
     if garment.mean() < config.min_area_fraction:
         raise InvalidInputError(
             f"no garment found: the largest foreground region covers {garment.mean():.1%} of "
@@ -113,7 +113,7 @@ def _seed_mask(small: np.ndarray, border: int, config: GarmentMaskConfig) -> np.
         (edges | far_from_background).astype(np.uint8), cv2.MORPH_CLOSE, kernel
     )
     outline[ring] = 0
-    enclosed = _fill_holes(outline > 0)
+    enclosed = fill_holes(outline > 0)
 
     seeds = np.full(small.shape[:2], cv2.GC_PR_BGD, np.uint8)
     seeds[enclosed | far_from_background] = cv2.GC_PR_FGD
@@ -121,7 +121,7 @@ def _seed_mask(small: np.ndarray, border: int, config: GarmentMaskConfig) -> np.
     return seeds
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
+def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` plus every region it encloses (not reachable from the border through ~mask)."""
     padded = np.pad(mask.astype(np.uint8), 1)
     flood = padded.copy()

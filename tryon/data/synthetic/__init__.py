@@ -26,7 +26,13 @@ from tryon.data.synthetic.params import (
     sample_identity,
     sample_pose,
 )
-from tryon.data.synthetic.render import ProductPhoto, RenderedSample, render_person, render_product
+from tryon.data.synthetic.render import (
+    ProductPhoto,
+    RenderedSample,
+    product_keypoints,
+    render_person,
+    render_product,
+)
 from tryon.data.synthetic.skeleton import canonical_keypoints
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "SynthSettings",
     "canonical_keypoints",
     "draw_identity",
+    "product_keypoints",
     "render_person",
     "render_product",
     "sample_garment",

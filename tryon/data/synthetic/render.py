@@ -356,6 +356,23 @@ def _product_skeleton(canvas_size: int) -> Skeleton:
     return place_skeleton(MEAN_BODY, CANONICAL_POSE, origin, scale)
 
 
+def product_keypoints(size: int) -> np.ndarray:
+    """The body joints a product photo of ``size`` px is laid out on (the mean body, flat).
+
+    Only the joints a garment has are given (neck, shoulders, elbows, wrists, hips); the
+    others are NaN. This is the exact answer that a product photo's estimated landmarks
+    (:mod:`tryon.preprocess.garment_landmarks`) are scored against.
+
+    Returns:
+        (18, 2) float32 pixel (x, y) in the product photo.
+    """
+    joints = _product_skeleton(size * SUPERSAMPLE).joints
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    garment_joints = [1, 2, 3, 4, 5, 6, 7, 8, 11]
+    keypoints[garment_joints] = (joints[garment_joints] + 0.5) / SUPERSAMPLE - 0.5
+    return keypoints
+
+
 def _chest(canvas_size: int) -> tuple[float, float, float]:
     """Where prints go, as fractions of the product frame: (x, y, width)."""
     sk = _product_skeleton(canvas_size)

@@ -1,0 +1,195 @@
+"""Where the shopper's upper garment is, on a real photo, without a network; and its check.
+
+The classical region starts from what is reliable on real photos (BlazePose's keypoints and
+person mask) and lets the photo's colours settle the outline:
+
+1. a prior from keypoint geometry (:func:`~.body_geometry.upper_clothes_region`, sleeves to
+   the wrist since the old garment may be long-sleeved), cut to the person mask;
+2. GrabCut seeded with the torso's core as sure garment, the prior as probable garment, the
+   face box, the hands and the rest of the person as probable non-garment, and everything
+   off the person as sure background;
+3. the result cut to the person mask, the part connected to the torso core, its enclosed
+   holes (a logo, a patch) filled.
+
+:func:`region_plausibility` scores any region with DATA.md's measures (share on the dilated
+person mask, share of the torso covered, share of the face box covered); the pipeline uses it
+to decide whether to trust a parser's region or fall back to this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from hpn.keypoints import scale_keypoints, validate_keypoints
+from tryon.preprocess.body_boxes import face_mask, torso_mask, torso_polygon
+from tryon.preprocess.body_geometry import GarmentGeometry, upper_clothes_region
+from tryon.preprocess.garment_mask import fill_holes
+
+R_WRIST, L_WRIST, R_ELBOW, L_ELBOW = 4, 7, 3, 6
+
+
+@dataclass(frozen=True)
+class ClassicalRegionConfig:
+    """Knobs of :func:`classical_garment_region`.
+
+    Attributes:
+        working_size: longest side the photo is reduced to for GrabCut.
+        core_shrink: the torso polygon shrunk towards its centre by this fraction is sure
+            garment.
+        hand_radius: radius of the hand seeds around the wrists, in shoulder widths.
+        grabcut_iterations: GrabCut iterations.
+    """
+
+    working_size: int = 320
+    core_shrink: float = 0.35
+    hand_radius: float = 0.22
+    grabcut_iterations: int = 4
+
+
+@dataclass(frozen=True)
+class RegionScores:
+    """DATA.md's plausibility measures of a garment region (fractions in [0, 1]).
+
+    Attributes:
+        on_person: share of the region's pixels on the person mask dilated by 2 % of the
+            photo's long side.
+        torso_covered: share of the torso polygon the region covers.
+        face_covered: share of the face box the region covers (0 when there is no face).
+    """
+
+    on_person: float
+    torso_covered: float
+    face_covered: float
+
+    def plausible(self, on_person: float = 0.95, torso: float = 0.6, face: float = 0.05) -> bool:
+        """Whether the region passes the given thresholds (the issue's acceptance values)."""
+        enough = self.on_person >= on_person and self.torso_covered >= torso
+        return enough and self.face_covered <= face
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Bool mask grown by ``radius`` pixels (square structuring element: fast at any size)."""
+    if radius <= 0:
+        return mask.astype(bool)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def region_plausibility(
+    region: np.ndarray, keypoints: np.ndarray, person_mask: np.ndarray
+) -> RegionScores:
+    """Score a garment region against the person mask, the torso and the face box."""
+    size = region.shape
+    if person_mask.shape != size:
+        raise ValueError(f"region {size} and person mask {person_mask.shape} differ in size")
+    region = region.astype(bool)
+    total = int(region.sum())
+    near_person = dilate(person_mask, max(1, round(0.02 * max(size))))
+    torso, face = torso_mask(keypoints, size), face_mask(keypoints, size)
+    return RegionScores(
+        on_person=float((region & near_person).sum() / total) if total else 0.0,
+        torso_covered=float((region & torso).sum() / torso.sum()) if torso.any() else 0.0,
+        face_covered=float((region & face).sum() / face.sum()) if face.any() else 0.0,
+    )
+
+
+def classical_garment_region(
+    photo: np.ndarray,
+    keypoints: np.ndarray,
+    person_mask: np.ndarray,
+    config: ClassicalRegionConfig | None = None,
+) -> np.ndarray:
+    """The upper garment's pixels on a photo (see the module docstring).
+
+    Args:
+        photo: HxWx3 uint8 RGB.
+        keypoints: (18, 2) pixel (x, y) of the person, NaN missing; shoulders required.
+        person_mask: HxW bool person mask.
+        config: GrabCut and seed settings.
+
+    Returns:
+        HxW bool, a subset of ``person_mask``; empty when the photo shows no torso.
+    """
+    config = config or ClassicalRegionConfig()
+    keypoints = validate_keypoints(keypoints)
+    height, width = photo.shape[:2]
+    factor = min(1.0, config.working_size / max(height, width))
+    small_size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    small = cv2.resize(photo, small_size[::-1], interpolation=cv2.INTER_AREA)
+    points = scale_keypoints(keypoints, (height, width), small_size)
+    person = cv2.resize(person_mask.astype(np.uint8), small_size[::-1], cv2.INTER_NEAREST) > 0
+    polygon = torso_polygon(points)
+    if polygon is None or not person.any():
+        return np.zeros((height, width), bool)
+    seeds = _seeds(points, person, polygon, small_size, config)
+    if not (seeds == cv2.GC_FGD).any():
+        return np.zeros((height, width), bool)
+    labels = seeds.copy()
+    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(
+        cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+        labels,
+        None,
+        *models,
+        config.grabcut_iterations,
+        cv2.GC_INIT_WITH_MASK,
+    )
+    garment = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)) & person
+    garment = fill_holes(_touching(garment, seeds == cv2.GC_FGD))
+    soft = cv2.GaussianBlur(garment.astype(np.float32), (0, 0), 0.7)
+    full = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    return full & person_mask.astype(bool)
+
+
+def _seeds(
+    points: np.ndarray,
+    person: np.ndarray,
+    polygon: np.ndarray,
+    size: tuple[int, int],
+    config: ClassicalRegionConfig,
+) -> np.ndarray:
+    """GrabCut's initial labels (see the module docstring)."""
+    prior = upper_clothes_region(points, size, GarmentGeometry(sleeve_length=2.0)) & person
+    seeds = np.full(size, cv2.GC_BGD, np.uint8)
+    seeds[person] = cv2.GC_PR_BGD
+    seeds[prior] = cv2.GC_PR_FGD
+    centre = polygon.mean(axis=0)
+    core = centre + (polygon - centre) * (1.0 - config.core_shrink)
+    core_mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(core_mask, [np.round(core).astype(np.int32)], 1)
+    not_garment = face_mask(points, size)
+    shoulder_width = float(np.linalg.norm(polygon[1] - polygon[0]))
+    radius = max(1, round(config.hand_radius * shoulder_width))
+    for wrist, elbow in ((R_WRIST, R_ELBOW), (L_WRIST, L_ELBOW)):
+        if np.isfinite(points[wrist]).all():
+            hand = points[wrist]
+            if np.isfinite(points[elbow]).all():  # the hand lies beyond the wrist
+                hand = hand + 0.35 * (points[wrist] - points[elbow])
+            disc = np.zeros(size, np.uint8)
+            cv2.circle(disc, tuple(np.round(hand).astype(int).tolist()), radius, 1, -1)
+            not_garment |= disc > 0
+    seeds[not_garment & person] = cv2.GC_PR_BGD
+    seeds[face_mask(points, size) & _above(polygon[0], polygon[1], size)] = cv2.GC_BGD
+    seeds[(core_mask > 0) & person & ~not_garment] = cv2.GC_FGD
+    return seeds
+
+
+def _above(right: np.ndarray, left: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """HxW bool: the side of the shoulder line (right -> left shoulder) the head is on."""
+    ys, xs = np.mgrid[0 : size[0], 0 : size[1]]
+    across = left - right
+    # The head is on the side where the cross product with the shoulder line is negative
+    # for a person standing upright (image y grows downwards).
+    side = across[0] * (ys - right[1]) - across[1] * (xs - right[0])
+    return side < 0
+
+
+def _touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """The connected components of ``mask`` that contain an ``anchor`` pixel."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.unique(labels[anchor & mask])
+    keep = keep[keep > 0]
+    return np.isin(labels, keep) if count > 1 else mask.astype(bool)
