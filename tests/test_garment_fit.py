@@ -1,0 +1,131 @@
+"""Classical garment region, product-photo landmarks, the part-warp garment fit and the own-view
+composite: on renders with exact truth, and on scikit-image's astronaut (a real photo)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from hpn.body_parts import complete_arms
+from hpn.part_warp import source_labels
+from tryon.data import lip
+from tryon.data.synthetic import (
+    product_keypoints,
+    render_person,
+    render_product,
+    sample_garment,
+    sample_identity,
+    sample_pose,
+)
+from tryon.pipeline.garment_fit import fit_garment
+from tryon.pipeline.own_view import compose_own_view
+from tryon.preprocess.garment_landmarks import garment_landmarks
+from tryon.preprocess.garment_mask import garment_mask
+from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
+
+SIZE = 256
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+@pytest.fixture(scope="module")
+def astronaut_pose():
+    from tryon.preprocess import BlazePoseEstimator
+
+    photo = data.astronaut()
+    return photo, BlazePoseEstimator().estimate(photo)
+
+
+def test_landmarks_of_synthetic_products_are_near_the_true_layout() -> None:
+    rng = np.random.default_rng(11)
+    truth = product_keypoints(SIZE)
+    shoulder_width = truth[5, 0] - truth[2, 0]
+    for _ in range(12):
+        garment = sample_garment(rng)
+        estimate = garment_landmarks(render_product(garment, SIZE).mask)
+        torso = [1, 2, 5, 8, 11]
+        error = np.linalg.norm(estimate[torso] - truth[torso], axis=1) / shoulder_width
+        assert error.max() < 0.3, (garment.cut, error)
+        has_sleeves = garment.cut != "tank"
+        assert np.isfinite(estimate[[3, 4, 6, 7]]).all() == has_sleeves
+
+
+def test_landmarks_refuse_an_empty_mask() -> None:
+    from tryon.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="empty"):
+        garment_landmarks(np.zeros((64, 64), bool))
+
+
+def test_fitted_garment_lands_on_the_worn_garment_of_a_render() -> None:
+    rng = np.random.default_rng(5)
+    scores = []
+    for _ in range(6):
+        identity, garment = sample_identity(rng), sample_garment(rng)
+        worn = render_person(identity, garment, sample_pose(rng), SIZE)
+        product = render_product(garment, SIZE)
+        fit = fit_garment(
+            product.image,
+            product.mask,
+            garment_landmarks(product.mask),
+            complete_arms(worn.keypoints),
+            (SIZE, SIZE),
+        )
+        truth = np.isin(worn.parse, lip.UPPER_GARMENT_IDS)
+        scores.append(_iou(fit.alpha > 0.5, truth))
+    assert np.mean(scores) > 0.6, scores
+
+
+def test_classical_region_on_a_render_matches_the_parse() -> None:
+    rng = np.random.default_rng(2)
+    scores = []
+    for _ in range(4):
+        person = render_person(sample_identity(rng), sample_garment(rng), sample_pose(rng), SIZE)
+        region = classical_garment_region(person.image, person.keypoints, person.person_mask)
+        scores.append(_iou(region, np.isin(person.parse, lip.UPPER_GARMENT_IDS)))
+    assert np.mean(scores) > 0.6, scores
+
+
+def test_classical_region_on_the_astronaut_is_plausible(astronaut_pose) -> None:
+    photo, pose = astronaut_pose
+    region = classical_garment_region(photo, pose.keypoints, pose.person_mask)
+    scores = region_plausibility(region, pose.keypoints, pose.person_mask)
+    assert scores.plausible(), scores
+
+
+def test_plausibility_flags_a_region_over_the_face(astronaut_pose) -> None:
+    photo, pose = astronaut_pose
+    everything = np.ones(photo.shape[:2], bool)
+    scores = region_plausibility(everything, pose.keypoints, pose.person_mask)
+    assert scores.face_covered == 1.0 and scores.on_person < 0.95 and not scores.plausible()
+
+
+def test_own_view_keeps_face_and_background_and_recolours_the_torso(astronaut_pose) -> None:
+    from skimage.metrics import structural_similarity
+
+    from tryon.preprocess.body_boxes import face_box, torso_mask
+    from tryon.preprocess.garment_region import dilate
+
+    photo, pose = astronaut_pose
+    keypoints = complete_arms(pose.keypoints)
+    labels = source_labels(keypoints, pose.person_mask)
+    old = classical_garment_region(photo, pose.keypoints, pose.person_mask)
+    product = render_product(sample_garment(np.random.default_rng(0)), 512)
+    mask = garment_mask(product.image)
+    fit = fit_garment(product.image, mask, garment_landmarks(mask), keypoints, photo.shape[:2])
+    layers = compose_own_view(photo, keypoints, pose.person_mask, labels, old, fit)
+
+    outside = ~dilate(pose.person_mask, round(0.04 * 512))
+    assert np.abs(layers.image.astype(int) - photo.astype(int))[outside].max() == 0
+    x0, y0, x1, y1 = face_box(pose.keypoints, photo.shape[:2])
+    face_ssim = structural_similarity(
+        photo[y0:y1, x0:x1], layers.image[y0:y1, x0:x1], channel_axis=-1, data_range=255
+    )
+    assert face_ssim >= 0.95
+    torso = torso_mask(pose.keypoints, photo.shape[:2]) & (layers.alpha > 0.9)
+    garment_colour = np.median(product.image[product.mask], axis=0)
+    result_colour = np.median(layers.image[torso], axis=0)
+    assert np.abs(result_colour.astype(float) - garment_colour).max() < 30

@@ -1,0 +1,130 @@
+"""The shopper's own view: the fitted garment composited into the photo, nothing else changed.
+
+Layers, back to front:
+
+1. the photo itself;
+2. where the old garment is left uncovered by the new one: re-synthesised skin inside the
+   body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`);
+3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
+   looser garment may stand a little off the body, never over the room behind);
+4. in front of it, the photo's own pixels that are not old garment and lie in front of the
+   garment piece there: the head (face, hair, neck) over every piece, bare arms and hands
+   over the garment's torso piece (an arm held in front of the body stays in front).
+
+Every pixel outside the grown person mask is the photo's, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from hpn.body_parts import ARM_PARTS, HEAD_PART, TORSO_PART, body_from_keypoints, body_region
+from tryon.pipeline.garment_fit import FittedGarment
+from tryon.pipeline.resynthesis import background_plate, shaded_skin, skin_colour
+from tryon.preprocess.garment_region import dilate
+
+BODY_SIZE = 512  # the body outline is drawn at this long side, then upsampled
+
+
+@dataclass(frozen=True)
+class OwnViewConfig:
+    """Knobs of :func:`compose_own_view`.
+
+    Attributes:
+        spill: how far off the person mask the garment may reach, as a fraction of the
+            photo's long side.
+        feather: Gaussian blur of the garment's alpha, as a fraction of the long side.
+        resynthesise: fill the uncovered old garment with skin / background (off: leave it).
+    """
+
+    spill: float = 0.015
+    feather: float = 0.0012
+    resynthesise: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.spill <= 0.04 or self.feather < 0:
+            raise ValueError("spill must be in [0, 0.04] and feather >= 0")
+
+
+@dataclass(frozen=True)
+class OwnViewLayers:
+    """The own view and how it was made (all in pixels of the photo).
+
+    Attributes:
+        image: HxWx3 uint8 result.
+        alpha: HxW float32, how much of the new garment each pixel shows.
+        uncovered: HxW bool, old garment the new one leaves bare (re-synthesised).
+        kept_in_front: HxW bool, the photo's pixels kept over the garment.
+    """
+
+    image: np.ndarray
+    alpha: np.ndarray
+    uncovered: np.ndarray
+    kept_in_front: np.ndarray
+
+
+def _body_outline(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """HxW bool outline of the body under its clothes (drawn small, upsampled)."""
+    height, width = size
+    factor = min(1.0, BODY_SIZE / max(height, width))
+    small = (max(1, round(height * factor)), max(1, round(width * factor)))
+    scaled = (np.asarray(keypoints, np.float64) + 0.5) * factor - 0.5
+    outline = body_region(body_from_keypoints(scaled.astype(np.float32)), small)
+    return cv2.resize(outline.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+
+
+def compose_own_view(
+    photo: np.ndarray,
+    keypoints: np.ndarray,
+    person_mask: np.ndarray,
+    person_labels: np.ndarray,
+    old_garment: np.ndarray,
+    garment: FittedGarment,
+    config: OwnViewConfig | None = None,
+) -> OwnViewLayers:
+    """Dress the shopper in the fitted garment in their own photo (see the module docstring).
+
+    Args:
+        photo: HxWx3 uint8 RGB.
+        keypoints: (18, 2) the shopper's keypoints.
+        person_mask: HxW bool.
+        person_labels: HxW int8 body part per person pixel (:func:`hpn.part_warp.source_labels`).
+        old_garment: HxW bool region of the garment being replaced.
+        garment: the new garment fitted to ``keypoints`` at the photo's size.
+        config: spill, feather, re-synthesis.
+
+    Returns:
+        :class:`OwnViewLayers`.
+    """
+    config = config or OwnViewConfig()
+    size = photo.shape[:2]
+    long_side = max(size)
+    person = person_mask.astype(bool)
+    old = old_garment.astype(bool) & person
+    alpha = garment.alpha * dilate(person, round(config.spill * long_side))
+    bare = person & ~old
+    head = bare & (person_labels == HEAD_PART)
+    arms = bare & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
+    front = head | arms
+    alpha = np.where(front, 0.0, alpha).astype(np.float32)
+    sigma = config.feather * long_side
+    if sigma > 0.3:
+        alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
+    uncovered = old & (alpha < 0.5)
+    base = photo.astype(np.float32)
+    if config.resynthesise and uncovered.any():
+        outline = _body_outline(keypoints, size)
+        skin = uncovered & outline
+        colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
+        base[skin] = shaded_skin(skin, colour)[skin]
+        backdrop = uncovered & ~outline
+        if backdrop.any():
+            base[backdrop] = background_plate(photo, person)[backdrop]
+    mixed = alpha[..., None] * garment.image.astype(np.float32) + (1 - alpha[..., None]) * base
+    image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    untouched = (alpha <= 0) & ~uncovered
+    image[untouched] = photo[untouched]
+    return OwnViewLayers(image=image, alpha=alpha, uncovered=uncovered, kept_in_front=front)
