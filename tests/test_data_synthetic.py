@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 
@@ -206,6 +207,22 @@ def test_tryon_truth_is_the_frontal_person_with_the_other_garment(small_set):
     same = (item["tryon_target"] == frontal["person"]).all(dim=0).numpy()
     assert same[~rim].all()  # only the garment (and its anti-aliased rim) differs
     assert not same[either.numpy()].all()
+
+
+def test_own_view_truth_is_the_posed_person_with_the_other_garment(small_set):
+    folder = small_set / "viton" / "test"
+    name = "id00006_pose00__id00007_cloth.png"
+    truth = cv2.imread(str(folder / "tryon-gt-own" / name))
+    posed = cv2.imread(str(folder / "image" / "id00006_pose00.png"))
+    truth_parse = np.asarray(Image.open(folder / "tryon-gt-own-parse" / name))
+    posed_parse = np.asarray(Image.open(folder / "image-parse-v3" / "id00006_pose00.png"))
+    garment = np.isin(truth_parse, lip.UPPER_GARMENT_IDS) | np.isin(
+        posed_parse, lip.UPPER_GARMENT_IDS
+    )
+    rim = cv2.dilate(garment.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    same = (truth == posed).all(axis=2)
+    assert same[~rim].all()  # same person, pose, light and background
+    assert not same[garment].all()  # another garment
 
 
 def test_deepfashion_view_of_a_synth_set_matches_the_viton_view(small_set):

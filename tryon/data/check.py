@@ -220,6 +220,11 @@ def _check_viton_pairs(
                 "tryon-gt": files.image(folder / "tryon-gt" / name),
                 "tryon-gt-parse": files.parse(folder / "tryon-gt-parse" / name),
             }
+            if (folder / "tryon-gt-own").is_dir():  # the own view's truth (generator v3)
+                truth_sizes["tryon-gt-own"] = files.image(folder / "tryon-gt-own" / name)
+                truth_sizes["tryon-gt-own-parse"] = files.parse(
+                    folder / "tryon-gt-own-parse" / name
+                )
             _same_size(report, f"viton {split} try-on truth {name}", truth_sizes)
 
 

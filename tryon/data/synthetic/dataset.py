@@ -1,8 +1,11 @@
 """``tryon data synth``: render a synthetic data set and write it in both published layouts.
 
 Per identity: K posed photos and one canonical frontal photo of the same outfit, the upper
-garment as a flat product photo with its mask, and (test split) the person in the canonical
-pose wearing another test identity's garment: the try-on ground truth. Every image is written
+garment as a flat product photo with its mask, and (test split) the exact ground truth of an
+unpaired try-on with another test identity's garment, for both views: the same person in
+the canonical pose wearing it (``tryon-gt``: the catalog view's truth) and the same person in
+each of their own poses, same background and light, wearing it (``tryon-gt-own``: the own
+view's truth). The published sets have paired truth only. Every image is written
 once into the VITON-HD layout and hard-linked into the DeepFashion layout.
 
 Determinism: identity i draws everything from ``SeedSequence([seed, i])``, so the output does
@@ -49,7 +52,7 @@ from tryon.data.synthetic.render import render_person, render_product
 from tryon.data.synthetic.skeleton import canonical_keypoints
 from tryon.errors import InvalidInputError
 
-GENERATOR_VERSION = 2  # bump whenever the same settings would give other pixels
+GENERATOR_VERSION = 3  # bump whenever the same settings would give other pixels
 TEST_FRACTION = 0.2  # of identities, the last ones by index
 MANIFEST = "synthetic.json"
 PROGRESS_DIR = ".synth-progress"
@@ -153,7 +156,7 @@ def _make_folders(root: Path) -> None:
             (root / "viton" / split / folder).mkdir(parents=True, exist_ok=True)
         (root / "deepfashion" / split).mkdir(parents=True, exist_ok=True)
         (root / "deepfashion" / "person-mask" / split).mkdir(parents=True, exist_ok=True)
-    for folder in ("tryon-gt", "tryon-gt-parse"):
+    for folder in ("tryon-gt", "tryon-gt-parse", "tryon-gt-own", "tryon-gt-own-parse"):
         (root / "viton" / "test" / folder).mkdir(parents=True, exist_ok=True)
     (root / PROGRESS_DIR).mkdir(parents=True, exist_ok=True)
 
@@ -192,6 +195,10 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
         for gt_file in gt_files[1:]:
             link_or_copy(viton / "tryon-gt" / gt_files[0], viton / "tryon-gt" / gt_file)
             link_or_copy(viton / "tryon-gt-parse" / gt_files[0], viton / "tryon-gt-parse" / gt_file)
+        for stem, pose, gt_file in zip(stems, poses, gt_files, strict=False):
+            own = render_person(drawn.identity, partner_garment, pose, settings.size)
+            _write_rgb(viton / "tryon-gt-own" / gt_file, own.image)
+            write_parse_png(viton / "tryon-gt-own-parse" / gt_file, own.parse)
         unpaired = [[f"{stem}.png", partner_cloth] for stem in stems[:-1]]
     record = {
         "name": name,
