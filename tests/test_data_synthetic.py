@@ -9,9 +9,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 import pytest
 import torch
+from PIL import Image
 
 from tryon.data import lip
 from tryon.data.synthetic import (

@@ -195,7 +195,7 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
         for gt_file in gt_files[1:]:
             link_or_copy(viton / "tryon-gt" / gt_files[0], viton / "tryon-gt" / gt_file)
             link_or_copy(viton / "tryon-gt-parse" / gt_files[0], viton / "tryon-gt-parse" / gt_file)
-        for stem, pose, gt_file in zip(stems, poses, gt_files, strict=False):
+        for pose, gt_file in zip(poses, gt_files, strict=False):  # the posed ones
             own = render_person(drawn.identity, partner_garment, pose, settings.size)
             _write_rgb(viton / "tryon-gt-own" / gt_file, own.image)
             write_parse_png(viton / "tryon-gt-own-parse" / gt_file, own.parse)
