@@ -179,7 +179,7 @@ def test_choices_stages_names_and_png_download() -> None:
     assert storefront.missing_choices(False, False) == "Choose a photo and a garment to try on."
     assert storefront.missing_choices(True, False) == "Choose a garment to try on."
     assert storefront.missing_choices(True, True) is None
-    assert storefront.stage_label("frontalize") == "Turning you to face the camera"
+    assert storefront.stage_label("fit") == "Fitting the garment to your body"
     assert storefront.stage_label("new_stage") == "New stage"
     from tryon.pipeline import STAGES
 
@@ -203,31 +203,30 @@ def test_intermediate_views_are_captioned_rgb_in_pipeline_order() -> None:
     region[8:24, 8:24] = True
     keypoints = np.full((18, 2), np.nan, np.float32)
     keypoints[[1, 2, 5]] = [[16, 8], [10, 10], [22, 10]]
+    layers = {"pose": rgb, "parts": rgb, "canonical": rgb, "fitted_garment": rgb}
+    layers["alpha"] = layers["uncovered"] = region.astype(np.uint8) * 255
     result = TryOnResult(
         image=rgb,
-        frontal=rgb,
+        view="catalog",
         keypoints=keypoints,
+        person_mask=region,
         garment_region=region,
+        region_source="classical",
         garment_mask=region,
-        warped_garment=rgb,
-        flow_visualization=rgb,
-        composite=rgb,
+        garment_keypoints=keypoints,
+        layers=layers,
         timings={},
-        person_frame=rgb,
-        frame_keypoints=keypoints,
-        frontal_keypoints=keypoints,
-        region_source="keypoints",
-        alpha=region.astype(np.float32),
     )
     views = dict(storefront.intermediate_views(result))
+    paper_only = {"frontal", "warped_garment", "flow"}
     expected = [
-        label for name, label in storefront.INTERMEDIATE_LABELS.items() if name != "reposed"
+        label for name, label in storefront.INTERMEDIATE_LABELS.items() if name not in paper_only
     ]
     assert list(views) == expected
     assert all(
         image.shape == (size, size, 3) and image.dtype == np.uint8 for image in views.values()
     )
-    mask_view = views["Garment region"]
+    mask_view = views["The garment you wear"]
     assert mask_view[16, 16].tolist() == [255, 255, 255] and mask_view[0, 0].tolist() == [0, 0, 0]
 
 
@@ -237,7 +236,7 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
     running, most_at_once = [], []
     first_started, release_first = threading.Event(), threading.Event()
 
-    def pipeline(person, garment, person_keypoints, return_to_pose, progress):
+    def pipeline(person, garment, person_keypoints, view, progress):
         running.append(garment)
         most_at_once.append(len(running))
         progress("pose")
@@ -245,16 +244,14 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
             first_started.set()
             release_first.wait(timeout=10)
         running.remove(garment)
-        return (person, garment, person_keypoints, return_to_pose)
+        return (person, garment, person_keypoints, view)
 
     shared = storefront.SharedPipeline(pipeline)
     announced: dict[str, list[str]] = {"first": [], "second": []}
     results = {}
 
     def shopper(garment: str) -> None:
-        results[garment] = shared(
-            "me", garment, return_to_pose=True, progress=announced[garment].append
-        )
+        results[garment] = shared("me", garment, view="catalog", progress=announced[garment].append)
 
     first = threading.Thread(target=shopper, args=("first",))
     first.start()
@@ -269,7 +266,7 @@ def test_shared_pipeline_runs_one_try_on_at_a_time_and_says_so() -> None:
     second.join(timeout=10)
     assert max(most_at_once) == 1
     assert announced == {"first": ["pose"], "second": [storefront.QUEUE_STAGE, "pose"]}
-    assert results["second"] == ("me", "second", None, True)
+    assert results["second"] == ("me", "second", None, "catalog")
     assert storefront.stage_label(storefront.QUEUE_STAGE).startswith("Waiting for another")
 
 
@@ -317,9 +314,16 @@ def test_page_structure(app: AppTest, catalog_dir: Path) -> None:
     assert sorted(uploader.allowed_type) == [".jpeg", ".jpg", ".png", ".webp"]
     assert not app.camera_input  # only after asking for it
     sidebar = {box.label: box for box in app.sidebar.selectbox}
-    assert list(sidebar) == ["Backend", "Resolution", "Device"]
+    assert list(sidebar) == ["Backend", "Resolution (paper view)", "Device"]
     assert list(sidebar["Backend"].options) == list(storefront.available_backends())
-    assert sidebar["Resolution"].value == storefront.DEFAULT_RESOLUTION
+    assert sidebar["Resolution (paper view)"].value == storefront.DEFAULT_RESOLUTION
+    (view,) = app.sidebar.radio
+    assert view.label == "View" and list(view.options) == [
+        "My photo",
+        "Catalog pose",
+        "Paper (HPN)",
+    ]
+    assert view.value == "own"  # the shopper's own photo by default
     assert list(sidebar["Device"].options) == list(storefront.available_devices())
     garments = [b.label for b in app.button if b.key.startswith("garment-")]
     assert garments == ["Blue top", "Red shirt", "Striped tee"]
@@ -393,22 +397,25 @@ def test_several_garments_in_a_row_without_reuploading(app: AppTest) -> None:
     assert not app.error
     status = app.status[0]
     assert status.state == "complete" and status.label.startswith("Done in ")
-    for stage in ("pose", "frontalize", "warp", "paste_back"):
+    for stage in ("pose", "parse", "fit", "composite"):
         assert f"{stage} " in status.label
-    assert [m.value for m in status.markdown][:2] == ["Finding your pose", "Framing the photo"]
+    assert [m.value for m in status.markdown][:2] == [
+        "Finding your pose",
+        "Cutting out the garment",
+    ]
     download = app.download_button(key="download")
     assert download.proto.label == "Download (PNG)"
     assert app.session_state.latest[0] == "me.webp"
     result = app.session_state.latest[2]
-    assert result.image.shape == person.shape
+    assert result.image.shape == person.shape and result.view == "own"
 
     shown = _image_captions(app)
     assert shown[-2:] == ["Your photo", "Wearing: Red shirt"]  # side by side, last on the page
     app.toggle(key="show_intermediates").set_value(True).run()
     shown = _image_captions(app)
-    for label in ("Keypoints found", "You, frontal (HPN)", "Garment region", "Appearance flow"):
+    for label in ("Keypoints found", "The garment you wear", "Garment fitted to your pose"):
         assert label in shown
-    assert "Dressed, back in your pose" not in shown  # "Keep my pose" is off
+    assert "You, facing the camera" not in shown  # the catalog view is off
     assert any(c.value.startswith("Timings: ") for c in app.caption)
 
     _try_on(app, "blue-top")  # the uploaded photo is kept: no new upload
@@ -441,3 +448,15 @@ def test_unusable_catalog_is_a_message(tmp_path: Path, monkeypatch: pytest.Monke
     (message,) = _errors(page)
     assert message.startswith("The catalog cannot be shown: catalog ")
     assert "has no garment photos" in message
+
+
+def test_the_view_switch_shows_the_catalog_pose(app: AppTest) -> None:
+    app.button(key="sample-model_0").click().run()
+    app.sidebar.radio(key="view").set_value("catalog").run()
+    _try_on(app, "red_shirt")
+    assert not app.error
+    result = app.session_state.latest[2]
+    assert result.view == "catalog" and result.layers["canonical"].shape == result.image.shape
+    assert "repose " in app.status[0].label
+    app.toggle(key="show_intermediates").set_value(True).run()
+    assert "You, facing the camera" in _image_captions(app)

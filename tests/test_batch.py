@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tryon_samples import (
-    TINY_RESOLUTION,
     make_tiny_models,
     synthetic_garment,
     synthetic_person,
@@ -43,7 +42,7 @@ class CountingPipeline:
     calls = 0
 
     def __init__(self, models: Path, kill_after: int | None = None) -> None:
-        self.pipeline = TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+        self.pipeline = TryOnPipeline.from_pretrained(models)
         self.kill_after = kill_after
 
     def __call__(self, *args, **kwargs):
@@ -71,14 +70,14 @@ def test_resume_after_kill_finishes_and_writes_each_output_once(catalog, tmp_pat
     plan = plan_pairs(people, garments)
     CountingPipeline.calls = 0
     with pytest.raises(KeyboardInterrupt):
-        run_local(plan, tmp_path, lambda: CountingPipeline(models, kill_after=2), 1, False, False)
+        run_local(plan, tmp_path, lambda: CountingPipeline(models, kill_after=2), 1, False)
     assert CountingPipeline.calls == 2
     manifest = Manifest(tmp_path / MANIFEST_FILE)
     done = [pair for pair in plan if manifest.is_done(pair, tmp_path)]
     assert len(done) == 2
     written = {pair.key: (tmp_path / pair.output).stat().st_mtime_ns for pair in done}
 
-    summary = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False, False)
+    summary = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False)
     assert (summary.already_done, summary.ok, summary.failed) == (2, 4, 0)
     assert CountingPipeline.calls == 6  # 2 before the kill + the 4 missing ones, none redone
     for key, mtime in written.items():
@@ -90,11 +89,11 @@ def test_resume_after_kill_finishes_and_writes_each_output_once(catalog, tmp_pat
     assert all(line["status"] == "ok" for line in lines)
     assert not list(tmp_path.rglob("*.tmp*")), "no temporary files may be left behind"
 
-    again = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False, False)
+    again = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False)
     assert (again.already_done, again.ok) == (6, 0) and CountingPipeline.calls == 6
 
     (tmp_path / plan[0].output).unlink()  # "done" needs the file too: a lost output is redone
-    repaired = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False, False)
+    repaired = run_local(plan, tmp_path, lambda: CountingPipeline(models), 1, False)
     assert (repaired.already_done, repaired.ok) == (5, 1) and CountingPipeline.calls == 7
     assert (tmp_path / plan[0].output).is_file()
 
@@ -108,7 +107,7 @@ def test_corrupt_input_is_recorded_and_the_others_finish(catalog, tmp_path) -> N
         Pair(broken, plan_pairs(people, garments)[0].garment),
     ]
     out = tmp_path / "out"
-    make = functools.partial(TryOnPipeline.from_pretrained, models, resolution=TINY_RESOLUTION)
+    make = functools.partial(TryOnPipeline.from_pretrained, models)
     summary = run_local(plan, out, make, workers=2, show_progress=False)
     assert (summary.ok, summary.failed) == (2, 1)
     records = Manifest(out / MANIFEST_FILE).records
@@ -116,7 +115,7 @@ def test_corrupt_input_is_recorded_and_the_others_finish(catalog, tmp_path) -> N
     assert failed.status == "error" and "InvalidInputError" in failed.error
     assert failed.output == "" and not (out / plan[2].output).exists()
     ok = records[plan[0].key]
-    assert ok.ok and {"pose", "warp", "paste_back", "save"} <= set(ok.timings)
+    assert ok.ok and {"pose", "fit", "composite", "save"} <= set(ok.timings)
     assert len({record.worker for record in records.values()}) >= 1
     index = write_contact_sheets(out, tile=48)
     assert "1 of 3" not in index.read_text() and "2 of 3 pairs ok" in index.read_text()
@@ -134,7 +133,7 @@ def test_manifest_ignores_a_torn_last_line(tmp_path) -> None:
 
 def test_process_pair_records_errors_instead_of_raising(catalog, tmp_path) -> None:
     people, _, models = catalog
-    pipeline = TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+    pipeline = TryOnPipeline.from_pretrained(models)
     blank = tmp_path / "blank.png"
     save_image(blank, np.full((96, 96, 3), 255, np.uint8))  # no garment on a white photo
     pair = Pair(people / "person0.png", blank)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tryon_samples import (
-    TINY_RESOLUTION,
     make_tiny_models,
     synthetic_garment,
     synthetic_person,
@@ -62,10 +61,10 @@ def test_ray_matches_local_and_resumes(catalog, tmp_path, local_ray) -> None:
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     plan = [*plan_pairs(people, garments), Pair(broken, plan_pairs(people, garments)[0].garment)]
-    make = functools.partial(TryOnPipeline.from_pretrained, models, resolution=TINY_RESOLUTION)
+    make = functools.partial(TryOnPipeline.from_pretrained, models)
     options = RayOptions(workers=2, batch_size=1)
 
-    local = run_local(plan, tmp_path / "local", make, 1, False, False)
+    local = run_local(plan, tmp_path / "local", make, 1, False)
     # "Interrupted" Ray run: only the first two pairs, then the full plan resumes it.
     first = run_ray(plan[:2], tmp_path / "ray", make, options, show_progress=False)
     assert (first.ok, first.failed) == (2, 0)

@@ -1,85 +1,121 @@
-"""TryOnPipeline on synthetic inputs with tiny random models: shapes, stages, compositing."""
+"""TryOnPipeline on synthetic inputs: the own, catalog and paper views, stages, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from tryon_samples import (
-    TINY_RESOLUTION,
-    make_tiny_models,
-    synthetic_garment,
-    synthetic_person,
-)
+from tryon_samples import TINY_RESOLUTION, make_tiny_models, synthetic_garment, synthetic_sample
 
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline import STAGES, PipelineConfig, TryOnPipeline
 from tryon.pipeline.compositing import dilate, feathered_alpha, reach
 from tryon.pipeline.framing import frame_person, frontal_template
+from tryon.pipeline.paper_route import PaperRouteConfig
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> TryOnPipeline:
     models = make_tiny_models(tmp_path_factory.mktemp("models"))
-    return TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+    config = PipelineConfig(paper=PaperRouteConfig(resolution=TINY_RESOLUTION))
+    return TryOnPipeline.from_pretrained(models, config=config)
 
 
 @pytest.fixture(scope="module")
-def inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    person, keypoints = synthetic_person(seed=3, size=160)
-    return person, keypoints, synthetic_garment(seed=4, size=120)
+def inputs():
+    sample = synthetic_sample(seed=3, size=192)
+    return sample, synthetic_garment(seed=4, size=160)
 
 
-def test_outputs_have_documented_shapes_and_stages(pipeline, inputs) -> None:
-    person, keypoints, garment = inputs
-    stages: list[str] = []
-    result = pipeline(person, garment, person_keypoints=keypoints, progress=stages.append)
-    size = TINY_RESOLUTION
-    assert result.image.shape == person.shape and result.image.dtype == np.uint8
-    for image in (result.frontal, result.warped_garment, result.flow_visualization):
-        assert image.shape == (size, size, 3) and image.dtype == np.uint8
-    assert result.composite.shape == (size, size, 3)
-    assert result.garment_region.shape == (size, size) and result.garment_region.dtype == bool
-    assert result.garment_mask.shape == garment.shape[:2]
-    np.testing.assert_array_equal(result.keypoints, keypoints)
-    assert stages == [stage for stage in STAGES if stage != "repose"]
-    assert list(result.timings) == stages
-    assert result.region_source == "keypoints"  # no parser model in the tiny model folder
-    assert {"frontal", "composite", "warped_garment", "flow", "result"} <= set(
-        result.intermediates()
+def _call(pipeline, inputs, **options):
+    sample, garment = inputs
+    return pipeline(
+        sample.image,
+        garment,
+        person_keypoints=sample.keypoints,
+        person_mask=sample.person_mask,
+        **options,
     )
 
 
-def test_composite_changes_only_the_garment_region(pipeline, inputs) -> None:
-    person, keypoints, garment = inputs
-    result = pipeline(person, garment, person_keypoints=keypoints)
-    outside = ~dilate(result.garment_region, reach(pipeline.config.feather_sigma) + 1)
-    difference = np.abs(result.composite.astype(int) - result.frontal.astype(int))
-    assert outside.any() and difference[outside].max() <= 1
-    inside = result.garment_region & (result.alpha > 0.99)
-    assert inside.any(), "the warped garment must cover part of the region"
-    np.testing.assert_allclose(result.composite[inside], result.warped_garment[inside], atol=1)
+def test_own_view_has_the_photo_size_and_documented_stages(pipeline, inputs) -> None:
+    stages: list[str] = []
+    result = _call(pipeline, inputs, progress=stages.append)
+    sample, garment = inputs
+    assert result.view == "own"
+    assert result.image.shape == sample.image.shape and result.image.dtype == np.uint8
+    assert stages == ["pose", "garment_mask", "parse", "fit", "composite"]
+    assert [stage for stage in STAGES if stage in stages] == stages  # STAGES lists the order
+    assert list(result.timings) == stages
+    assert result.region_source == "classical"  # no parser model in the tiny model folder
+    assert result.garment_region.shape == sample.image.shape[:2]
+    assert result.garment_mask.shape == garment.shape[:2]
+    np.testing.assert_array_equal(result.keypoints, sample.keypoints)
+    names = set(result.intermediates())
+    assert {"pose", "person_mask", "garment_region", "parts", "fitted_garment", "alpha"} <= names
+    assert "result" in names
 
 
-def test_return_to_pose_adds_the_repose_stage(pipeline, inputs) -> None:
-    person, keypoints, garment = inputs
-    result = pipeline(person, garment, person_keypoints=keypoints, return_to_pose=True)
-    assert list(result.timings) == list(STAGES)
-    assert result.reposed is not None and result.reposed.shape == result.composite.shape
-    assert "reposed" in result.intermediates()
+def test_own_view_changes_nothing_off_the_person(pipeline, inputs) -> None:
+    result = _call(pipeline, inputs)
+    sample = inputs[0]
+    spill = round(pipeline.config.own_view.spill * max(sample.image.shape[:2]))
+    outside = ~dilate(sample.person_mask, spill + 1)
+    np.testing.assert_array_equal(result.image[outside], sample.image[outside])
+    changed = np.abs(result.image.astype(int) - sample.image.astype(int)).max(axis=2) > 0
+    assert changed[result.garment_region].mean() > 0.5  # the old garment did change
 
 
-def test_paste_back_keeps_the_photo_outside_the_frame(pipeline) -> None:
-    person, keypoints = synthetic_person(seed=5, size=128)
-    # Put the person in the left half of a wide photo: the right edge is outside the frame.
-    wide = np.concatenate([person, np.full((128, 256, 3), 37, np.uint8)], axis=1)
-    result = pipeline(wide, synthetic_garment(seed=6), person_keypoints=keypoints)
-    frame = frame_person(keypoints, wide.shape[:2], TINY_RESOLUTION, pipeline.template)
+def test_catalog_view_renders_the_given_pose_on_its_canvas(pipeline, inputs) -> None:
+    stages: list[str] = []
+    pose = (frontal_template(256), (256, 256))
+    result = _call(pipeline, inputs, view="catalog", catalog_pose=pose, progress=stages.append)
+    assert stages == ["pose", "garment_mask", "parse", "repose", "fit", "composite"]
+    assert result.image.shape == (256, 256, 3)
+    assert result.layers["canonical"].shape == (256, 256, 3)
+    own_canvas = _call(pipeline, inputs, view="catalog")
+    assert own_canvas.image.shape == own_canvas.layers["canonical"].shape
+
+
+def test_paper_view_runs_the_paper_route(pipeline, inputs) -> None:
+    stages: list[str] = []
+    result = _call(pipeline, inputs, view="paper", progress=stages.append)
+    assert stages == [
+        "pose", "garment_mask", "frame", "frontalize", "parse", "warp", "composite", "paste_back",
+    ]  # fmt: skip
+    size = TINY_RESOLUTION
+    for name in ("frontal", "warped_garment", "flow", "composite"):
+        assert result.layers[name].shape == (size, size, 3)
+    assert result.image.shape == inputs[0].image.shape
+
+
+def test_paper_route_keeps_the_photo_outside_its_frame(pipeline) -> None:
+    sample = synthetic_sample(seed=5, size=128)
+    wide = np.concatenate([sample.image, np.full((128, 256, 3), 37, np.uint8)], axis=1)
+    mask = np.concatenate([sample.person_mask, np.zeros((128, 256), bool)], axis=1)
+    result = pipeline(
+        wide, synthetic_garment(seed=6), person_keypoints=sample.keypoints, person_mask=mask,
+        view="paper",
+    )  # fmt: skip
+    route = pipeline.paper_route
+    frame = frame_person(sample.keypoints, wide.shape[:2], TINY_RESOLUTION, route.template)
     corners = frame.from_frame(
         np.array([[0, 0], [TINY_RESOLUTION - 1, TINY_RESOLUTION - 1]], np.float32)
     )
     right_of_frame = int(np.ceil(corners[1, 0])) + 2
     assert right_of_frame < wide.shape[1]
     np.testing.assert_array_equal(result.image[:, right_of_frame:], wide[:, right_of_frame:])
+
+
+def test_the_own_view_needs_no_model(tmp_path, inputs) -> None:
+    bare = TryOnPipeline.from_pretrained(tmp_path)
+    assert bare.paper_route is None and bare.parser is None
+    assert _call(bare, inputs).image.shape == inputs[0].image.shape
+    with pytest.raises(InvalidInputError, match="hpn"):
+        _call(bare, inputs, view="paper")
+    with pytest.raises(InvalidInputError, match="hpn"):
+        TryOnPipeline.from_pretrained(tmp_path, config=PipelineConfig(view="paper"))
+    with pytest.raises(InvalidInputError, match="not a folder"):
+        TryOnPipeline.from_pretrained(tmp_path / "missing")
 
 
 def test_framing_puts_the_torso_on_the_template() -> None:
@@ -108,54 +144,59 @@ def test_feathered_alpha_is_zero_beyond_its_reach() -> None:
 )
 def test_bad_images_raise_invalid_input(pipeline, inputs, person) -> None:
     with pytest.raises(InvalidInputError):
-        pipeline(person, inputs[2], person_keypoints=inputs[1])
+        pipeline(person, inputs[1], person_keypoints=inputs[0].keypoints)
 
 
-def test_bad_keypoints_raise_user_errors(pipeline, inputs) -> None:
-    person, keypoints, garment = inputs
+def test_bad_keypoints_and_masks_raise_user_errors(pipeline, inputs) -> None:
+    sample, garment = inputs
     with pytest.raises(InvalidInputError, match=r"\(18, 2\)"):
-        pipeline(person, garment, person_keypoints=keypoints[:10])
+        pipeline(sample.image, garment, person_keypoints=sample.keypoints[:10])
     with pytest.raises(NoPersonFound):
-        pipeline(person, garment, person_keypoints=np.full((18, 2), np.nan))
-    no_shoulders = keypoints.copy()
+        pipeline(sample.image, garment, person_keypoints=np.full((18, 2), np.nan))
+    no_shoulders = sample.keypoints.copy()
     no_shoulders[[2, 5]] = np.nan
     with pytest.raises(InvalidInputError, match="shoulders"):
-        pipeline(person, garment, person_keypoints=no_shoulders)
+        pipeline(sample.image, garment, person_keypoints=no_shoulders)
+    with pytest.raises(InvalidInputError, match="person_mask"):
+        pipeline(
+            sample.image, garment, person_keypoints=sample.keypoints,
+            person_mask=np.ones((10, 10), bool),
+        )  # fmt: skip
+    with pytest.raises(NoPersonFound):
+        pipeline(
+            sample.image, garment, person_keypoints=sample.keypoints,
+            person_mask=np.zeros(sample.image.shape[:2], bool),
+        )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="view"):
+        _call(pipeline, inputs, view="sideways")
 
 
-def test_bbox_baseline_shares_the_models(pipeline, inputs) -> None:
-    person, keypoints, garment = inputs
-    baseline = pipeline.with_config(warp="bbox_resize")
-    assert baseline.hpn is pipeline.hpn and baseline.config.warp == "bbox_resize"
-    result = baseline(person, garment, person_keypoints=keypoints)
-    assert result.warped_garment.shape == (TINY_RESOLUTION, TINY_RESOLUTION, 3)
+def test_with_config_shares_the_models(pipeline) -> None:
+    catalog = pipeline.with_config(view="catalog")
+    assert catalog.paper_route is pipeline.paper_route and catalog.config.view == "catalog"
 
 
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="multiple of 32"):
-        PipelineConfig(resolution=100)
-    with pytest.raises(ValueError, match="warp"):
-        PipelineConfig(warp="tps")  # type: ignore[arg-type]
+        PaperRouteConfig(resolution=100)
+    with pytest.raises(ValueError, match="view"):
+        PipelineConfig(view="side")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="region_source"):
+        PipelineConfig(region_source="keypoints")  # type: ignore[arg-type]
 
 
-def test_missing_model_dir_is_a_user_error(tmp_path) -> None:
-    with pytest.raises(InvalidInputError, match="hpn"):
-        TryOnPipeline.from_pretrained(tmp_path)
-
-
-def test_parser_region_is_checked_against_the_template(tmp_path, inputs) -> None:
+def test_an_implausible_parser_region_falls_back_to_the_classical_one(tmp_path, inputs) -> None:
     from tryon.preprocess.parser import HumanParser, ParserConfig
 
     models = make_tiny_models(tmp_path)
     HumanParser(ParserConfig(decoder_channels=(16, 16, 8, 8, 8), resolution=64)).save_pretrained(
         models / "parser"
     )
-    person, keypoints, garment = inputs
-    auto = TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+    auto = TryOnPipeline.from_pretrained(models)
     assert auto.parser is not None
-    strict = auto.with_config(min_parser_agreement=1.0)  # an untrained parser never agrees
-    result = strict(person, garment, person_keypoints=keypoints)
-    assert result.region_source == "keypoints"
-    assert any("IoU" in warning for warning in result.warnings)
-    forced = auto.with_config(region_source="parser")(person, garment, person_keypoints=keypoints)
-    assert forced.region_source == "parser" and not forced.warnings
+    result = _call(auto, inputs)  # an untrained parser's region is not plausible
+    assert result.region_source == "classical"
+    assert any("implausible" in warning for warning in result.warnings)
+    forced = _call(auto.with_config(region_source="parser"), inputs)
+    assert forced.region_source == "parser"
+    assert not any("implausible" in warning for warning in forced.warnings)

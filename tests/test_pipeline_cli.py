@@ -28,20 +28,31 @@ def test_run_on_a_synthetic_person_with_keypoints(tmp_path, capsys) -> None:
     out, garment = tmp_path / "result.png", CATALOG / "garments" / "id00166_cloth.png"
     main(["run", "--person", str(person), "--garment", str(garment),
           "--keypoints", str(person.with_name("id00163_pose00_keypoints.json")),
-          "--out", str(out), "--save-intermediates", "--resolution", "128"])  # fmt: skip
+          "--out", str(out), "--save-intermediates"])  # fmt: skip
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "timings: pose" in printed
     assert load_image(out).shape == load_image(person).shape
     intermediates = tmp_path / "result_intermediates"
-    for name in ("frontal", "garment_region", "warped_garment", "flow", "composite", "result"):
+    for name in ("pose", "garment_region", "fitted_garment", "alpha", "parts", "result"):
         assert (intermediates / f"{name}.png").is_file(), name
+
+
+@pytest.mark.parametrize("view", ["catalog", "paper"])
+def test_run_writes_the_other_views(tmp_path, view) -> None:
+    person = CATALOG / "people" / "id00171_pose01.png"
+    out, garment = tmp_path / f"{view}.png", CATALOG / "garments" / "id00192_cloth.png"
+    main(["run", "--person", str(person), "--garment", str(garment),
+          "--keypoints", str(person.with_name("id00171_pose01_keypoints.json")),
+          "--out", str(out), "--view", view, "--resolution", "128"])  # fmt: skip
+    image = load_image(out)
+    assert image.ndim == 3 and image.shape[2] == 3
 
 
 def test_run_on_a_real_photo_with_the_pose_estimator(tmp_path) -> None:
     out = tmp_path / "astronaut.png"
     main(["run", "--person", str(CATALOG / "people" / "astronaut.jpg"),
           "--garment", str(CATALOG / "garments" / "id00178_cloth.png"),
-          "--out", str(out), "--resolution", "128", "--return-to-pose"])  # fmt: skip
+          "--out", str(out)])  # fmt: skip
     assert load_image(out).shape == (512, 512, 3)
 
 

@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from tryon_samples import TINY_RESOLUTION, make_tiny_models, synthetic_garment, synthetic_person
+from tryon_samples import make_tiny_models, synthetic_garment, synthetic_person
 
 from tryon.errors import InvalidInputError
 from tryon.pipeline import TryOnPipeline
@@ -18,7 +18,7 @@ from tryon.video import OneEuroConfig, PoseSequence, poses_from_jsonl, render_vi
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> TryOnPipeline:
     models = make_tiny_models(tmp_path_factory.mktemp("models"))
-    return TryOnPipeline.from_pretrained(models, resolution=TINY_RESOLUTION)
+    return TryOnPipeline.from_pretrained(models)
 
 
 def _write_jsonl(path, poses: np.ndarray) -> None:
@@ -29,17 +29,18 @@ def _write_jsonl(path, poses: np.ndarray) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _read_video(path) -> tuple[int, float, tuple[int, int]]:
+def _read_video(path) -> tuple[int, float, tuple[int, int], list[np.ndarray]]:
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS)
-    frames, size = 0, (0, 0)
+    images = []
     while True:
         ok, frame = capture.read()
         if not ok:
             break
-        frames, size = frames + 1, frame.shape[:2]
+        images.append(frame)
     capture.release()
-    return frames, fps, size
+    size = images[-1].shape[:2] if images else (0, 0)
+    return len(images), fps, size, images
 
 
 @pytest.mark.parametrize("with_garment", [False, True])
@@ -61,10 +62,12 @@ def test_video_has_one_frame_per_pose_at_the_driving_fps(pipeline, tmp_path, wit
         person_keypoints=keypoints,
         show_progress=False,
     )
-    frames, fps, size = _read_video(tmp_path / "out.mp4")
+    frames, fps, size, images = _read_video(tmp_path / "out.mp4")
     assert summary.frames == frames == 7
     assert fps == pytest.approx(12, abs=0.01)
-    assert size == (TINY_RESOLUTION, TINY_RESOLUTION)
+    assert size == person.shape[:2] == summary.size  # the photo's own pixels, moved
+    moved = np.abs(images[0].astype(int) - images[-1].astype(int)).max(axis=2) > 40
+    assert moved.mean() > 0.01, "the person must follow the driving poses"
     assert not list(tmp_path.glob(".*partial*")), "the temporary video must be renamed"
 
 

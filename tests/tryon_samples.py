@@ -33,13 +33,18 @@ def make_tiny_models(root: Path, seed: int = 0) -> Path:
     return root
 
 
-def synthetic_person(seed: int, size: int = 128):
-    """A synthetic person photo in a random pose: (image uint8, keypoints (18, 2))."""
+def synthetic_sample(seed: int, size: int = 128):
+    """A rendered person in a random pose (image, keypoints, parse, person mask)."""
     from tryon.data.synthetic import render_person, sample_garment, sample_identity, sample_pose
 
     rng = np.random.default_rng(seed)
     identity, garment = sample_identity(rng), sample_garment(rng)
-    sample = render_person(identity, garment, sample_pose(rng), size=size)
+    return render_person(identity, garment, sample_pose(rng), size=size)
+
+
+def synthetic_person(seed: int, size: int = 128):
+    """A synthetic person photo in a random pose: (image uint8, keypoints (18, 2))."""
+    sample = synthetic_sample(seed, size)
     return sample.image, sample.keypoints
 
 

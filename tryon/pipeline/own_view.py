@@ -6,10 +6,13 @@ Layers, back to front:
 2. where the old garment is left uncovered by the new one: re-synthesised skin inside the
    body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`);
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
-   looser garment may stand a little off the body, never over the room behind);
-4. in front of it, the photo's own pixels that are not old garment and lie in front of the
-   garment piece there: the head (face, hair, neck) over every piece, bare arms and hands
-   over the garment's torso piece (an arm held in front of the body stays in front).
+   looser garment may stand a little off the body, never over the room behind), lit by the
+   old garment's shading: its smoothed brightness relative to its median, so the folds and
+   the light of the photo fall on the new fabric (and on re-synthesised skin);
+4. in front of it, the photo's own pixels that lie in front of the garment piece there: the
+   head (face, hair, neck) over every piece where it is not old garment, and the arms and
+   hands over the garment's torso piece (an arm held in front of the body stays in front;
+   where it wore the old garment's sleeve, that sleeve is re-synthesised as skin).
 
 Every pixel outside the grown person mask is the photo's, bit for bit.
 """
@@ -38,15 +41,23 @@ class OwnViewConfig:
             photo's long side.
         feather: Gaussian blur of the garment's alpha, as a fraction of the long side.
         resynthesise: fill the uncovered old garment with skin / background (off: leave it).
+        shading: how much of the old garment's shading falls on the new garment (0: none,
+            1: all of it).
+        shading_blur: the shading's smoothing (Gaussian sigma) as a fraction of the long side;
+            it keeps folds and light, and blurs away prints and seams of the old garment.
     """
 
     spill: float = 0.015
     feather: float = 0.0012
     resynthesise: bool = True
+    shading: float = 0.7
+    shading_blur: float = 0.008
 
     def __post_init__(self) -> None:
         if not 0 <= self.spill <= 0.04 or self.feather < 0:
             raise ValueError("spill must be in [0, 0.04] and feather >= 0")
+        if not 0 <= self.shading <= 1 or self.shading_blur <= 0:
+            raise ValueError("shading must be in [0, 1] and shading_blur > 0")
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,30 @@ def _body_outline(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scaled = (np.asarray(keypoints, np.float64) + 0.5) * factor - 0.5
     outline = body_region(body_from_keypoints(scaled.astype(np.float32)), small)
     return cv2.resize(outline.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+
+
+SHADING_RANGE = (0.55, 1.3)
+
+
+def shading_field(
+    photo: np.ndarray, region: np.ndarray, sigma: float, strength: float
+) -> np.ndarray:
+    """HxW float32 light multiplier from ``region``'s smoothed brightness (1 off the region).
+
+    Normalised convolution inside the region (the background's brightness never leaks in),
+    relative to the region's median, clipped to :data:`SHADING_RANGE`, then mixed with 1 by
+    ``strength``; it fades to 1 over ``sigma`` outside the region.
+    """
+    if strength <= 0 or not region.any():
+        return np.ones(region.shape, np.float32)
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    weight = region.astype(np.float32)
+    total = cv2.GaussianBlur(grey * weight, (0, 0), sigma)
+    support = cv2.GaussianBlur(weight, (0, 0), sigma)
+    smooth = total / np.maximum(support, 1e-6)
+    relative = np.clip(smooth / max(float(np.median(grey[region])), 1.0), *SHADING_RANGE)
+    reach = np.clip(support * 2.0, 0.0, 1.0)  # 1 on the region, fading off it
+    return (1.0 + strength * reach * (relative - 1.0)).astype(np.float32)
 
 
 def compose_own_view(
@@ -107,23 +142,27 @@ def compose_own_view(
     alpha = garment.alpha * dilate(person, round(config.spill * long_side))
     bare = person & ~old
     head = bare & (person_labels == HEAD_PART)
-    arms = bare & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
+    # An arm held over the body stays in front of the new garment's torso piece, bare or
+    # sleeved (its old sleeve then becomes skin below, like any uncovered old garment).
+    arms = person & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
     front = head | arms
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
     uncovered = old & (alpha < 0.5)
+    light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
         outline = _body_outline(keypoints, size)
         skin = uncovered & outline
         colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
-        base[skin] = shaded_skin(skin, colour)[skin]
+        base[skin] = (shaded_skin(skin, colour) * light)[skin]
         backdrop = uncovered & ~outline
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]
-    mixed = alpha[..., None] * garment.image.astype(np.float32) + (1 - alpha[..., None]) * base
+    lit = garment.image.astype(np.float32) * light
+    mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
     image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     untouched = (alpha <= 0) & ~uncovered
     image[untouched] = photo[untouched]

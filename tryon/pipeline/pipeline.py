@@ -1,24 +1,23 @@
 """The try-on pipeline: load the models once, then person photo + garment photo -> result.
 
-Stages (paper §4.4, plus two steps beyond it), each timed and announced to ``progress``:
+Three views of one try-on (``PipelineConfig.view``):
 
-1. ``pose``: COCO-18 keypoints of the shopper (BlazePose, unless given).
-2. ``frame``: cut the photo to the R x R frame that puts the torso on the frontal
-   template's torso (:mod:`tryon.pipeline.framing`); the inverse map is kept.
-3. ``frontalize``: HPN moves the person to the template pose (no self-occlusion).
-4. ``parse``: the upper-garment region on the frontal person from the human parser, or from
-   the template keypoints (:func:`tryon.preprocess.upper_clothes_region`) when there is no
-   parser model or its region disagrees with the template's (``min_parser_agreement``).
-5. ``garment_mask``: the product photo's mask (:func:`tryon.preprocess.garment_mask`).
-6. ``warp``: the appearance-flow net warps garment + mask into the region.
-7. ``composite``: feathered alpha blend onto the frontal person.
-8. ``repose`` (optional, beyond the paper): HPN moves the dressed person back to the
-   shopper's own pose.
-9. ``paste_back``: the frame goes back into the original photo, its border feathered.
+- ``own`` (the default for shoppers): the garment is fitted onto the shopper in their own
+  pose and composited into their own photo at its own resolution; face, hair, hands, arms in
+  front, trousers and background keep their pixels (:mod:`tryon.pipeline.own_view`).
+- ``catalog`` (retailers): the shopper is moved into the canonical frontal pose by moving
+  pixels (:mod:`hpn.repose`: part warp, fill, studio backdrop), then dressed the same way.
+- ``paper``: the paper's route (:mod:`tryon.pipeline.paper_route`), HPN regenerating a
+  frontal frame; the baseline the other two replace.
 
-Models come from one directory with ``hpn/``, ``flow/`` and optionally ``parser/`` model
-directories; HPN and the flow net run through :func:`deploy.load_backend`, so torch, ONNX
-Runtime or TensorRT is a loading-time choice. The parser runs in PyTorch.
+Stages of the own view, each timed and announced to ``progress``: ``pose`` (BlazePose
+keypoints and person mask, unless keypoints are given), ``parse`` (the old garment's region:
+the parser's, checked for plausibility, else the classical region), ``garment_mask``,
+``fit`` (the part warp of the product photo onto the pose), ``composite``. The catalog view
+adds ``repose`` before ``fit``.
+
+Models come from one directory; every one is optional for the own view: ``parser/`` (the
+garment region; else the classical one), ``hpn/`` and ``flow/`` (the paper route).
 """
 
 from __future__ import annotations
@@ -28,26 +27,27 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from hpn.imageops import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
-from hpn.keypoints import NUM_KEYPOINTS, scale_keypoints
-from hpn.posemaps import pose_maps_batch
+from hpn.body_parts import complete_arms
+from hpn.keypoints import NUM_KEYPOINTS
+from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
-from tryon.pipeline.compositing import composite, feathered_alpha
-from tryon.pipeline.framing import border_colour, edge_feather, frame_person, frontal_template
-from tryon.pipeline.result import TryOnResult
+from tryon.pipeline.garment_fit import fit_garment
+from tryon.pipeline.own_view import OwnViewConfig, compose_own_view
+from tryon.pipeline.paper_route import PaperRoute, PaperRouteConfig
+from tryon.pipeline.result import TryOnResult, skeleton_over
 
-RegionSource = Literal["auto", "parser", "keypoints"]
-WarpMethod = Literal["flow", "bbox_resize"]
+View = Literal["own", "catalog", "paper"]
+RegionSource = Literal["auto", "parser", "classical"]
+VIEWS: tuple[str, ...] = ("own", "catalog", "paper")
 MIN_IMAGE_SIDE = 32
-GARMENT_MASK_CACHE_SIZE = 64
+GARMENT_CACHE_SIZE = 64
 
 
 def bundled_models_dir() -> Path:
@@ -60,43 +60,27 @@ class PipelineConfig:
     """How the pipeline runs (not which weights it uses).
 
     Attributes:
-        resolution: side R of the square frame (a multiple of 32).
-        region_source: "auto" (parser if available, else keypoints), "parser" (error when no
-            parser model) or "keypoints".
-        warp: "flow" (the appearance-flow net) or "bbox_resize" (the trivial baseline: the
-            garment's box resized onto the region's box).
-        min_parser_agreement: with "auto", the parsed region is used only when its IoU with
-            the template's keypoint region reaches this; otherwise (a frontal image the parser
-            cannot read, e.g. from a weak HPN) the keypoint region is used, with a warning.
-        feather_sigma: Gaussian feather of the compositing mask, in frame pixels.
-        paste_feather: width of the blend at the frame's border when pasting back, in frame
-            pixels.
+        view: "own", "catalog" or "paper" (see the module docstring).
+        region_source: "auto" (the parser's region when it is plausible, else the classical
+            one), "parser" (error without a parser model) or "classical".
+        own_view: how the garment is composited.
+        part_warp: part sizes and reach of the part warp.
+        paper: the paper route's frame and feathering.
     """
 
-    resolution: int = 256
+    view: View = "own"
     region_source: RegionSource = "auto"
-    warp: WarpMethod = "flow"
-    min_parser_agreement: float = 0.3
-    feather_sigma: float = 1.5
-    paste_feather: int = 8
+    own_view: OwnViewConfig = field(default_factory=OwnViewConfig)
+    part_warp: PartWarpConfig = field(default_factory=PartWarpConfig)
+    paper: PaperRouteConfig = field(default_factory=PaperRouteConfig)
 
     def __post_init__(self) -> None:
-        if self.resolution < 64 or self.resolution % 32:
+        if self.view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.region_source not in ("auto", "parser", "classical"):
             raise ValueError(
-                f"resolution must be a multiple of 32 and at least 64, got {self.resolution}"
+                f"region_source must be 'auto', 'parser' or 'classical', got {self.region_source!r}"
             )
-        if self.region_source not in ("auto", "parser", "keypoints"):
-            raise ValueError(
-                f"region_source must be 'auto', 'parser' or 'keypoints', got {self.region_source!r}"
-            )
-        if self.warp not in ("flow", "bbox_resize"):
-            raise ValueError(f"warp must be 'flow' or 'bbox_resize', got {self.warp!r}")
-        if not 0 <= self.min_parser_agreement <= 1:
-            raise ValueError(
-                f"min_parser_agreement must be in [0, 1], got {self.min_parser_agreement}"
-            )
-        if self.feather_sigma < 0 or self.paste_feather < 0:
-            raise ValueError("feather_sigma and paste_feather must be >= 0")
 
 
 def check_photo(image: Any, name: str) -> np.ndarray:
@@ -115,12 +99,6 @@ def check_photo(image: Any, name: str) -> np.ndarray:
     return array
 
 
-def mask_iou(first: np.ndarray, second: np.ndarray) -> float:
-    """Intersection over union of two bool masks (0 when both are empty)."""
-    union = np.logical_or(first, second).sum()
-    return float(np.logical_and(first, second).sum() / union) if union else 0.0
-
-
 class _StageClock:
     """Times stages and announces each one as it starts."""
 
@@ -137,6 +115,14 @@ class _StageClock:
         self.timings[name] = time.perf_counter() - start
 
 
+@dataclass(frozen=True)
+class _Garment:
+    """A product photo prepared once: its mask and the joints its garment is laid on."""
+
+    mask: np.ndarray
+    keypoints: np.ndarray
+
+
 class TryOnPipeline:
     """Person photo + garment product photo -> :class:`TryOnResult` (see the module docstring).
 
@@ -144,41 +130,29 @@ class TryOnPipeline:
     (give each worker process its own).
 
     Args:
-        hpn: the HPN backend (:func:`deploy.load_backend` of an HPN model directory).
-        flow: the appearance-flow backend.
         parser: a :class:`tryon.preprocess.parser.HumanParser` in eval mode, or None.
-        config: resolution, region source, warp method, feathering.
+        config: view, region source, compositing.
         pose_estimator: anything with ``estimate(image) -> PoseResult``; default: BlazePose,
             created on the first call that needs it.
+        paper_route: the paper's HPN + flow route, needed by ``view="paper"``.
     """
 
     def __init__(
         self,
-        hpn: Any,
-        flow: Any,
         parser: torch.nn.Module | None = None,
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
+        paper_route: PaperRoute | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
-        if hpn.model_type != "hpn":
-            raise ValueError(f"hpn must be an HPN backend, got model type {hpn.model_type!r}")
-        if flow.model_type != "appearance_flow":
-            raise ValueError(f"flow must be a flow backend, got model type {flow.model_type!r}")
-        if flow.config.pose_channels:
-            raise ValueError("flow models with pose-map inputs are not supported by the pipeline")
-        if self.config.resolution % flow.config.coarsest_stride:
-            raise ValueError(
-                f"resolution {self.config.resolution} is not a multiple of the flow net's "
-                f"coarsest stride {flow.config.coarsest_stride}"
-            )
         if self.config.region_source == "parser" and parser is None:
             raise ValueError("region_source='parser' needs a parser model (models_dir/parser)")
-        self.hpn, self.flow, self.parser = hpn, flow, parser
+        if self.config.view == "paper" and paper_route is None:
+            raise ValueError("view='paper' needs the HPN and flow models (models_dir/hpn, flow)")
+        self.parser, self.paper_route = parser, paper_route
         self._pose_estimator = pose_estimator
-        self.template = frontal_template(self.config.resolution)
-        self.hpn_resolution = int(hpn.signature.inputs[0].height)
-        self._garment_masks: dict[str, np.ndarray] = {}
+        self._segmenter: Any | None = None
+        self._garments: dict[str, _Garment] = {}
 
     @classmethod
     def from_pretrained(
@@ -186,51 +160,55 @@ class TryOnPipeline:
         models_dir: str | Path | None = None,
         backend: str = "torch",
         device: str = "cpu",
-        resolution: int = 256,
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
     ) -> TryOnPipeline:
-        """Load ``models_dir/{hpn,flow[,parser]}`` (None: the bundled demo models).
+        """Load the models of ``models_dir`` (None: the bundled demo models).
 
         Args:
-            models_dir: folder of model directories.
-            backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net (the
-                latter two need exported artefacts in the model directories: ``tryon export``).
+            models_dir: folder of model directories: ``parser/``, ``hpn/`` and ``flow/``
+                (each optional; the paper view needs the last two).
+            backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net.
             device: "cpu", "cuda", ...
-            resolution: the frame side R (ignored when ``config`` is given).
-            config: full pipeline options.
+            config: pipeline options.
             pose_estimator: override the BlazePose default.
 
         Raises:
-            InvalidInputError: a model directory is missing.
+            InvalidInputError: the folder does not exist.
         """
-        from deploy import load_backend
-
         root = Path(models_dir) if models_dir is not None else bundled_models_dir()
-        for name in ("hpn", "flow"):
-            if not (root / name / "config.json").is_file():
-                raise InvalidInputError(
-                    f"{root / name} is not a model directory (config.json + model.safetensors); "
-                    "--models must hold hpn/ and flow/ (and optionally parser/)"
-                )
-        hpn = load_backend(root / "hpn", backend=backend, device=device)
-        flow = load_backend(root / "flow", backend=backend, device=device)
+        if not root.is_dir():
+            raise InvalidInputError(f"{root} is not a folder of model directories")
+        config = config or PipelineConfig()
         parser = None
         if (root / "parser" / "config.json").is_file():
             from tryon.preprocess.parser import HumanParser
 
             parser = HumanParser.from_pretrained(root / "parser").to(device).eval()
-        config = config or PipelineConfig(resolution=resolution)
-        return cls(hpn, flow, parser, config, pose_estimator)
+        paper_route = None
+        if all((root / name / "config.json").is_file() for name in ("hpn", "flow")):
+            from deploy import load_backend
+
+            hpn = load_backend(root / "hpn", backend=backend, device=device)
+            flow = load_backend(root / "flow", backend=backend, device=device)
+            paper_route = PaperRoute(hpn, flow, parser, config.paper)
+        elif config.view == "paper":
+            raise InvalidInputError(
+                f"{root} has no hpn/ and flow/ model directories, which view='paper' needs"
+            )
+        return cls(parser, config, pose_estimator, paper_route)
 
     def with_config(self, **changes: Any) -> TryOnPipeline:
         """A pipeline sharing these loaded models, with some :class:`PipelineConfig` changed."""
         config = dataclasses.replace(self.config, **changes)
-        return TryOnPipeline(self.hpn, self.flow, self.parser, config, self._pose_estimator)
+        route = self.paper_route
+        if route is not None and config.paper != route.config:
+            route = PaperRoute(route.hpn, route.flow, route.parser, config.paper)
+        return TryOnPipeline(self.parser, config, self._pose_estimator, route)
 
     def clear_caches(self) -> None:
-        """Forget cached garment masks (benchmarks time the uncached path with this)."""
-        self._garment_masks.clear()
+        """Forget prepared garments (benchmarks time the uncached path with this)."""
+        self._garments.clear()
 
     @property
     def pose_estimator(self) -> Any:
@@ -240,13 +218,24 @@ class TryOnPipeline:
             self._pose_estimator = BlazePoseEstimator()
         return self._pose_estimator
 
+    @property
+    def segmenter(self) -> Any:
+        """Selfie segmentation, for person masks when the keypoints come from a file."""
+        if self._segmenter is None:
+            from tryon.preprocess import SelfieSegmenter
+
+            self._segmenter = SelfieSegmenter()
+        return self._segmenter
+
     def __call__(
         self,
         person: np.ndarray,
         garment: np.ndarray,
         person_keypoints: np.ndarray | None = None,
-        return_to_pose: bool = False,
+        view: View | None = None,
         progress: Callable[[str], None] | None = None,
+        person_mask: np.ndarray | None = None,
+        catalog_pose: tuple[np.ndarray, tuple[int, int]] | None = None,
     ) -> TryOnResult:
         """Dress ``person`` in ``garment``.
 
@@ -254,8 +243,13 @@ class TryOnPipeline:
             person: HxWx3 uint8 RGB photo of the shopper.
             garment: HxWx3 uint8 RGB product photo on a plain background.
             person_keypoints: (18, 2) pixel (x, y) of ``person``, NaN missing; None: estimate.
-            return_to_pose: move the dressed person back to the shopper's pose.
+            view: "own", "catalog" or "paper" for this call (default: the config's).
             progress: called with each stage's name as it starts.
+            person_mask: HxW bool mask of the person, when known (a data set's); None:
+                BlazePose's (or selfie segmentation's when the keypoints are given).
+            catalog_pose: (keypoints, (height, width)) of the catalog view's canvas; None:
+                the person's own canonical pose (:func:`hpn.repose.canonical_target`). An
+                evaluation against a rendered truth passes the truth's pose.
 
         Returns:
             :class:`TryOnResult`.
@@ -266,60 +260,60 @@ class TryOnPipeline:
         """
         person = check_photo(person, "person")
         garment = check_photo(garment, "garment")
+        view = view or self.config.view
+        if view not in VIEWS:
+            raise InvalidInputError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
         clock = _StageClock(progress)
         warnings: list[str] = []
-        size = self.config.resolution
         with torch.inference_mode():
             with clock.stage("pose"):
-                keypoints = self._keypoints(person, person_keypoints, warnings)
-            with clock.stage("frame"):
-                frame = frame_person(keypoints, person.shape[:2], size, self.template)
-                person_frame = frame.crop(person, fill=border_colour(person))
-                frame_keypoints = frame.to_frame(keypoints)
-            with clock.stage("frontalize"):
-                frontal = self.transfer(person_frame, self.template)
-            with clock.stage("parse"):
-                region, region_source = self._garment_region(frontal, warnings)
+                keypoints, person_mask = self._pose(person, person_keypoints, person_mask, warnings)
             with clock.stage("garment_mask"):
-                garment_mask = self._garment_mask(garment)
-            with clock.stage("warp"):
-                flow, warped, warped_mask = self._warp(garment, garment_mask, region)
-            with clock.stage("composite"):
-                alpha = feathered_alpha(region, warped_mask, self.config.feather_sigma)
-                dressed = composite(frontal, warped, alpha)
-            reposed = None
-            if return_to_pose:
-                with clock.stage("repose"):
-                    reposed = self.transfer(dressed, frame_keypoints)
-            with clock.stage("paste_back"):
-                final = reposed if reposed is not None else dressed
-                feather = edge_feather(size, self.config.paste_feather)
-                image = frame.paste_back(final, person, feather)
+                prepared = self._garment(garment)
+            if view == "paper":
+                if self.paper_route is None:
+                    raise InvalidInputError("the paper view needs the hpn/ and flow/ models")
+                image, layers, source = self.paper_route(
+                    person, keypoints, garment, prepared.mask, clock.stage, warnings
+                )
+                region = np.zeros(person.shape[:2], bool)
+            else:
+                with clock.stage("parse"):
+                    region, source = self._old_garment(person, keypoints, person_mask, warnings)
+                image, layers = self._dress(
+                    view, person, keypoints, person_mask, region, garment, prepared, clock,
+                    catalog_pose,
+                )  # fmt: skip
+        layers = {"pose": skeleton_over(person, keypoints), **layers}
         return TryOnResult(
             image=image,
-            frontal=frontal,
+            view=view,
             keypoints=keypoints,
+            person_mask=person_mask,
             garment_region=region,
-            garment_mask=garment_mask,
-            warped_garment=warped,
-            flow_visualization=self._flow_picture(flow),
-            composite=dressed,
+            region_source=source,
+            garment_mask=prepared.mask,
+            garment_keypoints=prepared.keypoints,
+            layers=layers,
             timings=clock.timings,
-            person_frame=person_frame,
-            frame_keypoints=frame_keypoints,
-            frontal_keypoints=self.template.copy(),
-            region_source=region_source,
-            alpha=alpha,
-            reposed=reposed,
             warnings=tuple(warnings),
         )
 
     # ------------------------------------------------------------------ stages
 
-    def _keypoints(
-        self, person: np.ndarray, given: np.ndarray | None, warnings: list[str]
-    ) -> np.ndarray:
-        if given is not None:
+    def _pose(
+        self,
+        person: np.ndarray,
+        given: np.ndarray | None,
+        given_mask: np.ndarray | None,
+        warnings: list[str],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints (given or estimated) and the person mask (given, BlazePose's or selfie)."""
+        if given is None:
+            result = self.pose_estimator.estimate(person)
+            warnings.extend(result.warnings)
+            keypoints = np.asarray(result.keypoints, dtype=np.float32)
+        else:
             keypoints = np.asarray(given, dtype=np.float32)
             if keypoints.shape != (NUM_KEYPOINTS, 2):
                 raise InvalidInputError(
@@ -327,95 +321,147 @@ class TryOnPipeline:
                 )
             if np.isnan(keypoints).all():
                 raise NoPersonFound("every given keypoint is missing: there is no person")
-            return keypoints
-        result = self.pose_estimator.estimate(person)
-        warnings.extend(result.warnings)
-        return np.asarray(result.keypoints, dtype=np.float32)
+            result = None
+        if np.isnan(keypoints[[2, 5]]).any():
+            raise InvalidInputError(
+                "both shoulders must be visible to fit a garment; use a photo that shows the "
+                "upper body from the front"
+            )
+        if given_mask is not None:
+            mask = np.asarray(given_mask, bool)
+            if mask.shape != person.shape[:2]:
+                raise InvalidInputError(
+                    f"person_mask is {mask.shape}, the photo {person.shape[:2]}: they must match"
+                )
+        elif result is not None and result.person_mask is not None:
+            mask = np.asarray(result.person_mask, bool)
+        else:
+            mask = self.segmenter.mask(person)
+        if not mask.any():
+            raise NoPersonFound("the person mask is empty: nobody to dress in this photo")
+        return keypoints, mask
 
-    def transfer(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-        """HPN: the person of an RxR frame image moved to ``keypoints`` (pixels of the frame).
-
-        The image is resized to HPN's level and the output back to R when they differ.
-
-        Shapes:
-            image: RxRx3 uint8; keypoints: (18, 2); returns RxRx3 uint8.
-        """
-        size, level = image.shape[0], self.hpn_resolution
-        config = self.hpn.config
-        batch = uint8_to_tensor(image)[None]
-        if level != size:
-            batch = F.interpolate(batch, size=(level, level), mode="bilinear", antialias=True)
-        points = scale_keypoints(keypoints, (size, size), (level, level))
-        maps = pose_maps_batch(
-            torch.from_numpy(np.asarray(points, np.float32))[None],
-            config.bottleneck_size,
-            config.pose_sigma,
-            image_size=(level, level),
-        )
-        generated = self.hpn(image=batch, pose_maps=maps)["generated"].float().cpu()
-        if level != size:
-            generated = F.interpolate(generated, size=(size, size), mode="bilinear")
-        return tensor_to_uint8(generated)
-
-    def _garment_region(self, frontal: np.ndarray, warnings: list[str]) -> tuple[np.ndarray, str]:
-        from tryon.preprocess import upper_clothes_region
-
-        size = self.config.resolution
-        template_region = upper_clothes_region(self.template, (size, size))
-        if self.parser is None or self.config.region_source == "keypoints":
-            return template_region, "keypoints"
-        from tryon.preprocess.parser import garment_region, parse_image
-
-        region = garment_region(parse_image(self.parser, frontal))
-        if self.config.region_source == "parser":
-            return region, "parser"
-        agreement = mask_iou(region, template_region)
-        if agreement >= self.config.min_parser_agreement:
-            return region, "parser"
-        warnings.append(
-            f"the parsed garment overlaps the template's garment region by IoU {agreement:.2f} "
-            f"< {self.config.min_parser_agreement}; used the keypoint template instead"
-        )
-        return template_region, "keypoints"
-
-    def _garment_mask(self, garment: np.ndarray) -> np.ndarray:
-        """The product photo's mask, cached by content: a catalog reuses each garment often."""
+    def _garment(self, garment: np.ndarray) -> _Garment:
+        """Mask and joints of a product photo, cached by content (a catalog reuses garments)."""
         from tryon.preprocess import garment_mask
+        from tryon.preprocess.garment_landmarks import garment_landmarks
 
         key = hashlib.blake2b(garment.tobytes(), digest_size=16).hexdigest() + str(garment.shape)
-        if key not in self._garment_masks:
-            if len(self._garment_masks) >= GARMENT_MASK_CACHE_SIZE:
-                self._garment_masks.pop(next(iter(self._garment_masks)))
-            self._garment_masks[key] = garment_mask(garment)
-        return self._garment_masks[key].copy()
+        if key not in self._garments:
+            if len(self._garments) >= GARMENT_CACHE_SIZE:
+                self._garments.pop(next(iter(self._garments)))
+            mask = garment_mask(garment)
+            self._garments[key] = _Garment(mask, garment_landmarks(mask))
+        return self._garments[key]
 
-    def _warp(
-        self, garment: np.ndarray, garment_mask: np.ndarray, region: np.ndarray
-    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """Flow, warped garment (RxRx3 uint8) and warped mask (RxR float) in the frame."""
-        from tryon.data.geometry import SquareFit
+    def _old_garment(
+        self,
+        person: np.ndarray,
+        keypoints: np.ndarray,
+        person_mask: np.ndarray,
+        warnings: list[str],
+    ) -> tuple[np.ndarray, str]:
+        """The region of the garment being replaced: the parser's if plausible, else classical."""
+        from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
 
-        size = self.config.resolution
-        fit = SquareFit(garment.shape[0], garment.shape[1], size)
-        garment_tensor = uint8_to_tensor(fit.image(garment))[None]
-        mask_tensor = mask_to_tensor(fit.labels(garment_mask.astype(np.uint8)))[None]
-        region_tensor = mask_to_tensor(region)[None]
-        if self.config.warp == "flow":
-            outputs = self.flow(
-                garment=garment_tensor, garment_mask=mask_tensor, target_mask=region_tensor
+        source = self.config.region_source
+        if self.parser is not None and source in ("auto", "parser"):
+            from tryon.preprocess.parser import garment_region, parse_image
+
+            region = garment_region(parse_image(self.parser, person)) & person_mask
+            if source == "parser":
+                return region, "parser"
+            scores = region_plausibility(region, keypoints, person_mask)
+            if scores.plausible():
+                return region, "parser"
+            warnings.append(
+                f"the parser's garment region is implausible (on the person "
+                f"{scores.on_person:.0%}, torso covered {scores.torso_covered:.0%}, face covered "
+                f"{scores.face_covered:.0%}); used the classical region instead"
             )
-            flow = outputs["flow"].float().cpu()
-            warped, warped_mask = outputs["warped_garment"].cpu(), outputs["warped_mask"].cpu()
+        return classical_garment_region(person, keypoints, person_mask), "classical"
+
+    def _dress(
+        self,
+        view: str,
+        person: np.ndarray,
+        keypoints: np.ndarray,
+        person_mask: np.ndarray,
+        region: np.ndarray,
+        garment: np.ndarray,
+        prepared: _Garment,
+        clock: _StageClock,
+        catalog_pose: tuple[np.ndarray, tuple[int, int]] | None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fit and composite the garment in the own or the catalog view."""
+        layers: dict[str, np.ndarray] = {}
+        body = complete_arms(keypoints)
+        labels = source_labels(body, person_mask, self.config.part_warp)
+        canvas, mask, old = person, person_mask, region
+        if view == "catalog":
+            with clock.stage("repose"):
+                reposed = self.canonical_view(person, keypoints, person_mask, labels, catalog_pose)
+                canvas, mask, labels = reposed.image, reposed.person_mask, reposed.labels
+                body = reposed.keypoints
+                old = reposed.warp.apply(region.astype(np.float32)) > 0.5
+                old |= reposed.filled & _grow(old, 0.03 * max(canvas.shape[:2]))
+                layers["canonical"] = canvas
+                layers["canonical_garment_region"] = old.astype(np.uint8) * 255
+        with clock.stage("fit"):
+            fitted = fit_garment(
+                garment, prepared.mask, prepared.keypoints, body, canvas.shape[:2],
+                self.config.part_warp,
+            )  # fmt: skip
+        with clock.stage("composite"):
+            own = compose_own_view(canvas, body, mask, labels, old, fitted, self.config.own_view)
+        layers.update(
+            parts=_part_colours(labels),
+            fitted_garment=fitted.image,
+            alpha=np.round(own.alpha * 255).astype(np.uint8),
+            uncovered=own.uncovered.astype(np.uint8) * 255,
+        )
+        return own.image, layers
+
+    def canonical_view(
+        self,
+        person: np.ndarray,
+        keypoints: np.ndarray,
+        person_mask: np.ndarray,
+        labels: np.ndarray | None = None,
+        pose: tuple[np.ndarray, tuple[int, int]] | None = None,
+    ) -> Any:
+        """The person moved to their canonical frontal pose (:class:`hpn.repose.Reposed`).
+
+        ``pose`` = (keypoints, (height, width)) gives the target pose and canvas instead.
+        """
+        from hpn.repose import canonical_target, repose
+        from tryon.pipeline.framing import frontal_template
+
+        config = self.config.part_warp
+        if labels is None:
+            labels = source_labels(keypoints, person_mask, config)
+        if pose is None:
+            template = frontal_template(256)
+            target, size = canonical_target(keypoints, person_mask, labels, template)
         else:
-            from flow.baselines import baseline_flow
-            from flow.warp import warp
+            target, size = np.asarray(pose[0], np.float32), pose[1]
+        return repose(person, keypoints, person_mask, target, size, labels, config=config)
 
-            flow = baseline_flow(self.config.warp, mask_tensor, region_tensor)
-            warped, warped_mask = warp(garment_tensor, flow), warp(mask_tensor, flow)
-        return flow, tensor_to_uint8(warped.float()), warped_mask[0, 0].float().numpy()
 
-    @staticmethod
-    def _flow_picture(flow: torch.Tensor) -> np.ndarray:
-        from flow.visualize import flow_to_rgb
+def _grow(mask: np.ndarray, radius: float) -> np.ndarray:
+    from tryon.preprocess.garment_region import dilate
 
-        return tensor_to_uint8(flow_to_rgb(flow))
+    return dilate(mask, max(1, round(radius)))
+
+
+def _part_colours(labels: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 picture of the part labels (one colour per body part, black off the person)."""
+    from hpn.body_parts import PART_NAMES
+
+    palette = np.array(
+        [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+         (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (170, 110, 40),
+         (0, 0, 0)],
+        np.uint8,
+    )  # fmt: skip
+    return palette[np.where(labels >= 0, labels, len(PART_NAMES))]

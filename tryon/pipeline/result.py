@@ -1,4 +1,4 @@
-"""What one try-on returns: the final image, every intermediate, and per-stage timings."""
+"""What one try-on returns: the final image, its intermediates and per-stage timings."""
 
 from __future__ import annotations
 
@@ -8,92 +8,79 @@ import numpy as np
 
 STAGES: tuple[str, ...] = (
     "pose",
+    "garment_mask",
+    "parse",
+    "repose",
+    "fit",
+    "composite",
     "frame",
     "frontalize",
-    "parse",
-    "garment_mask",
     "warp",
-    "composite",
-    "repose",
     "paste_back",
 )
+"""Every stage name in running order (a view runs some of them; see TryOnPipeline)."""
 
 
 @dataclass(frozen=True)
 class TryOnResult:
     """The outcome of :class:`tryon.pipeline.TryOnPipeline` on one (person, garment) pair.
 
-    Images are uint8 RGB; "frame" images are R x R in the pipeline's square frame
-    (:mod:`tryon.pipeline.framing`).
+    Images are uint8 RGB.
 
     Attributes:
-        image: the final result, HxWx3 in the original person photo's frame.
-        frontal: the person moved to the canonical frontal pose by HPN (RxRx3).
-        keypoints: (18, 2) keypoints of the person in the original photo (NaN missing).
-        garment_region: RxR bool, where the garment goes on the frontal person.
-        garment_mask: the garment photo's mask (its own size, bool).
-        warped_garment: the garment warped into the region (RxRx3).
-        flow_visualization: the appearance flow as a colour wheel image (RxRx3).
-        composite: the frontal person wearing the garment (RxRx3, in the frame).
+        image: the result: the shopper's own photo dressed (own view, same size as the
+            photo), the dressed canonical view (catalog view), or the paper's route.
+        view: "own", "catalog" or "paper".
+        keypoints: (18, 2) keypoints of the person in the photo (NaN missing).
+        person_mask: HxW bool person mask of the photo.
+        garment_region: HxW bool, the old garment's region in the photo (empty for "paper").
+        region_source: where the region came from: "parser", "classical" or (paper route)
+            "keypoints".
+        garment_mask: the product photo's mask (its own size).
+        garment_keypoints: (18, 2) the joints the product photo's garment is laid on.
+        layers: the view's intermediates by name (see :meth:`intermediates`).
         timings: stage name -> seconds, in the order the stages ran.
-        person_frame: the person photo cut to the frame (RxRx3), HPN's input.
-        frame_keypoints: (18, 2) the person's keypoints in the frame.
-        frontal_keypoints: (18, 2) the frontal template in the frame (HPN's target pose).
-        region_source: "parser" or "keypoints": which method drew ``garment_region``.
-        alpha: RxR float32 soft compositing mask.
-        reposed: the dressed person moved back to the shopper's pose (RxRx3), or None when
-            ``return_to_pose`` was off.
-        warnings: notes for the user (pose estimator warnings, parser fallback, ...).
+        warnings: notes for the user (pose estimator warnings, region fallback, ...).
     """
 
     image: np.ndarray
-    frontal: np.ndarray
+    view: str
     keypoints: np.ndarray
+    person_mask: np.ndarray
     garment_region: np.ndarray
-    garment_mask: np.ndarray
-    warped_garment: np.ndarray
-    flow_visualization: np.ndarray
-    composite: np.ndarray
-    timings: dict[str, float]
-    person_frame: np.ndarray
-    frame_keypoints: np.ndarray
-    frontal_keypoints: np.ndarray
     region_source: str
-    alpha: np.ndarray
-    reposed: np.ndarray | None = None
+    garment_mask: np.ndarray
+    garment_keypoints: np.ndarray
+    layers: dict[str, np.ndarray]
+    timings: dict[str, float]
     warnings: tuple[str, ...] = field(default=())
 
     def intermediates(self) -> dict[str, np.ndarray]:
         """Every image a user may inspect, by name, as uint8 (HxWx3 RGB or HxW masks).
 
-        Names: ``person_frame``, ``pose`` (skeleton over the frame), ``frontal_pose``
-        (template skeleton), ``frontal``, ``garment_region``, ``garment_mask``,
-        ``warped_garment``, ``flow``, ``alpha``, ``composite``, ``reposed`` (if any),
-        ``result``.
+        Always: ``pose`` (the skeleton over the photo), ``person_mask``, ``garment_region``
+        (own and catalog views), ``garment_mask``, ``result``. Then the view's own layers:
+        own and catalog: ``parts`` (body part labels), ``fitted_garment``,
+        ``alpha``, ``uncovered`` (old garment re-synthesised); catalog: ``canonical`` (the
+        undressed canonical view); paper: ``person_frame``, ``frontal``,
+        ``frame_garment_region``, ``warped_garment``, ``flow``, ``composite``.
         """
-        from hpn.imageops import tensor_to_uint8
-        from hpn.skeleton import draw_skeleton
-
-        size = self.person_frame.shape[0]
-
-        def skeleton_over(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-            drawn = tensor_to_uint8(draw_skeleton(keypoints, size, size))
-            lines = drawn.any(axis=2, keepdims=True)
-            return np.where(lines, drawn, image // 2)
-
-        images = {
-            "person_frame": self.person_frame,
-            "pose": skeleton_over(self.person_frame, self.frame_keypoints),
-            "frontal_pose": skeleton_over(self.frontal, self.frontal_keypoints),
-            "frontal": self.frontal,
-            "garment_region": self.garment_region.astype(np.uint8) * 255,
-            "garment_mask": self.garment_mask.astype(np.uint8) * 255,
-            "warped_garment": self.warped_garment,
-            "flow": self.flow_visualization,
-            "alpha": np.round(self.alpha * 255).astype(np.uint8),
-            "composite": self.composite,
-        }
-        if self.reposed is not None:
-            images["reposed"] = self.reposed
+        images = {"pose": self.layers["pose"]} if "pose" in self.layers else {}
+        images["person_mask"] = self.person_mask.astype(np.uint8) * 255
+        if self.view != "paper":
+            images["garment_region"] = self.garment_region.astype(np.uint8) * 255
+        images["garment_mask"] = self.garment_mask.astype(np.uint8) * 255
+        images.update(self.layers)
         images["result"] = self.image
         return images
+
+
+def skeleton_over(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The pose drawn over a darkened copy of ``image``."""
+    from hpn.imageops import tensor_to_uint8
+    from hpn.skeleton import draw_skeleton
+
+    height, width = image.shape[:2]
+    drawn = tensor_to_uint8(draw_skeleton(keypoints, height, width))
+    lines = drawn.any(axis=2, keepdims=True)
+    return np.where(lines, drawn, image // 2)

@@ -22,6 +22,8 @@ import numpy as np
 from tryon.errors import InvalidInputError
 from tryon.preprocess.pose import check_rgb_image
 
+GRABCUT_SEED = 0
+
 
 @dataclass(frozen=True)
 class GarmentMaskConfig:
@@ -78,6 +80,7 @@ def garment_mask(image: np.ndarray, config: GarmentMaskConfig | None = None) -> 
     background_model = np.zeros((1, 65), np.float64)
     foreground_model = np.zeros((1, 65), np.float64)
     labels = seeds.copy()
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: same input, same mask
     cv2.grabCut(
         cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
         labels,

@@ -26,7 +26,7 @@ import numpy as np
 from hpn.keypoints import scale_keypoints, validate_keypoints
 from tryon.preprocess.body_boxes import face_mask, torso_mask, torso_polygon
 from tryon.preprocess.body_geometry import GarmentGeometry, upper_clothes_region
-from tryon.preprocess.garment_mask import fill_holes
+from tryon.preprocess.garment_mask import GRABCUT_SEED, fill_holes
 
 R_WRIST, L_WRIST, R_ELBOW, L_ELBOW = 4, 7, 3, 6
 
@@ -129,6 +129,7 @@ def classical_garment_region(
         return np.zeros((height, width), bool)
     labels = seeds.copy()
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: same input, same mask
     cv2.grabCut(
         cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
         labels,
@@ -172,19 +173,27 @@ def _seeds(
             cv2.circle(disc, tuple(np.round(hand).astype(int).tolist()), radius, 1, -1)
             not_garment |= disc > 0
     seeds[not_garment & person] = cv2.GC_PR_BGD
-    seeds[face_mask(points, size) & _above(polygon[0], polygon[1], size)] = cv2.GC_BGD
+    seeds[_inner_face(points, size)] = cv2.GC_BGD  # cheeks and nose: surely not the garment
     seeds[(core_mask > 0) & person & ~not_garment] = cv2.GC_FGD
     return seeds
 
 
-def _above(right: np.ndarray, left: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """HxW bool: the side of the shoulder line (right -> left shoulder) the head is on."""
-    ys, xs = np.mgrid[0 : size[0], 0 : size[1]]
-    across = left - right
-    # The head is on the side where the cross product with the shoulder line is negative
-    # for a person standing upright (image y grows downwards).
-    side = across[0] * (ys - right[1]) - across[1] * (xs - right[0])
-    return side < 0
+def _inner_face(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The face box down to the mouth, and its inner third: hair and skin, never a collar.
+
+    The box's lower part (chin, neck) stays a probable seed only: a high collar may reach
+    into it, and a hard edge there would cut the garment along a straight line.
+    """
+    from tryon.preprocess.body_boxes import face_box
+
+    inner = np.zeros(size, bool)
+    box = face_box(points, size)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        dx, dy = (x1 - x0) // 3, (y1 - y0) // 3
+        inner[y0 : y1 - dy, x0:x1] = True
+        inner[y0 + dy : y1 - dy, x0 + dx : x1 - dx] = True
+    return inner
 
 
 def _touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
