@@ -47,23 +47,26 @@ def grid(count: int) -> Iterator[DeltaGenerator]:
 
 
 def choose_settings() -> storefront.PipelineSettings:
-    """The sidebar: backend, resolution and device."""
+    """The sidebar: view, backend, resolution and device."""
     with st.sidebar:
         st.header("Settings")
         backend = st.selectbox("Backend", storefront.available_backends(), key="backend")
+        st.radio(
+            "View",
+            list(storefront.VIEW_LABELS),
+            format_func=storefront.VIEW_LABELS.__getitem__,
+            key="view",
+            help="My photo: your own photo, dressed (only the garment changes). Catalog pose: "
+            "you facing the camera on a studio backdrop. Paper: the paper's HPN route.",
+        )
         resolution = st.selectbox(
-            "Resolution",
+            "Resolution (paper view)",
             storefront.RESOLUTIONS,
             index=storefront.RESOLUTIONS.index(storefront.DEFAULT_RESOLUTION),
             key="resolution",
-            help="Side of the square frame the models work in; higher is sharper and slower.",
+            help="Side of the square frame the paper view's models work in.",
         )
         device = st.selectbox("Device", storefront.available_devices(), key="device")
-        st.toggle(
-            "Keep my pose",
-            key="return_to_pose",
-            help="Move the dressed person back to the pose of your photo (beyond the paper).",
-        )
         st.caption(f"Catalog: `{storefront.resolve_catalog_dir()}`")
     return storefront.PipelineSettings(
         backend=backend,
@@ -161,7 +164,7 @@ def run_try_on(settings: storefront.PipelineSettings, garment: storefront.Catalo
                 photo,
                 catalog_photo(str(garment.path)),
                 person_keypoints=keypoints,
-                return_to_pose=st.session_state.return_to_pose,
+                view=st.session_state.view,
                 progress=announce,
             )
         except Exception as error:  # every failure becomes a message; the page keeps working

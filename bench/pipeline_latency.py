@@ -2,10 +2,11 @@
 
     OMP_NUM_THREADS=1 python bench/pipeline_latency.py --runs 5 --json bench/results/pipeline.json
 
-Latency: the bundled demo models at ``--resolution`` on a demo-catalog pair (keypoints given,
-so "pose" is the file lookup only; BlazePose is timed separately as "pose_estimator" on the
-astronaut), garment-mask cache cleared before every run; the median of ``--runs`` runs per
-stage after one warm-up. Throughput: ``tryon batch`` over the demo catalog (all pairs) into a
+Latency: each view (own, catalog, paper at ``--resolution``) with the bundled demo models on
+a demo-catalog pair (keypoints given, so "pose" is the file lookup and the selfie mask;
+BlazePose is timed separately as "pose_estimator" on the astronaut), garment cache cleared
+before every run; the median of ``--runs`` runs per stage after one warm-up.
+Throughput: ``tryon batch`` over the demo catalog (all pairs) into a
 fresh folder with 1 and 2 workers (``--people`` / ``--garments`` for a bigger catalog), pairs/s
 over the whole run (worker start and model loading included).
 """
@@ -23,12 +24,12 @@ from pathlib import Path
 CATALOG = Path(__file__).resolve().parents[1] / "tryon" / "demo" / "catalog"
 
 
-def stage_latency(runs: int, resolution: int, return_to_pose: bool) -> dict[str, float]:
+def stage_latency(runs: int, resolution: int, view: str) -> dict[str, float]:
+    from tryon.cli.run_commands import make_pipeline
     from tryon.imageio import load_image
-    from tryon.pipeline import TryOnPipeline
     from tryon.preprocess import PrecomputedPoseEstimator
 
-    pipeline = TryOnPipeline.from_pretrained(resolution=resolution)
+    pipeline = make_pipeline(None, "torch", "cpu", resolution, view)
     person_file = CATALOG / "people" / "id00171_pose01.png"
     keypoints = PrecomputedPoseEstimator.from_openpose_json(
         person_file.with_name("id00171_pose01_keypoints.json")
@@ -39,9 +40,7 @@ def stage_latency(runs: int, resolution: int, return_to_pose: bool) -> dict[str,
     for run in range(runs + 1):
         pipeline.clear_caches()
         start = time.perf_counter()
-        result = pipeline(
-            person, garment, person_keypoints=keypoints, return_to_pose=return_to_pose
-        )
+        result = pipeline(person, garment, person_keypoints=keypoints)
         total = time.perf_counter() - start
         if run == 0:
             continue  # warm-up
@@ -63,10 +62,10 @@ def batch_throughput(
     workers: int, resolution: int, people: Path, garments: Path
 ) -> dict[str, float]:
     from tryon.batch import plan_pairs, run_local
-    from tryon.pipeline import TryOnPipeline
+    from tryon.cli.run_commands import make_pipeline
 
     plan = plan_pairs(people, garments)
-    make = functools.partial(TryOnPipeline.from_pretrained, None, "torch", "cpu", resolution)
+    make = functools.partial(make_pipeline, None, "torch", "cpu", resolution, "own")
     with tempfile.TemporaryDirectory() as out:
         summary = run_local(plan, out, make, workers=workers, show_progress=False)
     return {
@@ -88,10 +87,10 @@ def main() -> None:
     report = {
         "resolution": arguments.resolution,
         "runs": arguments.runs,
-        "latency_median_seconds": stage_latency(arguments.runs, arguments.resolution, False),
-        "latency_with_repose_median_seconds": stage_latency(
-            arguments.runs, arguments.resolution, True
-        ),
+        "latency_median_seconds": {
+            view: stage_latency(arguments.runs, arguments.resolution, view)
+            for view in ("own", "catalog", "paper")
+        },
         "batch": {
             str(w): batch_throughput(w, arguments.resolution, arguments.people, arguments.garments)
             for w in (1, 2)

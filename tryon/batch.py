@@ -199,16 +199,13 @@ def _person_keypoints(pair: Pair) -> np.ndarray | None:
     return people[0]
 
 
-def process_pair(
-    pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path, return_to_pose: bool = False
-) -> ManifestRecord:
+def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) -> ManifestRecord:
     """Run one pair and write its output atomically; errors become an "error" record.
 
     Args:
         pipeline: a :class:`tryon.pipeline.TryOnPipeline` (or anything called the same way).
         pair: the pair.
         out_dir: the batch's out folder.
-        return_to_pose: passed to the pipeline.
 
     Returns:
         The :class:`ManifestRecord` (not yet appended to any manifest).
@@ -221,9 +218,7 @@ def process_pair(
         person, garment = load_image(pair.person), load_image(pair.garment)
         keypoints = _person_keypoints(pair)
         loaded = time.perf_counter()
-        result = pipeline(
-            person, garment, person_keypoints=keypoints, return_to_pose=return_to_pose
-        )
+        result = pipeline(person, garment, person_keypoints=keypoints)
         saving = time.perf_counter()
         save_image(Path(out_dir) / pair.output, result.image)
         timings = {"load": loaded - start, **result.timings, "save": time.perf_counter() - saving}
@@ -289,11 +284,11 @@ def _init_worker(make_pipeline: Callable[[], Any], threads: int) -> None:
         _WORKER_LOAD_ERROR = f"{type(error).__name__}: {error}"
 
 
-def _work(task: tuple[Pair, str, bool]) -> ManifestRecord:
-    pair, out_dir, return_to_pose = task
+def _work(task: tuple[Pair, str]) -> ManifestRecord:
+    pair, out_dir = task
     if _WORKER_LOAD_ERROR:
         return load_failure_record(pair, _WORKER_LOAD_ERROR)
-    return process_pair(_WORKER_PIPELINE, pair, out_dir, return_to_pose)
+    return process_pair(_WORKER_PIPELINE, pair, out_dir)
 
 
 def load_failure_record(pair: Pair, error: str) -> ManifestRecord:
@@ -313,7 +308,6 @@ def run_local(
     out_dir: str | Path,
     make_pipeline: Callable[[], Any],
     workers: int = 1,
-    return_to_pose: bool = False,
     show_progress: bool = True,
 ) -> BatchSummary:
     """Make every pair not yet done, appending each outcome to ``OUT/manifest.jsonl``.
@@ -325,7 +319,6 @@ def run_local(
             ``workers > 1``, e.g. ``functools.partial(TryOnPipeline.from_pretrained, ...)``).
         workers: 1 runs in this process; more start a process pool (each worker's torch uses
             one thread).
-        return_to_pose: passed to the pipeline.
         show_progress: tqdm bar with ETA.
 
     Returns:
@@ -336,7 +329,7 @@ def run_local(
     return drive_batch(
         pairs,
         Path(out_dir),
-        lambda todo, out: _records(todo, out, make_pipeline, workers, return_to_pose),
+        lambda todo, out: _records(todo, out, make_pipeline, workers),
         workers=workers,
         description="try-on",
         show_progress=show_progress,
@@ -391,18 +384,17 @@ def _records(
     out_dir: str,
     make_pipeline: Callable[[], Any],
     workers: int,
-    return_to_pose: bool,
 ) -> Iterable[ManifestRecord]:
     if not todo:
         return
     if workers == 1:
         pipeline = make_pipeline()
         for pair in todo:
-            yield process_pair(pipeline, pair, out_dir, return_to_pose)
+            yield process_pair(pipeline, pair, out_dir)
         return
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    tasks = [(pair, out_dir, return_to_pose) for pair in todo]
+    tasks = [(pair, out_dir) for pair in todo]
     with context.Pool(workers, initializer=_init_worker, initargs=(make_pipeline, 1)) as pool:
         yield from pool.imap_unordered(_work, tasks)

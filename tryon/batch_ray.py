@@ -70,14 +70,12 @@ class PairActor:
         self,
         make_pipeline: Callable[[], Any],
         out_dir: str,
-        return_to_pose: bool,
         threads: int,
     ) -> None:
         import torch
 
         torch.set_num_threads(threads)
         self.out_dir = out_dir
-        self.return_to_pose = return_to_pose
         self.load_error = ""
         try:
             self.pipeline = make_pipeline()
@@ -94,7 +92,7 @@ class PairActor:
     def _record(self, pair: Pair) -> ManifestRecord:
         if self.load_error:
             return load_failure_record(pair, self.load_error)
-        return process_pair(self.pipeline, pair, self.out_dir, self.return_to_pose)
+        return process_pair(self.pipeline, pair, self.out_dir)
 
 
 def run_ray(
@@ -102,7 +100,6 @@ def run_ray(
     out_dir: str | Path,
     make_pipeline: Callable[[], Any],
     options: RayOptions = RayOptions(),
-    return_to_pose: bool = False,
     show_progress: bool = True,
 ) -> BatchSummary:
     """Make every pair not yet done with Ray Data, appending each outcome to the manifest.
@@ -113,7 +110,6 @@ def run_ray(
         make_pipeline: builds a pipeline, called once per actor (pickled to the actors, e.g.
             ``functools.partial(TryOnPipeline.from_pretrained, ...)``).
         options: :class:`RayOptions`.
-        return_to_pose: passed to the pipeline.
         show_progress: tqdm bar with ETA (Ray's own progress bars stay off).
 
     Returns:
@@ -122,7 +118,7 @@ def run_ray(
     return drive_batch(
         pairs,
         Path(out_dir).resolve(),
-        lambda todo, out: _ray_records(todo, out, make_pipeline, options, return_to_pose),
+        lambda todo, out: _ray_records(todo, out, make_pipeline, options),
         workers=options.workers,
         description="try-on (ray)",
         show_progress=show_progress,
@@ -134,7 +130,6 @@ def _ray_records(
     out_dir: str,
     make_pipeline: Callable[[], Any],
     options: RayOptions,
-    return_to_pose: bool,
 ) -> Iterator[ManifestRecord]:
     if not todo:
         return
@@ -153,7 +148,7 @@ def _ray_records(
         items = [{"person": str(pair.person), "garment": str(pair.garment)} for pair in todo]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             PairActor,
-            fn_constructor_args=(make_pipeline, out_dir, return_to_pose, options.cpus_per_actor),
+            fn_constructor_args=(make_pipeline, out_dir, options.cpus_per_actor),
             batch_size=options.batch_size,
             compute=ray.data.ActorPoolStrategy(size=options.workers),
             num_cpus=options.cpus_per_actor,

@@ -42,6 +42,12 @@ MAX_UPLOAD_PIXELS = 40_000_000
 
 RESOLUTIONS: tuple[int, ...] = (128, 256, 384, 512)
 DEFAULT_RESOLUTION = 256
+VIEW_LABELS: Mapping[str, str] = {
+    "own": "My photo",
+    "catalog": "Catalog pose",
+    "paper": "Paper (HPN)",
+}
+"""The views a shopper can pick, by ``PipelineConfig.view`` name."""
 
 QUEUE_STAGE = "queue"
 """Announced instead of a pipeline stage while another session's try-on holds the models."""
@@ -49,26 +55,30 @@ QUEUE_STAGE = "queue"
 STAGE_LABELS: Mapping[str, str] = {
     QUEUE_STAGE: "Waiting for another shopper's try-on to finish",
     "pose": "Finding your pose",
-    "frame": "Framing the photo",
-    "frontalize": "Turning you to face the camera",
-    "parse": "Finding where the garment goes",
     "garment_mask": "Cutting out the garment",
-    "warp": "Fitting the garment to your body",
+    "parse": "Finding the garment you wear",
+    "repose": "Turning you to face the camera",
+    "fit": "Fitting the garment to your body",
     "composite": "Dressing you",
-    "repose": "Putting you back in your pose",
+    "frame": "Framing the photo",
+    "frontalize": "Turning you to face the camera (HPN)",
+    "warp": "Warping the garment",
     "paste_back": "Placing you back in your photo",
 }
 
 INTERMEDIATE_LABELS: Mapping[str, str] = {
     "pose": "Keypoints found",
-    "frontal_pose": "Target frontal pose",
-    "frontal": "You, frontal (HPN)",
-    "garment_region": "Garment region",
+    "person_mask": "You (person mask)",
+    "parts": "Body parts",
+    "garment_region": "The garment you wear",
     "garment_mask": "Garment mask",
-    "warped_garment": "Warped garment",
-    "flow": "Appearance flow",
-    "composite": "Dressed, frontal",
-    "reposed": "Dressed, back in your pose",
+    "canonical": "You, facing the camera",
+    "fitted_garment": "Garment fitted to your pose",
+    "alpha": "Where the garment goes",
+    "uncovered": "Re-drawn (old garment left bare)",
+    "frontal": "You, frontal (HPN, paper view)",
+    "warped_garment": "Warped garment (paper view)",
+    "flow": "Appearance flow (paper view)",
 }
 """The intermediates the storefront shows, in order, by ``TryOnResult.intermediates()`` name."""
 
@@ -220,7 +230,7 @@ class SharedPipeline:
         person: np.ndarray,
         garment: np.ndarray,
         person_keypoints: np.ndarray | None = None,
-        return_to_pose: bool = False,
+        view: str = "own",
         progress: Callable[[str], None] | None = None,
     ) -> TryOnResult:
         """Run the pipeline once the models are free; see ``TryOnPipeline.__call__``."""
@@ -233,7 +243,7 @@ class SharedPipeline:
                 person,
                 garment,
                 person_keypoints=person_keypoints,
-                return_to_pose=return_to_pose,
+                view=view,
                 progress=progress,
             )
         finally:
@@ -242,13 +252,15 @@ class SharedPipeline:
 
 def load_pipeline(settings: PipelineSettings) -> SharedPipeline:
     """Load the try-on models for ``settings`` (slow: call once per settings and cache)."""
-    from tryon.pipeline import TryOnPipeline
+    from tryon.pipeline import PipelineConfig, TryOnPipeline
+    from tryon.pipeline.paper_route import PaperRouteConfig
 
+    config = PipelineConfig(paper=PaperRouteConfig(resolution=settings.resolution))
     pipeline = TryOnPipeline.from_pretrained(
         models_dir=settings.models_dir,
         backend=settings.backend,
         device=settings.device,
-        resolution=settings.resolution,
+        config=config,
     )
     return SharedPipeline(pipeline)
 

@@ -1,4 +1,4 @@
-"""Pose-guided person video (paper §4.4): HPN renders the shopper in each pose of a sequence.
+"""Pose-guided person video (paper §4.4): the shopper moved into each pose of a sequence.
 
 The pose sequence comes from the pose estimator run on every frame of a driving video, or
 from a JSONL file (one line per frame: ``{"keypoints": [[x, y], ...18 rows]}``, ``null`` or
@@ -6,11 +6,14 @@ NaN for a missing joint, pixels of the driving frames). It is smoothed over time
 NaN-aware One-Euro filter (Casiez et al. 2012): a low-pass filter whose cut-off rises with
 the speed of the joint, so slow jitter is removed without lagging fast motion.
 
-Placement: one frame map (:func:`tryon.pipeline.framing.frame_person`, torso onto the frontal
-template) is computed from the first driving pose with a torso and applied to every frame,
-so the driving person's motion across the picture is kept. With a garment, the try-on runs
-first and HPN animates the dressed frontal person; without one, the shopper's own framed
-photo is the source. Frames whose pose is missing repeat the last known pose.
+Placement: one similarity map (scale and shift, the driving torso onto the shopper's torso,
+:func:`tryon.pipeline.framing.torso_anchor`) is computed from the first driving pose with a
+torso and applied to every frame, so the driving person's motion across the picture is kept.
+Each frame moves the shopper's own pixels into the pose with the part warp
+(:func:`hpn.repose.repose`: parts the photo does not show are filled, the rest is a studio
+backdrop), at the photo's pixel density (long side at most ``MAX_VIDEO_SIDE``). With a
+garment, the own-view try-on runs first and the dressed photo is animated. Frames whose pose
+is missing repeat the last known pose.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hpn.keypoints import NUM_KEYPOINTS
 from tryon.errors import InvalidInputError, NoPersonFound
 
 DEFAULT_JSONL_FPS = 25.0
+MAX_VIDEO_SIDE = 768
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,12 @@ def smooth_poses(sequence: PoseSequence, config: OneEuroConfig | None = None) ->
 
 @dataclass(frozen=True)
 class VideoSummary:
-    """What :func:`render_video` wrote."""
+    """What :func:`render_video` wrote (``size`` is (height, width) of its frames)."""
 
     path: Path
     frames: int
     fps: float
-    size: int
+    size: tuple[int, int]
 
 
 def render_video(
@@ -183,7 +187,8 @@ def render_video(
     """Render the shopper (optionally dressed in ``garment``) in every pose of ``driving``.
 
     Args:
-        pipeline: a :class:`tryon.pipeline.TryOnPipeline` (its HPN, pose estimator, frame).
+        pipeline: a :class:`tryon.pipeline.TryOnPipeline` (its pose estimator, segmenter and,
+            with a garment, its own view).
         person: HxWx3 uint8 RGB photo of the shopper.
         driving: the pose sequence (pixels of the driving frames).
         out_path: the .mp4 to write (mp4v; written to a temp file, then renamed).
@@ -196,48 +201,77 @@ def render_video(
         :class:`VideoSummary` (one output frame per driving frame, same fps).
     """
     import cv2
-    import torch
     from tqdm import tqdm
 
-    from tryon.pipeline.framing import border_colour, frame_person
+    from hpn.part_warp import source_labels
+    from hpn.repose import repose
+    from tryon.pipeline.pipeline import check_photo
 
-    size = pipeline.config.resolution
+    person = check_photo(person, "person")
     if garment is not None:
-        dressed = pipeline(person, garment, person_keypoints=person_keypoints)
-        source = dressed.composite
+        dressed = pipeline(person, garment, person_keypoints=person_keypoints, view="own")
+        person, person_keypoints, mask = dressed.image, dressed.keypoints, dressed.person_mask
     else:
-        from tryon.pipeline.pipeline import check_photo
-
-        person = check_photo(person, "person")
         if person_keypoints is None:
             person_keypoints = pipeline.pose_estimator.estimate(person).keypoints
-        frame = frame_person(person_keypoints, person.shape[:2], size, pipeline.template)
-        source = frame.crop(person, fill=border_colour(person))
+        mask = pipeline.segmenter.mask(person)
+    person, person_keypoints, mask = _fit_side(person, person_keypoints, mask)
+    height, width = person.shape[:2]
+    labels = source_labels(person_keypoints, mask)
     poses = smooth_poses(driving, smoothing)
     first = _first_framable(poses)
-    # Only its point map is used (the driving frames themselves are never cut or pasted), so
-    # the photo size it records does not matter.
-    driving_frame = frame_person(poses[first], (size, size), size, pipeline.template)
+    place = _placement(poses[first], person_keypoints)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix or '.mp4'}")
     writer = cv2.VideoWriter(
-        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (size, size)
+        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (width, height)
     )
     if not writer.isOpened():
         raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
-    target = driving_frame.to_frame(poses[first])
+    target = place(poses[first])
     try:
-        with torch.inference_mode():
-            for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
-                if not np.isnan(pose).all():
-                    target = driving_frame.to_frame(pose)
-                rendered = pipeline.transfer(source, target)
-                writer.write(cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR))
+        for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
+            if not np.isnan(pose[[2, 5]]).any():
+                target = place(pose)
+            frame = repose(person, person_keypoints, mask, target, (height, width), labels)
+            writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
     os.replace(temporary, out_path)
-    return VideoSummary(out_path, len(poses), driving.fps, size)
+    return VideoSummary(out_path, len(poses), driving.fps, (height, width))
+
+
+def _fit_side(
+    image: np.ndarray, keypoints: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The source scaled down so its long side is at most ``MAX_VIDEO_SIDE``."""
+    import cv2
+
+    from hpn.keypoints import scale_keypoints
+
+    height, width = image.shape[:2]
+    factor = min(1.0, MAX_VIDEO_SIDE / max(height, width))
+    if factor == 1.0:
+        return image, np.asarray(keypoints, np.float32), np.asarray(mask, bool)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return small, scale_keypoints(keypoints, (height, width), size[::-1]), small_mask
+
+
+def _placement(driving: np.ndarray, person: np.ndarray) -> Any:
+    """Map driving-frame points into the shopper's picture: torso onto torso, no rotation."""
+    from tryon.pipeline.framing import torso_anchor
+
+    shopper = torso_anchor(person)
+    source = torso_anchor(driving, kind=shopper.kind)
+    scale = shopper.length / source.length
+
+    def place(points: np.ndarray) -> np.ndarray:
+        return ((points - source.centre) * scale + shopper.centre).astype(np.float32)
+
+    return place
 
 
 def _first_framable(poses: np.ndarray) -> int:

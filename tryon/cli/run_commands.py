@@ -26,20 +26,48 @@ def model_options(function: Any) -> Any:
         ),
         click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto."),
-        click.option("--resolution", type=int, default=256, show_default=True, help="Frame side."),
+        click.option(
+            "--resolution",
+            type=int,
+            default=256,
+            show_default=True,
+            help="Frame side of the paper view (the own and catalog views keep the photo's).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def load_pipeline(models_dir: Path | None, backend: str, device: str, resolution: int) -> Any:
+VIEW_OPTION = click.option(
+    "--view",
+    type=click.Choice(["own", "catalog", "paper"]),
+    default="own",
+    show_default=True,
+    help="own: your photo, dressed; catalog: you in the canonical frontal pose, dressed; "
+    "paper: the paper's HPN route (the baseline).",
+)
+
+
+def make_pipeline(
+    models_dir: Path | None, backend: str, device: str, resolution: int, view: str = "own"
+) -> Any:
+    """Build the pipeline (picklable by name, so batch workers can build their own)."""
+    from tryon.pipeline import PipelineConfig, TryOnPipeline
+    from tryon.pipeline.paper_route import PaperRouteConfig
+
+    config = PipelineConfig(view=view, paper=PaperRouteConfig(resolution=resolution))  # type: ignore[arg-type]
+    return TryOnPipeline.from_pretrained(models_dir, backend, device, config)
+
+
+def load_pipeline(
+    models_dir: Path | None, backend: str, device: str, resolution: int, view: str = "own"
+) -> Any:
     """The pipeline, with deploy's loading errors turned into one-line user errors."""
     from deploy import DeployError
-    from tryon.pipeline import TryOnPipeline
 
     try:
-        return TryOnPipeline.from_pretrained(models_dir, backend, device, resolution)
+        return make_pipeline(models_dir, backend, device, resolution, view)
     except (DeployError, ValueError) as error:
         raise TryOnError(str(error)) from error
 
@@ -69,7 +97,7 @@ def _keypoints(path: Path | None) -> Any:
     help="OpenPose JSON of the person photo (skips the pose estimator).",
 )
 @click.option("--save-intermediates", is_flag=True, help="Also write OUT_STEM_intermediates/*.png.")
-@click.option("--return-to-pose", is_flag=True, help="Move the dressed person back to their pose.")
+@VIEW_OPTION
 @model_options
 def run_command(
     person: Path,
@@ -77,7 +105,7 @@ def run_command(
     out: Path,
     keypoints: Path | None,
     save_intermediates: bool,
-    return_to_pose: bool,
+    view: str,
     models_dir: Path | None,
     backend: str,
     device: str,
@@ -86,12 +114,11 @@ def run_command(
     """Dress the person of one photo in the garment of a product photo."""
     from tryon.imageio import load_image, save_image
 
-    pipeline = load_pipeline(models_dir, backend, device, resolution)
+    pipeline = load_pipeline(models_dir, backend, device, resolution, view)
     result = pipeline(
         load_image(person),
         load_image(garment),
         person_keypoints=_keypoints(keypoints),
-        return_to_pose=return_to_pose,
         progress=lambda stage: click.echo(f"  {stage}", err=True),
     )
     save_image(out, result.image)
@@ -119,7 +146,7 @@ def run_batch(
     pairs: Path | None,
     out: Path,
     workers: int,
-    return_to_pose: bool,
+    view: str,
     models_dir: Path | None,
     backend: str,
     device: str,
@@ -132,18 +159,15 @@ def run_batch(
     """Plan, run (resuming), summarise and write the contact sheets of one batch."""
     from tryon.batch import plan_pairs, run_local
     from tryon.contact_sheet import write_contact_sheets
-    from tryon.pipeline import TryOnPipeline
 
     if engine == "local" and (address or gpus_per_actor):
         raise TryOnError("--address and --gpus-per-actor need --engine ray")
     plan = plan_pairs(people, garments, pairs)
-    pipeline = load_pipeline(models_dir, backend, device, resolution)  # fails fast, here
+    pipeline = load_pipeline(models_dir, backend, device, resolution, view)  # fails fast
     if workers == 1 and engine == "local":
-        make_pipeline = functools.partial(_already_loaded, pipeline)
+        build = functools.partial(_already_loaded, pipeline)
     else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
-        make_pipeline = functools.partial(
-            TryOnPipeline.from_pretrained, models_dir, backend, device, resolution
-        )
+        build = functools.partial(make_pipeline, models_dir, backend, device, resolution, view)
     out.mkdir(parents=True, exist_ok=True)
     options = {
         "people": str(people),
@@ -153,16 +177,16 @@ def run_batch(
         "backend": backend,
         "device": device,
         "resolution": resolution,
-        "return_to_pose": return_to_pose,
+        "view": view,
     }
     (out / "options.json").write_text(json.dumps(options, indent=2) + "\n")
     if engine == "ray":
         from tryon.batch_ray import RayOptions, run_ray
 
         ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
-        summary = run_ray(plan, out, make_pipeline, ray_options, return_to_pose)
+        summary = run_ray(plan, out, build, ray_options)
     else:
-        summary = run_local(plan, out, make_pipeline, workers, return_to_pose)
+        summary = run_local(plan, out, build, workers)
     index = write_contact_sheets(out)
     click.echo(summary.describe())
     click.echo(f"manifest: {out / 'manifest.jsonl'}")
@@ -183,7 +207,7 @@ def run_batch(
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--return-to-pose", is_flag=True)
+@VIEW_OPTION
 @click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
@@ -236,7 +260,7 @@ def demo_command(out: Path, workers: int) -> None:
         None,
         out,
         workers,
-        False,
+        "own",
         None,
         "torch",
         "cpu",
@@ -299,7 +323,7 @@ def video_command(
     )
     click.echo(
         f"wrote {summary.path}: {summary.frames} frames at {summary.fps:g} fps, "
-        f"{summary.size}x{summary.size}"
+        f"{summary.size[1]}x{summary.size[0]}"
     )
 
 
