@@ -296,11 +296,12 @@ def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Distance of (..., 2) points to the segment ``start -> end``."""
-    along = end - start
-    length_sq = float(along @ along)
-    offset = points - start
-    t = np.clip((offset @ along) / length_sq, 0.0, 1.0) if length_sq > 0 else 0.0
-    return np.linalg.norm(offset - np.multiply.outer(t, along), axis=-1)
+    (ax, ay), (bx, by) = start, end
+    dx, dy = bx - ax, by - ay
+    length_sq = dx * dx + dy * dy
+    ox, oy = points[..., 0] - ax, points[..., 1] - ay
+    t = np.clip((ox * dx + oy * dy) / length_sq, 0.0, 1.0) if length_sq > 0 else 0.0
+    return np.sqrt((ox - t * dx) ** 2 + (oy - t * dy) ** 2)
 
 
 def polygon_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ class PartWarpConfig:
 
     proportions: BodyProportions = dataclasses.field(default_factory=BodyProportions)
     reach: float = 3.0
-    label_size: int = 512
+    label_size: int = 320
 
     def __post_init__(self) -> None:
         if self.reach <= 0 or self.label_size < 16:

@@ -29,7 +29,7 @@ from tryon.pipeline.garment_fit import FittedGarment
 from tryon.pipeline.resynthesis import background_plate, shaded_skin, skin_colour
 from tryon.preprocess.garment_region import dilate
 
-BODY_SIZE = 512  # the body outline is drawn at this long side, then upsampled
+BODY_SIZE = 320  # the body outline is drawn at this long side, then upsampled
 
 
 @dataclass(frozen=True)
