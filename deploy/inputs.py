@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.posemaps import pose_maps_batch
 from deploy.registry import IOSignature, TensorSpec
-from hpn.posemaps import pose_maps_batch
 
 # A standing, frontal COCO-18 pose as (x, y) fractions of a square frame (person's right on
 # the image's left, as in a photo of someone facing the camera).

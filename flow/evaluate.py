@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from core.images import tensor_to_uint8
 from flow.baselines import BASELINES, baseline_flow
 from flow.model import AppearanceFlowNet, FlowConfig, target_pose_maps
 from flow.warp import warp
-from hpn.imageops import tensor_to_uint8
 from hpn.metrics import ssim
 
 PROTOCOL = (
@@ -189,7 +189,7 @@ def comparison_rows(
     """Rows of a comparison grid: the garment, the worn garment, then each method's warp.
 
     Warps are shown multiplied by the target mask (what the metrics see). Columns are the
-    first ``count`` pairs of the batch; the result goes to ``hpn.training.save_image_grid``.
+    first ``count`` pairs of the batch; the result goes to ``core.images.save_image_grid``.
     """
     target_mask = batch["garment_region"][:count]
     rows = [batch["garment"][:count], worn_garment(batch)[:count]]

@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.keypoints import NUM_KEYPOINTS
+from core.modelio import PretrainedMixin
+from core.posemaps import pose_maps_batch
 from flow.warp import identity_grid, warp
-from hpn.keypoints import NUM_KEYPOINTS
-from hpn.modelio import PretrainedMixin
-from hpn.posemaps import pose_maps_batch
 from hpn.vgg import DEFAULT_LAYERS
 
 _NEGATIVE_SLOPE = 0.1

@@ -23,6 +23,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from core.devices import resolve_device
+from core.errors import CheckpointError
+from core.files import file_sha256
+from core.images import save_image_grid
+from core.modelio import config_to_dict
 from flow.evaluate import model_inputs, worn_garment
 from flow.losses import FlowLoss
 from flow.model import AppearanceFlowNet, FlowConfig
@@ -35,9 +40,7 @@ from hpn.distributed import (
     sharded_loader,
     wrap_model,
 )
-from hpn.errors import CheckpointError
 from hpn.losses import PerceptualLoss
-from hpn.modelio import config_to_dict
 from hpn.training import (
     JsonlLogger,
     find_latest_checkpoint,
@@ -45,14 +48,12 @@ from hpn.training import (
     load_training_checkpoint,
     progress_bar,
     prune_checkpoints,
-    resolve_device,
-    save_image_grid,
     save_training_checkpoint,
     seed_everything,
     step_name,
     write_resolved_options,
 )
-from hpn.vgg import VGG16Features, file_sha256
+from hpn.vgg import VGG16Features
 
 FINAL_MODEL_DIR = "model"
 SAMPLE_COUNT = 4

@@ -17,12 +17,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from hpn.metrics import as_uint8_image, local_ssim, ssim
+from core.images import as_uint8_image
+from core.posemaps import pose_maps_batch
+from core.skeleton import draw_skeleton
+from hpn.metrics import local_ssim, ssim
 from hpn.model import HPN
 from hpn.pairs import resize_pair_batch
 from hpn.pckh import pckh_joints, pooled_pckh
-from hpn.posemaps import pose_maps_batch
-from hpn.skeleton import draw_skeleton
 
 
 @dataclasses.dataclass(frozen=True)

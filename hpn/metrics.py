@@ -7,7 +7,7 @@ Gaussian filtering by ``scipy.ndimage`` with sigma 1.5, truncate 3.5, mode "refl
 population covariances; the border of half a window cropped; mean over pixels, then over
 channels), vectorised over a stack of same-size images so the 44 local regions of an image
 cost one call instead of 44; the tests check it against scikit-image to 1e-10. Library
-tensors in [-1, 1] are first quantised to uint8 with :func:`hpn.imageops.tensor_to_uint8`, so
+tensors in [-1, 1] are first quantised to uint8 with :func:`core.images.tensor_to_uint8`, so
 a tensor and the PNG written from it score the same.
 
 local-SSIM (paper §4.1) is the mean SSIM over the 44 local-descriptor regions centred on the
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from hpn.imageops import tensor_to_uint8
+from core.images import as_uint8_image
 from hpn.local_descriptors import local_descriptor_centers, region_windows
 
 SIGMA = 1.5
@@ -34,19 +34,6 @@ DATA_RANGE = 255.0
 PROTOCOL_B_WINDOW = 11  # what scikit-image derives: 2 * int(3.5 * 1.5 + 0.5) + 1
 _C1, _C2 = (0.01 * DATA_RANGE) ** 2, (0.03 * DATA_RANGE) ** 2
 LOCAL_SSIM_DESCRIPTORS = 44
-
-
-def as_uint8_image(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """An HxWx3 uint8 RGB array from uint8 HxWx3 or a (3, H, W) / (1, 3, H, W) [-1, 1] tensor."""
-    if torch.is_tensor(image):
-        return tensor_to_uint8(image)
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(
-            f"expected a uint8 HxWx3 RGB array or a [-1, 1] (3, H, W) tensor; got "
-            f"{array.dtype} {array.shape} (convert floats with hpn.imageops.tensor_to_uint8)"
-        )
-    return array
 
 
 def ssim(

@@ -41,6 +41,11 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from core.devices import autocast_for, grad_scaler_for, resolve_device
+from core.images import save_image_grid
+from core.modelio import config_to_dict
+from core.posemaps import pose_maps_batch
+from core.skeleton import draw_skeleton
 from hpn.distributed import (
     DistributedContext,
     all_reduce_means,
@@ -52,21 +57,14 @@ from hpn.distributed import (
 from hpn.evaluation import predict
 from hpn.losses import PoseTransferLoss, criterion_for_step
 from hpn.model import HPN, HPNConfig
-from hpn.modelio import config_to_dict
 from hpn.pairs import resize_pair_batch
-from hpn.posemaps import pose_maps_batch
-from hpn.skeleton import draw_skeleton
 from hpn.training import (
     JsonlLogger,
-    autocast_for,
     find_latest_checkpoint,
-    grad_scaler_for,
     interrupt_guard,
     load_training_checkpoint,
     progress_bar,
     prune_checkpoints,
-    resolve_device,
-    save_image_grid,
     save_training_checkpoint,
     seed_everything,
     step_name,
@@ -201,7 +199,7 @@ class TrainConfig:
 
 def backbone_record(path: str | Path, name: str, convention: str) -> dict[str, str]:
     """What a trained model's metadata says about its loss backbone: name, file, sha256."""
-    from hpn.vgg import file_sha256
+    from core.files import file_sha256
 
     return {"name": name, "path": str(path), "sha256": file_sha256(path), "convention": convention}
 

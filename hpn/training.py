@@ -11,19 +11,17 @@ Nothing here knows about a particular network. A trainer built on it gets:
   stopped, whatever the batch size was. :func:`resumable_loader` wraps it in a DataLoader that
   never touches the global torch RNG.
 - **Checkpoints**: :func:`save_training_checkpoint` writes a model directory
-  (``config.json`` + ``model.safetensors`` via :mod:`hpn.modelio`) plus ``trainer_state.pt``
+  (``config.json`` + ``model.safetensors`` via :mod:`core.modelio`) plus ``trainer_state.pt``
   (optimizer, RNG, anything else) plus ``checkpoint.json`` (the completion marker), into a
   hidden temporary directory that is renamed into place only when complete: a kill mid-save
   never leaves a half-written checkpoint that :func:`find_latest_checkpoint` would pick.
   :func:`load_training_checkpoint` reads it back without unpickling code.
 - **Logs and artefacts**: :class:`JsonlLogger` (a resumed run continues the same file and
-  drops lines past the resumed step), :func:`save_image_grid`, :func:`progress_bar`
+  drops lines past the resumed step), :func:`progress_bar`
   (tqdm with it/s and a loss postfix), :func:`write_resolved_options` (``options.json`` in the
   run directory, as stylegan3 does; refuses to resume a run with different options).
 - **Clean interrupts**: :func:`interrupt_guard` turns the first Ctrl-C into a flag the loop
   checks between steps, so the trainer can save a consistent checkpoint and stop.
-- **Devices**: :func:`autocast_for` and :func:`grad_scaler_for` enable mixed precision on CUDA
-  only; on CPU they are no-ops so CPU runs stay bit-for-bit reproducible.
 
 Typical loop::
 
@@ -70,8 +68,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from hpn.errors import CheckpointError
-from hpn.modelio import CONFIG_FILE, WEIGHTS_FILE, PretrainedMixin, read_weights
+from core.errors import CheckpointError
+from core.modelio import CONFIG_FILE, WEIGHTS_FILE, PretrainedMixin, read_weights
 
 TRAINER_STATE_FILE = "trainer_state.pt"
 CHECKPOINT_MARKER_FILE = "checkpoint.json"
@@ -283,7 +281,7 @@ def save_training_checkpoint(
 
     Args:
         directory: where the checkpoint goes, e.g. ``run_dir / "checkpoints" / step_name(s)``.
-        model: a module using :class:`hpn.modelio.PretrainedMixin`.
+        model: a module using :class:`core.modelio.PretrainedMixin`.
         optimizer: its optimizer (None for none).
         trainer_state: plain data (ints, floats, str, lists, dicts, tensors) that must include
             an int ``"step"``; anything a loop needs to continue (samples seen, level, the
@@ -509,60 +507,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save_image_grid(
-    rows: Sequence[torch.Tensor | Sequence[torch.Tensor]], path: str | Path, padding: int = 2
-) -> Path:
-    """Write rows of images in [-1, 1] as one PNG (white gaps between cells).
-
-    Args:
-        rows: each row is an (N, 3, H, W) tensor or a sequence of (3, H, W) / (1, 3, H, W)
-            tensors. Rows may differ in length (short rows are left blank at the end); every
-            image must share one (H, W) (resize first if needed). Grayscale (1 channel) images
-            are repeated to RGB.
-        path: the PNG to write (parent directories are created).
-        padding: gap in pixels between cells.
-
-    Returns:
-        ``path``.
-
-    Shapes:
-        output PNG: (rows * (H + padding) + padding) x (columns * (W + padding) + padding).
-    """
-    from PIL import Image
-
-    cells = [[_as_chw(image) for image in row] for row in rows]
-    if not cells or not any(cells):
-        raise ValueError("save_image_grid needs at least one image")
-    sizes = {tuple(image.shape[1:]) for row in cells for image in row}
-    if len(sizes) != 1:
-        raise ValueError(f"every image of a grid must share one (H, W); got {sorted(sizes)}")
-    height, width = sizes.pop()
-    columns = max(len(row) for row in cells)
-    canvas = np.full(
-        (len(cells) * (height + padding) + padding, columns * (width + padding) + padding, 3),
-        255,
-        dtype=np.uint8,
-    )
-    for r, row in enumerate(cells):
-        for c, image in enumerate(row):
-            top, left = padding + r * (height + padding), padding + c * (width + padding)
-            pixels = ((image.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-            canvas[top : top + height, left : left + width] = pixels.permute(1, 2, 0).numpy()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(canvas).save(path)
-    return path
-
-
-def _as_chw(image: torch.Tensor) -> torch.Tensor:
-    image = image.detach().float().cpu()
-    if image.ndim == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"grid images must be (3, H, W) or (1, H, W), got {tuple(image.shape)}")
-    return image.expand(3, -1, -1) if image.shape[0] == 1 else image
-
-
 def progress_bar(
     total: int, initial: int = 0, desc: str = "train", unit: str = "step", disable: bool = False
 ) -> tqdm:
@@ -590,7 +534,7 @@ def write_resolved_options(
 
     A run directory belongs to one set of options: if ``options.json`` already exists (a
     resumed run) and differs in any key other than ``may_change`` (e.g. ``("dry_run",
-    "num_workers")``), this raises :class:`hpn.errors.CheckpointError` naming the differences,
+    "num_workers")``), this raises :class:`core.errors.CheckpointError` naming the differences,
     instead of silently mixing two experiments. Otherwise the file is (re)written.
 
     Args:
@@ -629,7 +573,7 @@ def write_resolved_options(
     return path
 
 
-# --------------------------------------------------------------------------- interrupts, devices
+# --------------------------------------------------------------------------- interrupts
 
 
 @dataclasses.dataclass
@@ -664,28 +608,3 @@ def interrupt_guard() -> Iterator[InterruptFlag]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def resolve_device(name: str | None = None) -> torch.device:
-    """``name`` as a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``), default CUDA if available.
-
-    Raises ValueError when CUDA is requested but absent, rather than silently using the CPU.
-    """
-    if name is None or name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use --device cpu")
-    return device
-
-
-def autocast_for(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """fp16 autocast on CUDA, nothing elsewhere (CPU runs stay exact and reproducible)."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
-def grad_scaler_for(device: torch.device) -> torch.amp.GradScaler:
-    """The loss scaler that goes with :func:`autocast_for` (disabled, i.e. identity, off CUDA)."""
-    return torch.amp.GradScaler(device.type, enabled=device.type == "cuda")

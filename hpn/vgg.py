@@ -13,7 +13,6 @@ file, never from a download here:
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -49,15 +48,6 @@ def _build_features(depth: int) -> nn.Sequential:
             layers += [nn.Conv2d(in_channels, int(spec), 3, padding=1), nn.ReLU(inplace=False)]
             in_channels = int(spec)
     return nn.Sequential(*layers[: depth + 1])
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a weights file, recorded in trained models' configs."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class VGG16Features(nn.Module):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import CheckpointError
 from flow import AppearanceFlowNet, FlowConfig, FlowLoss, FlowLossConfig, FlowOutput
-from hpn.errors import CheckpointError
 
 TINY = FlowConfig(channels=(4, 8, 8))  # coarsest stride 4
 NO_PERCEPTUAL = FlowLossConfig(perceptual_weight=0.0)

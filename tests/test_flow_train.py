@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
+from core.errors import CheckpointError
 from flow.evaluate import (
     baseline_method,
     evaluate_warps,
@@ -23,7 +24,6 @@ from flow.evaluate import (
 from flow.model import AppearanceFlowNet, FlowConfig, FlowLossConfig
 from flow.trainer import FlowTrainOptions, train_flow
 from flow.warp import identity_grid, warp
-from hpn.errors import CheckpointError
 from hpn.training import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

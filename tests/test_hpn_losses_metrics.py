@@ -8,7 +8,7 @@ import torch
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from hpn.imageops import tensor_to_uint8, uint8_to_tensor
+from core.images import tensor_to_uint8, uint8_to_tensor
 from hpn.local_descriptors import local_descriptor_centers, region_windows
 from hpn.losses import (
     LocalPerceptualLoss,

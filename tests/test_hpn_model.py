@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
+from core.errors import CheckpointError
 from hpn import HPN, HPNConfig
-from hpn.errors import CheckpointError
 
 TINY = HPNConfig(
     bottleneck_size=4, bottleneck_channels=32, start_resolution=8, final_resolution=32,

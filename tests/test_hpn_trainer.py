@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from core.errors import CheckpointError
 from hpn import HPN, HPNConfig
-from hpn.errors import CheckpointError
 from hpn.evaluation import evaluate_pose_transfer
 from hpn.trainer import Phase, ProgressiveTrainer, TrainConfig
 from hpn.training import list_checkpoints, read_jsonl

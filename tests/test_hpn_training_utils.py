@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from hpn.errors import CheckpointError
-from hpn.modelio import PretrainedMixin
+from core.errors import CheckpointError
+from core.images import save_image_grid
+from core.modelio import PretrainedMixin
 from hpn.training import (
     JsonlLogger,
     ResumableSampler,
@@ -26,7 +27,6 @@ from hpn.training import (
     read_jsonl,
     restore_rng_state,
     resumable_loader,
-    save_image_grid,
     save_training_checkpoint,
     seed_everything,
     step_name,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hpn.errors import CheckpointError
+from core.errors import CheckpointError
 from hpn.training import read_jsonl
 from tryon.data.keypoint_formats import write_openpose_json
 from tryon.data.lip import LEFT_ARM, PALETTE, RIGHT_ARM, UPPER_CLOTHES, flip_parse
@@ -76,7 +76,7 @@ def test_model_directory_round_trip(tmp_path):
     model = HumanParser(TINY).eval()
     model.save_pretrained(tmp_path / "parser")
     assert json.loads((tmp_path / "parser" / "config.json").read_text())["model_type"] == (
-        "human-parser"
+        "human_parser"
     )
     loaded = HumanParser.from_pretrained(tmp_path / "parser")
     batch = torch.randn(1, 3, 32, 32)

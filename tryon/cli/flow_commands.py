@@ -17,8 +17,8 @@ GRID_PAIRS = 6  # test pairs shown in the comparison grid, spread over the split
 def _flow_config(preset: str, pose_maps: bool):
     import dataclasses
 
+    from core.keypoints import NUM_KEYPOINTS
     from flow.model import FlowConfig
-    from hpn.keypoints import NUM_KEYPOINTS
 
     config = FlowConfig.small() if preset == "small" else FlowConfig.full()
     return dataclasses.replace(config, pose_channels=NUM_KEYPOINTS) if pose_maps else config
@@ -117,8 +117,8 @@ def train_flow_command(
 
 def _model_directory(path: Path) -> Path:
     """Accept a model directory or a run directory (whose final model is ``model/``)."""
+    from core.modelio import CONFIG_FILE
     from flow.trainer import FINAL_MODEL_DIR
-    from hpn.modelio import CONFIG_FILE
 
     if not (path / CONFIG_FILE).is_file() and (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
         return path / FINAL_MODEL_DIR
@@ -171,6 +171,8 @@ def eval_flow_command(
     import torch
     from torch.utils.data import DataLoader, Subset, default_collate
 
+    from core.devices import resolve_device
+    from core.images import save_image_grid
     from flow.baselines import BASELINES
     from flow.evaluate import (
         baseline_method,
@@ -181,7 +183,6 @@ def eval_flow_command(
         win_rates,
     )
     from flow.model import AppearanceFlowNet
-    from hpn.training import resolve_device, save_image_grid
     from tryon.data import VitonPairs
 
     if batch_size <= 0 or (limit is not None and limit <= 0):

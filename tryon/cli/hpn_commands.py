@@ -336,9 +336,10 @@ def eval_hpn(
     """SSIM and local-SSIM (protocol B) on the test split, next to "reference unchanged"."""
     from functools import partial
 
+    from core.devices import resolve_device
+    from core.images import save_image_grid
     from hpn.evaluation import evaluate_pose_transfer
     from hpn.model import HPN
-    from hpn.training import resolve_device, save_image_grid
 
     detect = None
     if pckh:
@@ -346,7 +347,7 @@ def eval_hpn(
         from tryon.preprocess.pose_eval import keypoints_or_missing
 
         detect = partial(keypoints_or_missing, BlazePoseEstimator())
-    model = HPN.from_pretrained(model_dir).to(resolve_device(None if device == "auto" else device))
+    model = HPN.from_pretrained(model_dir).to(resolve_device(device))
     dataset = _pairs(data, "test", model.resolution)
     result = evaluate_pose_transfer(
         model, dataset, limit=limit, batch_size=batch_size, detect_keypoints=detect

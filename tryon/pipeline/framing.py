@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import validate_keypoints
 from tryon.errors import InvalidInputError
 from tryon.preprocess.framing import Framing
 

@@ -36,9 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hpn.imageops import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
-from hpn.keypoints import NUM_KEYPOINTS, scale_keypoints
-from hpn.posemaps import pose_maps_batch
+from core import registry
+from core.images import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
+from core.keypoints import NUM_KEYPOINTS, scale_keypoints
+from core.posemaps import pose_maps_batch
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.compositing import composite, feathered_alpha
 from tryon.pipeline.framing import border_colour, edge_feather, frame_person, frontal_template
@@ -161,9 +162,9 @@ class TryOnPipeline:
         pose_estimator: Any | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
-        if hpn.model_type != "hpn":
+        if hpn.model_type != registry.HPN.model_type:
             raise ValueError(f"hpn must be an HPN backend, got model type {hpn.model_type!r}")
-        if flow.model_type != "appearance_flow":
+        if flow.model_type != registry.APPEARANCE_FLOW.model_type:
             raise ValueError(f"flow must be a flow backend, got model type {flow.model_type!r}")
         if flow.config.pose_channels:
             raise ValueError("flow models with pose-map inputs are not supported by the pipeline")

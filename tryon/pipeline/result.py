@@ -71,8 +71,8 @@ class TryOnResult:
         ``warped_garment``, ``flow``, ``alpha``, ``composite``, ``reposed`` (if any),
         ``result``.
         """
-        from hpn.imageops import tensor_to_uint8
-        from hpn.skeleton import draw_skeleton
+        from core.images import tensor_to_uint8
+        from core.skeleton import draw_skeleton
 
         size = self.person_frame.shape[0]
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from core.devices import resolve_device
+from core.images import save_image_grid
 from hpn import training
 from tryon.data.lip import colorize_parse
 from tryon.preprocess.parse_data import ParseDataset
@@ -79,7 +81,7 @@ def train_parser(options: ParserTrainOptions, show_progress: bool = True) -> Pat
     run_dir = Path(options.out)
     training.write_resolved_options(run_dir, options, may_change=("max_minutes", "device"))
     training.seed_everything(options.seed)
-    device = training.resolve_device(options.device)
+    device = resolve_device(options.device)
     dataset = ParseDataset(options.data, "train", options.resolution, flip=True)
     config = ParserConfig(
         encoder=options.encoder,
@@ -174,7 +176,7 @@ def _save_preview(
         predicted = model(image[None].to(device)).argmax(1)[0].cpu()
         rows.append([image, _colour(labels), _colour(predicted)])
     model.train(was_training)
-    training.save_image_grid(rows, path)
+    save_image_grid(rows, path)
 
 
 def _colour(labels: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,7 @@
 Convention: keypoints are a float array of shape (18, 2) holding pixel (x, y) of the
 image they belong to, NaN for a missing keypoint. Indices follow OpenPose COCO-18:
 14/15 are the right/left eye and 16/17 the right/left ear (the person's own sides).
-This lives in ``hpn`` because ``hpn`` is the base layer: ``flow`` and ``tryon`` import it,
-``hpn`` imports neither.
+It lives in the base layer :mod:`core`, which every network and the application import.
 """
 
 from __future__ import annotations
