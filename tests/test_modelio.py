@@ -23,6 +23,7 @@ from core.modelio import (
 )
 
 OLD = Path(__file__).parent / "fixtures" / "old_format"
+SHIPPED = Path(__file__).parent.parent / "tryon" / "demo" / "models"
 
 
 def _inputs() -> dict[str, torch.Tensor]:
@@ -104,6 +105,16 @@ def test_a_newer_format_or_no_model_type_is_refused(tmp_path):
         read_config_json(tmp_path / "flow")
     with pytest.raises(CheckpointError, match="names no model_type"):
         migrate_document({"config": {}}, "somewhere")
+
+
+def test_shipped_models_are_in_the_current_format_without_paths():
+    for name in ("hpn", "flow", "parser"):
+        document = read_raw_config_json(SHIPPED / name)
+        assert document["format_version"] == FORMAT_VERSION, name
+        assert document["model_type"] in registry.model_types(), name
+        assert find_absolute_paths(document) == [], name
+        assert migrate_document(document) == document, name  # nothing left to migrate
+        assert {"steps", "data", "backbone", "shipped_from"} <= set(document["metadata"]), name
 
 
 def test_data_names_drop_the_machine():
