@@ -4,7 +4,7 @@ Protocol (written into every result so numbers are never mixed):
 
 - ``masked_ssim``: the warped garment and the worn garment (person x garment region) are
   converted to uint8 RGB, both multiplied by the binary target mask (Mask-SSIM of DATA.md),
-  then compared with SSIM protocol B (:func:`hpn.metrics.ssim`: scikit-image's
+  then compared with SSIM protocol B (:func:`core.metrics.ssim`: scikit-image's
   ``structural_similarity`` with ``gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, channel_axis=-1, data_range=255``). Mean over images.
 - ``iou``: the warped garment mask thresholded at 0.5 against the target mask; per-image
@@ -24,10 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from core.images import tensor_to_uint8
+from core.metrics import ssim
 from flow.baselines import BASELINES, baseline_flow
 from flow.model import AppearanceFlowNet, FlowConfig, target_pose_maps
 from flow.warp import warp
-from hpn.metrics import ssim
 
 PROTOCOL = (
     "masked_ssim: uint8 RGB x binary target mask, skimage SSIM gaussian_weights=True sigma=1.5 "

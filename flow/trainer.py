@@ -28,6 +28,7 @@ from core.errors import CheckpointError
 from core.files import file_sha256
 from core.images import save_image_grid
 from core.modelio import config_to_dict
+from core.perceptual import PerceptualLoss, VGG16Features
 from flow.evaluate import model_inputs, worn_garment
 from flow.losses import FlowLoss
 from flow.model import AppearanceFlowNet, FlowConfig
@@ -40,7 +41,6 @@ from hpn.distributed import (
     sharded_loader,
     wrap_model,
 )
-from hpn.losses import PerceptualLoss
 from hpn.training import (
     JsonlLogger,
     find_latest_checkpoint,
@@ -53,7 +53,6 @@ from hpn.training import (
     step_name,
     write_resolved_options,
 )
-from hpn.vgg import VGG16Features
 
 FINAL_MODEL_DIR = "model"
 SAMPLE_COUNT = 4

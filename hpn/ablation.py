@@ -26,10 +26,10 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from core.images import save_image_grid
+from core.perceptual import VGG16Features
 from hpn.evaluation import evaluate_pose_transfer
 from hpn.model import HPNConfig
 from hpn.trainer import ProgressiveTrainer, TrainConfig
-from hpn.vgg import VGG16Features
 
 VARIANTS: dict[str, tuple[bool, bool]] = {
     "Baseline": (False, False),

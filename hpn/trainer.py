@@ -44,6 +44,7 @@ from torch.utils.data import Dataset, default_collate
 from core.devices import autocast_for, grad_scaler_for, resolve_device
 from core.images import save_image_grid
 from core.modelio import config_to_dict
+from core.perceptual import VGG16Features
 from core.posemaps import pose_maps_batch
 from core.skeleton import draw_skeleton
 from hpn.distributed import (
@@ -70,7 +71,6 @@ from hpn.training import (
     step_name,
     write_resolved_options,
 )
-from hpn.vgg import VGG16Features
 
 GrowthPolicy = Literal["reset", "keep"]
 # Options that only change how a run is observed or executed, not what it computes.
@@ -197,13 +197,6 @@ class TrainConfig:
             )
 
 
-def backbone_record(path: str | Path, name: str, convention: str) -> dict[str, str]:
-    """What a trained model's metadata says about its loss backbone: name, file, sha256."""
-    from core.files import file_sha256
-
-    return {"name": name, "path": str(path), "sha256": file_sha256(path), "convention": convention}
-
-
 class ProgressiveTrainer:
     """Trains an HPN into a run directory, resumably (see the module docstring).
 
@@ -213,7 +206,8 @@ class ProgressiveTrainer:
         dataset: pose-transfer pairs (:mod:`hpn.pairs` contract), any square resolution.
         backbone: the frozen VGG-16 of the perceptual losses (never random weights).
         run_dir: where checkpoints, logs, samples and models go.
-        backbone_info: recorded in every saved model's metadata (:func:`backbone_record`).
+        backbone_info: recorded in every saved model's metadata
+            (:func:`core.perceptual.load_backbone` makes it).
         run_info: extra JSON options written to ``options.json`` and metadata (data path...).
         device: "cpu", "cuda", ... (None: CUDA when available).
         num_workers: DataLoader worker processes.

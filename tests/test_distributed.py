@@ -17,6 +17,7 @@ from test_hpn_trainer import BACKBONE_INFO, TINY, BlobPairs
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from core.perceptual import VGG16Features
 from flow.model import FlowConfig, FlowLossConfig
 from flow.trainer import FlowTrainOptions, train_flow
 from hpn.distributed import (
@@ -31,7 +32,6 @@ from hpn.distributed import (
 )
 from hpn.trainer import ProgressiveTrainer, TrainConfig
 from hpn.training import ResumableSampler, list_checkpoints, read_jsonl, resumable_loader
-from hpn.vgg import VGG16Features
 
 PER_RANK_BATCH, WORLD, STEPS, SEED = 2, 2, 4, 3
 # float32 sums over ranks and over the batch happen in another order than in one process;

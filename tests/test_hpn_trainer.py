@@ -9,11 +9,11 @@ import torch
 from torch.utils.data import Dataset
 
 from core.errors import CheckpointError
+from core.perceptual import VGG16Features
 from hpn import HPN, HPNConfig
 from hpn.evaluation import evaluate_pose_transfer
 from hpn.trainer import Phase, ProgressiveTrainer, TrainConfig
 from hpn.training import list_checkpoints, read_jsonl
-from hpn.vgg import VGG16Features
 
 TINY = HPNConfig(
     bottleneck_size=8, bottleneck_channels=32, start_resolution=16, final_resolution=32,

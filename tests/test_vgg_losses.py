@@ -7,8 +7,8 @@ import torch
 from skimage import data
 
 from core.images import uint8_to_tensor
-from hpn.losses import PerceptualLoss, criterion_for_step, feature_distance
-from hpn.vgg import VGG16Features
+from core.perceptual import PerceptualLoss, VGG16Features, feature_distance
+from hpn.losses import criterion_for_step
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tryon.cli import evaluate, train
-from tryon.errors import InvalidInputError, MissingAssetError
+from tryon.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from hpn.model import HPNConfig
     from hpn.trainer import TrainConfig
-    from hpn.vgg import VGG16Features
 
 PRESETS = ("small", "paper", "tiny")
 # Steps per level when --steps-per-level is not given: the paper's 700k for its preset,
 # a CPU-sized default for the others.
 DEFAULT_STEPS = {"paper": 700_000, "small": 2_000, "tiny": 1_000}
-TORCHVISION_VGG16 = "vgg16-397923af.pth"
 
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:
@@ -46,46 +44,6 @@ def _model_config(preset: str, image_skip: bool = False) -> HPNConfig:
 
     config = {"small": HPNConfig.small, "paper": HPNConfig.paper, "tiny": HPNConfig.tiny}[preset]()
     return dataclasses.replace(config, image_skip=image_skip)
-
-
-def _load_backbone(
-    backbone: str | None, layers: str | None
-) -> tuple[VGG16Features, dict[str, Any]]:
-    """The VGG-16 of the perceptual losses and its record; never random weights.
-
-    ``None``: the fetched HED VGG-16 (``tryon models fetch vgg16-hed``). ``torchvision``:
-    torchvision's ImageNet VGG-16 in torch's hub cache. Anything else: a file; ``.safetensors``
-    is read in the Caffe BGR convention (HED), ``.pth`` / ``.pt`` in torchvision's.
-    """
-    from hpn.trainer import backbone_record
-    from hpn.vgg import DEFAULT_LAYERS, VGG16Features
-
-    chosen_layers = tuple(layers.split(",")) if layers else DEFAULT_LAYERS
-    if backbone is None:
-        from tryon.assets import get_asset
-
-        path, name = get_asset("vgg16-hed").path(), "vgg16-hed"
-    elif backbone == "torchvision":
-        import torch
-
-        path = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_VGG16
-        name = "torchvision-vgg16-imagenet"
-        if not path.is_file():
-            raise MissingAssetError(
-                f"torchvision's ImageNet VGG-16 is not in {path.parent}; put {TORCHVISION_VGG16} "
-                "there, pass its path to --backbone, or omit --backbone to use `tryon models "
-                "fetch vgg16-hed`"
-            )
-    else:
-        path, name = Path(backbone), Path(backbone).name
-        if not path.is_file():
-            raise InvalidInputError(f"--backbone {backbone}: no such weights file")
-    convention = "caffe_bgr" if path.suffix == ".safetensors" else "torchvision"
-    try:
-        model = VGG16Features.from_file(path, layers=chosen_layers, convention=convention)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise InvalidInputError(f"backbone {path}: {error}") from error
-    return model, {**backbone_record(path, name, convention), "layers": list(chosen_layers)}
 
 
 def _pairs(data: Path, split: str, resolution: int, flip: float = 0.0, seed: int = 0) -> Any:
@@ -269,7 +227,9 @@ def train_hpn(
         optimizer_at_growth=growth, checkpoint_every=checkpoint_every, sample_every=sample_every,
     )  # fmt: skip
     dataset = _pairs(data, "train", config.levels[-1], flip=flip, seed=seed)
-    loss_backbone, backbone_info = _load_backbone(backbone, vgg_layers)
+    from tryon.assets import perceptual_backbone
+
+    loss_backbone, backbone_info = perceptual_backbone(backbone, vgg_layers)
     run_info = {
         "data": str(data.resolve()),
         "data_pairs": len(dataset),
@@ -400,7 +360,9 @@ def train_hpn_table1(
     )  # fmt: skip
     train_set = _pairs(data, "train", config.levels[-1], seed=seed)
     test_set = _pairs(data, "test", config.levels[-1])
-    loss_backbone, backbone_info = _load_backbone(backbone, vgg_layers)
+    from tryon.assets import perceptual_backbone
+
+    loss_backbone, backbone_info = perceptual_backbone(backbone, vgg_layers)
     run_info = {"data": str(data.resolve()), "data_pairs": len(train_set), "preset": preset}
     results = run_table1(
         model_config, config, train_set, test_set, loss_backbone, backbone_info, out, run_info,

@@ -4,8 +4,8 @@ For each unpaired pair (person of one identity, garment of another) the syntheti
 person in the canonical frontal pose wearing that garment (``tryon-gt``). Both the output and
 the ground truth are compared in the pipeline's frame: the ground truth is cut with the same
 torso-to-template frame (from its own keypoints), so the comparison does not depend on where
-the generator placed the body. Scores: protocol-B SSIM and local-SSIM (:mod:`hpn.metrics`) of
-the composite against the framed ground truth.
+the generator placed the body. Scores: protocol-B SSIM and local-SSIM (:mod:`core.metrics`,
+:mod:`hpn.metrics`) of the composite against the framed ground truth.
 
 Methods compared: ``flow`` (the pipeline), ``bbox_resize`` (the same pipeline with the trivial
 warp: the garment's bounding box resized onto the region's), and ``no_tryon`` (the frontal
@@ -52,7 +52,8 @@ def evaluate_tryon(
     """
     from tqdm import tqdm
 
-    from hpn.metrics import local_ssim, ssim
+    from core.metrics import ssim
+    from hpn.metrics import local_ssim
     from tryon.data import resolve_layout
     from tryon.data.keypoint_formats import read_openpose_json
     from tryon.imageio import load_image
@@ -92,7 +93,7 @@ def evaluate_tryon(
         "pairs": len(pairs),
         "data": str(root),
         "resolution": size,
-        "protocol": "SSIM protocol B (hpn.metrics) in the pipeline frame, composite vs framed "
+        "protocol": "SSIM protocol B (core.metrics) in the pipeline frame, composite vs framed "
         "tryon-gt; local-SSIM over 44 descriptor regions of the ground-truth keypoints",
         "parser_region_fraction": parsed_regions / len(pairs) if pairs else float("nan"),
         "methods": {
