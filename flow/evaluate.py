@@ -17,10 +17,11 @@ flow and the classical baselines go through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm.auto import tqdm
 
 from core.images import tensor_to_uint8
@@ -197,3 +198,51 @@ def comparison_rows(
         warped_garment, _ = method(batch)
         rows.append(warped_garment[:count] * target_mask)
     return rows
+
+
+def _on_device(batches: Iterable[Mapping], device: torch.device) -> Iterator[Batch]:
+    for batch in batches:
+        yield {key: value.to(device) for key, value in batch.items() if torch.is_tensor(value)}
+
+
+def evaluate_flow_model(
+    model: AppearanceFlowNet,
+    dataset: Dataset,
+    batch_size: int = 8,
+    limit: int | None = None,
+    grid_pairs: int = 0,
+) -> tuple[dict[str, object], list[torch.Tensor] | None]:
+    """The flow net against every classical baseline on a test set (what ``tryon eval flow``
+    reports).
+
+    Args:
+        model: the trained net, on the device to evaluate on.
+        dataset: test pairs (see :func:`evaluate_warps`), at a multiple of the model's stride.
+        batch_size: pairs per forward pass.
+        limit: evaluate only the first ``limit`` pairs.
+        grid_pairs: also return the rows of a comparison grid of this many pairs spread over
+            the set (0: no grid).
+
+    Returns:
+        :func:`evaluate_warps`' result plus ``flow_minus_baseline`` and
+        ``flow_better_fraction``, and the grid rows (None without a grid).
+    """
+    if batch_size <= 0 or (limit is not None and limit <= 0):
+        raise ValueError("batch_size and limit must be positive")
+    device = next(model.parameters()).device
+    if limit is not None:
+        dataset = Subset(dataset, range(min(limit, len(dataset))))  # type: ignore[arg-type]
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    methods = {"flow": model_method(model)}
+    methods.update({name: baseline_method(name) for name in BASELINES})
+    result = evaluate_warps(_on_device(loader, device), methods, total=len(loader))
+    result.update(
+        flow_minus_baseline=margins_over_baselines(result), flow_better_fraction=win_rates(result)
+    )
+    rows = None
+    if grid_pairs:
+        count = min(grid_pairs, len(dataset))  # type: ignore[arg-type]
+        spread = [index * len(dataset) // count for index in range(count)]  # type: ignore[arg-type]
+        batch = next(_on_device([default_collate([dataset[index] for index in spread])], device))
+        rows = comparison_rows(batch, methods, count)
+    return result, rows

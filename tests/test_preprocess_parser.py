@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.errors import CheckpointError
-from hpn.training import read_jsonl
+from core.training.records import read_jsonl
 from tryon.data.keypoint_formats import write_openpose_json
 from tryon.data.lip import LEFT_ARM, PALETTE, RIGHT_ARM, UPPER_CLOTHES, flip_parse
 from tryon.errors import InvalidInputError
@@ -130,27 +130,24 @@ def test_dataset_errors_name_the_problem(tmp_path):
         read_parse(bad)
 
 
-def _options(data, out, **overrides):
-    from tryon.preprocess.parser_training import ParserTrainOptions
+def _train(data, out, **overrides):
+    from tryon.preprocess.parser_training import ParserTrainOptions, train_parser
 
-    settings = dict(
-        data=str(data), out=str(out), steps=4, batch_size=2, resolution=32,
-        encoder=TINY.encoder, decoder_channels=TINY.decoder_channels, checkpoint_every=2,
-    )  # fmt: skip
+    settings = dict(steps=4, batch_size=2, checkpoint_every=2)
     settings.update(overrides)
-    return ParserTrainOptions(**settings)
+    options = ParserTrainOptions(**settings)
+    return train_parser(data, out, TINY, options, device="cpu", show_progress=False)
 
 
 def test_training_steps_log_and_resume_bit_for_bit(tiny_data, tmp_path):
-    from tryon.preprocess.parser_training import train_parser
-
-    straight = train_parser(_options(tiny_data, tmp_path / "straight"), show_progress=False)
+    straight = _train(tiny_data, tmp_path / "straight").final_dir
     # The same run cut after its first step (a wall-clock budget of 0), then resumed.
     resumed_run = tmp_path / "resumed"
-    train_parser(_options(tiny_data, resumed_run, max_minutes=0.0), show_progress=False)
+    cut = _train(tiny_data, resumed_run, max_minutes=0.0)
+    assert (cut.step, cut.finished, cut.final_dir) == (1, False, None)
     first = read_jsonl(resumed_run / "log.jsonl")
     assert [r["step"] for r in first] == [1]
-    resumed = train_parser(_options(tiny_data, resumed_run), show_progress=False)
+    resumed = _train(tiny_data, resumed_run).final_dir
 
     log = read_jsonl(resumed_run / "log.jsonl")
     assert [r["step"] for r in log] == [1, 2, 3, 4]
@@ -158,9 +155,9 @@ def test_training_steps_log_and_resume_bit_for_bit(tiny_data, tmp_path):
     a, b = HumanParser.from_pretrained(straight), HumanParser.from_pretrained(resumed)
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
-    assert (resumed_run / "previews").is_dir() and (resumed_run / "options.json").is_file()
+    assert (resumed_run / "samples").is_dir() and (resumed_run / "options.json").is_file()
     with pytest.raises(CheckpointError, match="other options"):
-        train_parser(_options(tiny_data, resumed_run, steps=6), show_progress=False)
+        _train(tiny_data, resumed_run, steps=6)
 
 
 def test_evaluation_scores_parser_and_fallback(tiny_data):
@@ -188,7 +185,7 @@ def test_cli_parse_and_eval_parser(tiny_data, tmp_path, capsys):
 
     report_path = tmp_path / "report.json"
     main(["eval", "parser", "--model", str(model_dir), "--data", str(tiny_data),
-          "--out", str(report_path)])  # fmt: skip
+          "--json", str(report_path)])  # fmt: skip
     report = json.loads(report_path.read_text())
     assert report["photos"] == 2 and report["fallback_iou_mean"] > 0.5
     assert "keypoint-geometry fallback" in capsys.readouterr().out
