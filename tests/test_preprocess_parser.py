@@ -1,4 +1,4 @@
-"""Human parser: shapes, input checks, model directories, VITON-layout data, training, eval."""
+"""Human parser: the model contract, shapes, input checks, VITON-layout data, training, eval."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from model_contract import ModelContract
 from PIL import Image
 
 from core.errors import CheckpointError
@@ -54,12 +55,25 @@ def tiny_data(tmp_path):
     return tmp_path
 
 
-def test_forward_shapes_and_every_parameter_gets_a_gradient():
+class TestParserContract(ModelContract):
+    """The shared contract on a tiny MobileNetV2 U-Net (its ONNX export is not in deploy)."""
+
+    model_type = "human_parser"
+
+    def make_config(self) -> ParserConfig:
+        return TINY
+
+    def make_inputs(self, model: HumanParser, batch: int = 2) -> dict[str, torch.Tensor]:
+        # 64 px: at 32 the deepest features are 1x1, where a bias followed by BatchNorm gets
+        # exactly zero gradient (normalisation removes a constant shift).
+        generator = torch.Generator().manual_seed(0)
+        return {"images": torch.rand(batch, 3, 64, 64, generator=generator) * 2 - 1}
+
+
+def test_forward_shapes_on_a_non_square_input():
     model = HumanParser(TINY)
     logits = model(torch.randn(2, 3, 64, 96))
     assert logits.shape == (2, 20, 64, 96)
-    logits.logsumexp(1).mean().backward()
-    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
 def test_input_checks_say_how_to_fix():
@@ -70,19 +84,6 @@ def test_input_checks_say_how_to_fix():
         model(torch.randn(3, 64, 64))
     with pytest.raises(ValueError, match="try 128"):
         ParserConfig(resolution=130)
-
-
-def test_model_directory_round_trip(tmp_path):
-    model = HumanParser(TINY).eval()
-    model.save_pretrained(tmp_path / "parser")
-    assert json.loads((tmp_path / "parser" / "config.json").read_text())["model_type"] == (
-        "human_parser"
-    )
-    loaded = HumanParser.from_pretrained(tmp_path / "parser")
-    batch = torch.randn(1, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(batch), model(batch))
-    assert loaded.config == TINY
 
 
 def test_parse_image_is_aligned_with_any_photo_size():

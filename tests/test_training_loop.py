@@ -126,9 +126,7 @@ def test_options_json_has_one_flat_shape(tmp_path):
     options = json.loads((tmp_path / "run" / "options.json").read_text())
     assert options["model_type"] == "toy-loop-net" and options["model.width"] == 3
     assert options["train.steps"] == 6 and options["train.lr_schedule"] == "constant"
-    assert {"data", "data_items", "backbone", "device", "num_workers", "world_size"} <= set(
-        options
-    )
+    assert {"data", "data_items", "backbone", "device", "num_workers", "world_size"} <= set(options)
     assert (options["data"], options["data_items"], options["world_size"]) == ("line", 5, 1)
     assert trainer.plan() == ["phase train: steps 0..6, batch 2"]
 
