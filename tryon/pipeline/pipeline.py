@@ -17,8 +17,10 @@ Stages (paper §4.4, plus two steps beyond it), each timed and announced to ``pr
 9. ``paste_back``: the frame goes back into the original photo, its border feathered.
 
 Models come from one directory with ``hpn/``, ``flow/`` and optionally ``parser/`` model
-directories; HPN and the flow net run through :func:`deploy.load_backend`, so torch, ONNX
-Runtime or TensorRT is a loading-time choice. The parser runs in PyTorch.
+directories and a ``model_index.json`` manifest recording the canonical pose HPN was trained
+towards (:mod:`tryon.pipeline.manifest`); :meth:`TryOnPipeline.save_pretrained` writes one.
+HPN and the flow net run through :func:`deploy.load_backend`, so torch, ONNX Runtime or
+TensorRT is a loading-time choice. The parser runs in PyTorch.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import torch.nn.functional as F
 
 from core import registry
 from core.images import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
-from core.keypoints import NUM_KEYPOINTS, scale_keypoints
+from core.keypoints import DEFAULT_CANONICAL_POSE, NUM_KEYPOINTS, CanonicalPose, scale_keypoints
 from core.posemaps import pose_maps_batch
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.compositing import composite, feathered_alpha
@@ -151,6 +153,8 @@ class TryOnPipeline:
         config: resolution, region source, warp method, feathering.
         pose_estimator: anything with ``estimate(image) -> PoseResult``; default: BlazePose,
             created on the first call that needs it.
+        canonical_pose: the frontal pose HPN moves people into (default: the shipped
+            models' :data:`core.keypoints.DEFAULT_CANONICAL_POSE`).
     """
 
     def __init__(
@@ -160,6 +164,7 @@ class TryOnPipeline:
         parser: torch.nn.Module | None = None,
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
+        canonical_pose: CanonicalPose | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         if hpn.model_type != registry.HPN.model_type:
@@ -177,7 +182,8 @@ class TryOnPipeline:
             raise ValueError("region_source='parser' needs a parser model (models_dir/parser)")
         self.hpn, self.flow, self.parser = hpn, flow, parser
         self._pose_estimator = pose_estimator
-        self.template = frontal_template(self.config.resolution)
+        self.canonical_pose = canonical_pose or DEFAULT_CANONICAL_POSE
+        self.template = frontal_template(self.config.resolution, self.canonical_pose)
         self.hpn_resolution = int(hpn.signature.inputs[0].height)
         self._garment_masks: dict[str, np.ndarray] = {}
 
@@ -191,13 +197,13 @@ class TryOnPipeline:
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
     ) -> TryOnPipeline:
-        """Load ``models_dir/{hpn,flow[,parser]}`` (None: the bundled demo models).
+        """Load ``models_dir/{hpn,flow[,parser]}`` and its manifest (None: the bundled demo).
 
         Args:
             models_dir: folder of model directories.
             backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net (the
                 latter two need exported artefacts in the model directories: ``tryon export``).
-            device: "cpu", "cuda", ...
+            device: "cpu", "cuda", "cuda:N" or "auto"
             resolution: the frame side R (ignored when ``config`` is given).
             config: full pipeline options.
             pose_estimator: override the BlazePose default.
@@ -206,28 +212,35 @@ class TryOnPipeline:
             InvalidInputError: a model directory is missing.
         """
         from deploy import load_backend
+        from tryon.pipeline.manifest import read_manifest
 
         root = Path(models_dir) if models_dir is not None else bundled_models_dir()
-        for name in ("hpn", "flow"):
-            if not (root / name / "config.json").is_file():
-                raise InvalidInputError(
-                    f"{root / name} is not a model directory (config.json + model.safetensors); "
-                    "--models must hold hpn/ and flow/ (and optionally parser/)"
-                )
+        manifest = read_manifest(root)
         hpn = load_backend(root / "hpn", backend=backend, device=device)
         flow = load_backend(root / "flow", backend=backend, device=device)
         parser = None
-        if (root / "parser" / "config.json").is_file():
+        if "parser" in manifest.components:
             from tryon.preprocess.parser import HumanParser
 
-            parser = HumanParser.from_pretrained(root / "parser").to(device).eval()
+            parser = HumanParser.from_pretrained(root / "parser").to(hpn.device).eval()
         config = config or PipelineConfig(resolution=resolution)
-        return cls(hpn, flow, parser, config, pose_estimator)
+        return cls(hpn, flow, parser, config, pose_estimator, manifest.canonical_pose)
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
+        """Write the models and a manifest that :meth:`from_pretrained` loads back.
+
+        Needs the torch backend; ``dtype=torch.float16`` writes shippable weights.
+        """
+        from tryon.pipeline.manifest import save_pipeline
+
+        return save_pipeline(self, directory, dtype)
 
     def with_config(self, **changes: Any) -> TryOnPipeline:
         """A pipeline sharing these loaded models, with some :class:`PipelineConfig` changed."""
         config = dataclasses.replace(self.config, **changes)
-        return TryOnPipeline(self.hpn, self.flow, self.parser, config, self._pose_estimator)
+        return TryOnPipeline(
+            self.hpn, self.flow, self.parser, config, self._pose_estimator, self.canonical_pose
+        )
 
     def clear_caches(self) -> None:
         """Forget cached garment masks (benchmarks time the uncached path with this)."""
