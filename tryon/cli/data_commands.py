@@ -39,7 +39,11 @@ from tryon.cli import data
     help="Image side in pixels (square).",
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=int, help="Global seed; identity i uses (seed, i)."
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Global seed; identity i uses (seed, i).",
 )
 @click.option(
     "--workers", default=None, type=click.IntRange(min=1), help="Processes [default: CPU count]."
@@ -74,7 +78,13 @@ def synth_command(
 
 @data.command("check")
 @click.argument("directory", type=click.Path())
-@click.option("--max-problems", default=20, show_default=True, help="Problems to list.")
+@click.option(
+    "--max-problems",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Problems to list.",
+)
 @click.pass_context
 def check_command(ctx: click.Context, directory: str, max_problems: int) -> None:
     """Validate a data set (DeepFashion or VITON-HD layout, or a synth root with both).

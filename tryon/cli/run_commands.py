@@ -11,6 +11,7 @@ import click
 
 from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
+from tryon.cli.options import device_option
 from tryon.errors import TryOnError
 
 
@@ -25,8 +26,14 @@ def model_options(function: Any) -> Any:
             help="Folder with hpn/, flow/ [, parser/] model directories (default: bundled demo).",
         ),
         click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto."),
-        click.option("--resolution", type=int, default=256, show_default=True, help="Frame side."),
+        device_option("cpu"),
+        click.option(
+            "--resolution",
+            type=click.IntRange(min=64),
+            default=256,
+            show_default=True,
+            help="Frame side (a multiple of 32).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -261,9 +268,18 @@ def demo_command(out: Path, workers: int) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="OpenPose JSON of the person photo.",
 )
-@click.option("--fps", type=float, default=25.0, show_default=True, help="Frame rate of a JSONL.")
-@click.option("--min-cutoff", type=float, default=1.0, show_default=True, help="One-Euro, Hz.")
-@click.option("--beta", type=float, default=0.01, show_default=True, help="One-Euro speed gain.")
+@click.option(
+    "--fps", type=click.FloatRange(min=0, min_open=True), default=25.0, show_default=True,
+    help="Frame rate of a JSONL.",
+)  # fmt: skip
+@click.option(
+    "--min-cutoff", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    help="One-Euro, Hz.",
+)  # fmt: skip
+@click.option(
+    "--beta", type=click.FloatRange(min=0), default=0.01, show_default=True,
+    help="One-Euro speed gain.",
+)  # fmt: skip
 @model_options
 def video_command(
     person: Path,
