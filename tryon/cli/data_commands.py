@@ -117,13 +117,8 @@ def check_command(ctx: click.Context, directory: str, max_problems: int) -> None
 )
 def preview_command(directory: str, out: str, count: int, tile: int) -> None:
     """Draw a contact sheet: photos with skeletons, parse overlays and garments."""
-    from pathlib import Path
-
-    import cv2
-
     from tryon.data.preview import contact_sheet
+    from tryon.imageio import save_image
 
-    sheet = contact_sheet(directory, count=count, tile=tile)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    save_image(out, contact_sheet(directory, count=count, tile=tile))
     click.echo(f"contact sheet of {count} samples written to {out}")

@@ -189,6 +189,7 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
     """Human parsing of IMAGE into LIP ids (a palette PNG as in VITON-HD's image-parse-v3)."""
     from PIL import Image
 
+    from core.files import atomic_open
     from tryon.data.lip import PALETTE
     from tryon.imageio import load_image, save_image
     from tryon.preprocess.parser import HumanParser, garment_region, parse_image
@@ -196,8 +197,8 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
     parse = parse_image(HumanParser.from_pretrained(model_dir), load_image(image))
     picture = Image.fromarray(parse, mode="P")
     picture.putpalette(PALETTE.reshape(-1).tolist())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(out)
+    with atomic_open(out) as stream:
+        picture.save(stream, format="PNG")
     click.echo(f"{out}: {len(set(parse.reshape(-1).tolist()))} LIP labels")
     if mask_out is not None:
         region = garment_region(parse)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from core.files import write_json_atomic
 from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
 from tryon.cli.options import device_option
@@ -162,7 +163,7 @@ def run_batch(
         "resolution": resolution,
         "return_to_pose": return_to_pose,
     }
-    (out / "options.json").write_text(json.dumps(options, indent=2) + "\n")
+    write_json_atomic(out / "options.json", options)
     if engine == "ray":
         from tryon.batch_ray import RayOptions, run_ray
 
@@ -350,11 +351,9 @@ def eval_tryon_command(
     report = evaluate_tryon(pipeline, data, limit)
     report["models"] = str(models_dir) if models_dir else "bundled"
     report["backend"] = backend
-    text = json.dumps(report, indent=2)
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(text + "\n")
-    click.echo(text)
+        write_json_atomic(json_out, report)
+    click.echo(json.dumps(report, indent=2))
 
 
 @models.command("ship")
