@@ -17,9 +17,10 @@ from tryon.cli.options import (
     data_option,
     device_option,
     eval_output_options,
+    model_dir_option,
     pop_loop_options,
     run_dir_option,
-    run_training,
+    train_from_options,
     training_options,
     write_scores,
 )
@@ -61,8 +62,6 @@ def train_flow_command(**options: Any) -> None:
 
     Data parallel: torchrun --nproc_per_node N -m tryon train flow ... (--batch-size per rank).
     """
-    from core.training.distributed import init_from_env
-    from core.training.loop import Trainer
     from flow.trainer import FlowTask, FlowTrainOptions
     from tryon.assets import perceptual_backbone
     from tryon.data import VitonPairs
@@ -84,22 +83,11 @@ def train_flow_command(**options: Any) -> None:
         raise click.UsageError(str(error)) from error
     root = _viton_root(options["data"])
     dataset = VitonPairs(root, "train", train_options.resolution)
-    context = init_from_env()
-    trainer = Trainer(
-        task, dataset, options["out"], data=root.resolve(), backbone=backbone_info,
-        device=options["device"], num_workers=options["num_workers"], distributed=context,
-    )  # fmt: skip
-    run_training(trainer, options["dry_run"], context)
+    train_from_options(task, dataset, options, root, backbone_info)
 
 
 @evaluate.command("flow")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Model directory (or a run directory with final/).",
-)
+@model_dir_option
 @data_option("Try-on data root; its test split is evaluated.")
 @eval_output_options
 @click.option("--resolution", type=click.IntRange(min=1), default=256, show_default=True)
@@ -113,7 +101,7 @@ def train_flow_command(**options: Any) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @device_option()
 def eval_flow_command(
-    model_path: Path,
+    model_dir: Path,
     data: Path,
     json_path: Path | None,
     limit: int | None,
@@ -130,7 +118,7 @@ def eval_flow_command(
     from flow.model import AppearanceFlowNet
     from tryon.data import VitonPairs
 
-    model_dir = resolve_model_dir(model_path)
+    model_dir = resolve_model_dir(model_dir)
     model = AppearanceFlowNet.from_pretrained(model_dir).to(resolve_device(device))
     stride = model.config.coarsest_stride
     if resolution % stride:

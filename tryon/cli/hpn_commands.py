@@ -21,9 +21,10 @@ from tryon.cli.options import (
     data_option,
     device_option,
     eval_output_options,
+    model_dir_option,
     pop_loop_options,
     run_dir_option,
-    run_training,
+    train_from_options,
     training_options,
     write_scores,
 )
@@ -178,8 +179,6 @@ def train_hpn(**options: Any) -> None:
 
     Data parallel: torchrun --nproc_per_node N -m tryon train hpn ... (--batch-size per rank).
     """
-    from core.training.distributed import init_from_env
-    from core.training.loop import Trainer
     from hpn.trainer import HPNTask
     from tryon.assets import perceptual_backbone
 
@@ -194,28 +193,14 @@ def train_hpn(**options: Any) -> None:
     )  # fmt: skip
     dataset = _pairs(data, "train", config.levels[-1], flip=options["flip"], seed=config.seed)
     loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
-    context = init_from_env()
-    try:
-        trainer = Trainer(
-            HPNTask(model_config, config, loss_backbone), dataset, options["out"],
-            data=data.resolve(), backbone=backbone_info,
-            extra={"flip": options["flip"], "preset": preset}, device=options["device"],
-            num_workers=options["num_workers"], distributed=context,
-            sync_batchnorm=options["sync_bn"],
-        )  # fmt: skip
-    except ValueError as error:
-        raise click.UsageError(str(error)) from error
-    run_training(trainer, options["dry_run"], context)
+    train_from_options(
+        HPNTask(model_config, config, loss_backbone), dataset, options, data, backbone_info,
+        extra={"flip": options["flip"], "preset": preset}, sync_batchnorm=options["sync_bn"],
+    )  # fmt: skip
 
 
 @evaluate.command("hpn")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A model directory (a run's final/, levels/N or checkpoint), or a run directory.",
-)
+@model_dir_option
 @data_option("A DeepFashion layout or a `tryon data synth` root; its test split is scored.")
 @eval_output_options
 @click.option(

@@ -159,6 +159,43 @@ def pop_loop_options(options: dict[str, Any]) -> dict[str, Any]:
     return {name: options.pop(name) for name in LOOP_FIELDS}
 
 
+def model_dir_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--model``: a model directory, or a run directory (its ``final/`` is taken)."""
+    return click.option(
+        "--model",
+        "model_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help="A model directory (a run's final/, levels/N or checkpoint), or a run directory.",
+    )(function)
+
+
+def train_from_options(
+    task: Any,
+    dataset: Any,
+    options: dict[str, Any],
+    data: Path,
+    backbone: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    sync_batchnorm: bool = False,
+) -> None:
+    """Run a network's task on the one loop with the command's run options (see
+    :func:`training_options`), as one rank when started under ``torchrun``."""
+    from core.training.distributed import init_from_env
+    from core.training.loop import Trainer
+
+    context = init_from_env()
+    try:
+        trainer = Trainer(
+            task, dataset, options["out"], data=data.resolve(), backbone=backbone, extra=extra,
+            device=options["device"], num_workers=options["num_workers"], distributed=context,
+            sync_batchnorm=sync_batchnorm,
+        )  # fmt: skip
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    run_training(trainer, options["dry_run"], context)
+
+
 def run_training(trainer: Any, dry_run: bool, context: Any) -> None:
     """Run a :class:`core.training.loop.Trainer` (or print its plan) and say what came of it."""
     from core.training.distributed import process_group

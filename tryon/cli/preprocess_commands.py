@@ -13,9 +13,10 @@ from tryon.cli.options import (
     data_option,
     device_option,
     eval_output_options,
+    model_dir_option,
     pop_loop_options,
     run_dir_option,
-    run_training,
+    train_from_options,
     training_options,
     write_scores,
 )
@@ -108,8 +109,6 @@ def train_parser_command(**options: Any) -> None:
     """
     import dataclasses
 
-    from core.training.distributed import init_from_env
-    from core.training.loop import Trainer
     from tryon.preprocess.parse_data import ParseDataset
     from tryon.preprocess.parser_training import ParserTask, ParserTrainOptions
 
@@ -128,23 +127,12 @@ def train_parser_command(**options: Any) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     dataset = ParseDataset(options["data"], "train", config.resolution, flip=True)
-    context = init_from_env()
-    trainer = Trainer(
-        ParserTask(config, train_options), dataset, options["out"],
-        data=options["data"].resolve(), extra={"split": "train"}, device=options["device"],
-        num_workers=options["num_workers"], distributed=context,
-    )  # fmt: skip
-    run_training(trainer, options["dry_run"], context)
+    task = ParserTask(config, train_options)
+    train_from_options(task, dataset, options, options["data"], extra={"split": "train"})
 
 
 @evaluate.command("parser")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Parser model directory (or a run directory with final/).",
-)
+@model_dir_option
 @data_option("`tryon data synth` output or a VITON-HD root.")
 @click.option("--split", default="test", show_default=True)
 @eval_output_options
