@@ -43,7 +43,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from deploy.artifacts import read_sidecar, state_sha256, write_json_atomic
+from core.files import write_json_atomic
+from deploy.artifacts import read_sidecar, state_sha256
 from deploy.inputs import real_inputs
 from deploy.interface import Backend
 from deploy.registry import IOSignature, model_io_of

@@ -14,7 +14,6 @@ recorded: on a shared machine latency is noisy, FLOPs are exact.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from backends import forward_flops, time_calls
 
+from core.files import write_json_atomic
 from flow import AppearanceFlowNet, FlowConfig
 
 PRESETS = {"small": FlowConfig.small, "full": FlowConfig.full}
@@ -71,8 +71,7 @@ def main() -> None:
             )
             rows.append(row)
     document = {"threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    write_json_atomic(args.out, document)
     print(f"written to {args.out}")
 
 

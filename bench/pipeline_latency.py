@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.files import write_json_atomic
+
 CATALOG = Path(__file__).resolve().parents[1] / "tryon" / "demo" / "catalog"
 
 
@@ -99,8 +101,7 @@ def main() -> None:
     text = json.dumps(report, indent=2)
     print(text)
     if arguments.json is not None:
-        arguments.json.parent.mkdir(parents=True, exist_ok=True)
-        arguments.json.write_text(text + "\n")
+        write_json_atomic(arguments.json, report)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ _EXPORTS = {
     "ParityError": "deploy.errors",
     "UnsupportedOpError": "deploy.errors",
     "load_backend": "deploy.loader",
-    "resolve_device": "deploy.loader",
+    "resolve_device": "core.devices",
     "IOSignature": "deploy.registry",
     "ModelIO": "deploy.registry",
     "TensorSpec": "deploy.registry",

@@ -11,18 +11,16 @@ Default names inside a model directory: ``model.onnx`` and ``model.<precision>.e
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import save as serialize_tensors
 
+from core.files import bytes_sha256, file_sha256, write_json_atomic
+from core.modelio import WEIGHTS_FILE
 from deploy.errors import BackendUnavailableError
-from hpn.modelio import WEIGHTS_FILE
-from hpn.vgg import file_sha256
 
 ONNX_FILE = "model.onnx"
 SIDECAR_VERSION = 1
@@ -37,13 +35,6 @@ def sidecar_path(artifact: str | Path) -> Path:
     """``model.onnx`` -> ``model.onnx.json``."""
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + ".json")
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON so that an interrupted write never leaves a truncated file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
 
 
 def write_sidecar(artifact: str | Path, data: dict[str, Any]) -> Path:
@@ -78,4 +69,4 @@ def state_sha256(model: torch.nn.Module) -> str:
     tensors = {
         name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
     }
-    return hashlib.sha256(serialize_tensors(tensors)).hexdigest()
+    return bytes_sha256(serialize_tensors(tensors))

@@ -6,31 +6,20 @@ Two kinds, because they catch different export bugs:
   sampling position (grid_sample reads all over the source), so a wrong op shows up anywhere.
 - :func:`real_inputs`: natural-image statistics. scikit-image's astronaut photo (shipped inside
   the scikit-image wheel, nothing is downloaded) resized and cropped per batch item, smooth
-  elliptic body-region masks, and Gaussian pose maps of a standing frontal person. Real inputs
+  elliptic body-region masks, and Gaussian pose maps of the canonical frontal pose
+  (:data:`core.keypoints.DEFAULT_CANONICAL_POSE`). Real inputs
   drive activations into the ranges a trained model sees, where saturation (tanh) and
   accumulated rounding behave differently from noise.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.keypoints import DEFAULT_CANONICAL_POSE, NUM_KEYPOINTS
+from core.posemaps import pose_maps_batch
 from deploy.registry import IOSignature, TensorSpec
-from hpn.posemaps import pose_maps_batch
-
-# A standing, frontal COCO-18 pose as (x, y) fractions of a square frame (person's right on
-# the image's left, as in a photo of someone facing the camera).
-_FRONTAL_POSE = np.array(
-    [
-        (0.50, 0.14), (0.50, 0.24), (0.39, 0.25), (0.34, 0.39), (0.32, 0.52),
-        (0.61, 0.25), (0.66, 0.39), (0.68, 0.52), (0.43, 0.53), (0.43, 0.71),
-        (0.43, 0.89), (0.57, 0.53), (0.57, 0.71), (0.57, 0.89), (0.48, 0.12),
-        (0.52, 0.12), (0.46, 0.13), (0.54, 0.13),
-    ],
-    dtype=np.float32,
-)  # fmt: skip
 
 
 def random_inputs(signature: IOSignature, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -113,10 +102,10 @@ def _ellipse_masks(spec: TensorSpec, batch: int, variant: int) -> torch.Tensor:
 
 def _frontal_pose_maps(spec: TensorSpec, batch: int) -> torch.Tensor:
     """Maps of the frontal pose on a square grid, stretched to H x W (keypoints are fractions)."""
-    if spec.channels != len(_FRONTAL_POSE):
+    if spec.channels != NUM_KEYPOINTS:
         raise ValueError(f"real pose maps are 18 COCO-18 maps; {spec.name} has {spec.channels}")
     size = max(spec.height, spec.width)
-    keypoints = torch.from_numpy(_FRONTAL_POSE * size - 0.5)
+    keypoints = torch.from_numpy(DEFAULT_CANONICAL_POSE.in_frame(size))
     shifts = torch.tensor([[0.02 * (item % 3) * size, 0.0] for item in range(batch)])
     points = keypoints[None] + shifts[:, None, :]
     maps = pose_maps_batch(points, size, sigma=max(size / 10.0, 1.0))

@@ -16,22 +16,14 @@ from pathlib import Path
 
 import torch
 
+from core.devices import resolve_device
+from core.errors import DeviceUnavailableError
+from core.modelio import CONFIG_FILE
 from deploy.artifacts import ONNX_FILE, engine_file, read_sidecar, weights_sha256
 from deploy.errors import BackendUnavailableError, DeployError
 from deploy.interface import Backend
 from deploy.names import BACKENDS, PRECISIONS
 from deploy.registry import load_model
-from hpn.modelio import CONFIG_FILE
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> the first CUDA GPU when there is one, else the CPU; others as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"device {device!r} asked for, but no CUDA GPU is visible")
-    return resolved
 
 
 def load_backend(
@@ -70,7 +62,10 @@ def load_backend(
     path = Path(path_or_model_dir)
     if not path.exists():
         raise BackendUnavailableError(f"{path} does not exist")
-    resolved = resolve_device(device)
+    try:
+        resolved = resolve_device(device)
+    except DeviceUnavailableError as error:
+        raise BackendUnavailableError(str(error)) from error
     if backend == "torch":
         from deploy.torch_backend import TorchBackend
 

@@ -22,7 +22,6 @@ Then the file and its sidecar (``<out>.json``) are written atomically.
 from __future__ import annotations
 
 import datetime
-import os
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -34,6 +33,8 @@ import onnx
 import torch
 from torch import nn
 
+from core.files import write_bytes_atomic
+from core.modelio import config_to_dict
 from deploy.artifacts import state_sha256, weights_sha256, write_sidecar
 from deploy.errors import DeployError, DynamicAxisError, ExportCheckError
 from deploy.inputs import random_inputs, real_inputs
@@ -42,7 +43,6 @@ from deploy.onnxruntime_backend import create_session, run_session
 from deploy.op_audit import AuditReport, SupportTable, audit_model
 from deploy.parity import ParityRecord, ParityReport, ParityTolerance, compare_outputs
 from deploy.registry import IOSignature, ModelIO, NamedGraph, load_model, model_io_of
-from hpn.modelio import config_to_dict
 
 DEFAULT_OPSET = 17
 # GridSample needs 16; from 20 its bilinear mode is spelled "linear", which the op audit
@@ -137,9 +137,7 @@ def export_onnx(
         serialized = proto.SerializeToString()
         parity = check_parity(graph, serialized, signature, check_batches, tolerance)
         parity.raise_if_failed()
-        partial = out_path.with_name(out_path.name + ".partial")
-        partial.write_bytes(serialized)
-        os.replace(partial, out_path)
+        write_bytes_atomic(out_path, serialized)
     sidecar = write_sidecar(
         out_path,
         {

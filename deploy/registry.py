@@ -6,13 +6,13 @@ module, which tensors go in and come out, and which axes may vary. Export, parit
 and the benchmarks all read the same :class:`IOSignature`, so an ONNX file, an engine and the
 eager model take the same named inputs.
 
-New model types (or test stand-ins) join with :func:`register`.
+A model type is first a :mod:`core.registry` entry (class, presets); an exportable one also
+gets a :class:`ModelIO` here. Test stand-ins join with :func:`register`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +21,10 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from core import registry
+from core.keypoints import NUM_KEYPOINTS
+from core.modelio import config_from_dict, read_config_json
 from deploy.errors import DeployError
-from hpn.keypoints import NUM_KEYPOINTS
-from hpn.modelio import config_from_dict, read_config_json
 
 TensorKind = Literal["image", "mask", "pose_maps", "flow"]
 BATCH_AXIS = "batch"
@@ -139,9 +140,9 @@ class ModelIO(ABC):
 
     model_type: ClassVar[str]
 
-    @abstractmethod
     def model_class(self) -> type[nn.Module]:
-        """The network class (imported lazily, so deploy does not import every model)."""
+        """The network class, from :mod:`core.registry` (imported lazily)."""
+        return registry.model_class(self.model_type)
 
     @abstractmethod
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
@@ -168,11 +169,8 @@ class AppearanceFlowIO(ModelIO):
     size is 256 x 256.
     """
 
-    model_type = "appearance_flow"
+    model_type = registry.APPEARANCE_FLOW.model_type
     default_resolution = 256
-
-    def model_class(self) -> type[nn.Module]:
-        return importlib.import_module("flow.model").AppearanceFlowNet
 
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
         config = model.config
@@ -206,10 +204,7 @@ class HPNIO(ModelIO):
     exported graph has a dynamic batch axis only.
     """
 
-    model_type = "hpn"
-
-    def model_class(self) -> type[nn.Module]:
-        return importlib.import_module("hpn.model").HPN
+    model_type = registry.HPN.model_type
 
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
         size = int(model.resolution)

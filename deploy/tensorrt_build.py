@@ -17,17 +17,16 @@ without TensorRT and a GPU; see docs/deploy.md for what has been executed.
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.files import file_sha256, write_bytes_atomic
 from deploy.artifacts import read_sidecar, write_sidecar
 from deploy.errors import BackendUnavailableError, DeployError, ExportCheckError
 from deploy.registry import IOSignature
-from hpn.vgg import file_sha256
 
 SUPPORTED_MAJOR = 10
 DEFAULT_WORKSPACE_BYTES = 2 << 30
@@ -207,11 +206,9 @@ def build_engine(
     if serialized is None:
         raise ExportCheckError(f"TensorRT failed to build an engine from {onnx_path} (see log)")
     engine_path = Path(engine_path)
-    partial = engine_path.with_name(engine_path.name + ".partial")
-    partial.write_bytes(bytes(memoryview(serialized)))
-    os.replace(partial, engine_path)
+    write_bytes_atomic(engine_path, bytes(memoryview(serialized)))
     if cache_path is not None:
-        cache_path.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
+        write_bytes_atomic(cache_path, bytes(memoryview(config.get_timing_cache().serialize())))
     write_sidecar(
         engine_path,
         engine_sidecar(

@@ -4,7 +4,7 @@ Protocol (written into every result so numbers are never mixed):
 
 - ``masked_ssim``: the warped garment and the worn garment (person x garment region) are
   converted to uint8 RGB, both multiplied by the binary target mask (Mask-SSIM of DATA.md),
-  then compared with SSIM protocol B (:func:`hpn.metrics.ssim`: scikit-image's
+  then compared with SSIM protocol B (:func:`core.metrics.ssim`: scikit-image's
   ``structural_similarity`` with ``gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, channel_axis=-1, data_range=255``). Mean over images.
 - ``iou``: the warped garment mask thresholded at 0.5 against the target mask; per-image
@@ -17,17 +17,18 @@ flow and the classical baselines go through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm.auto import tqdm
 
+from core.images import tensor_to_uint8
+from core.metrics import ssim
 from flow.baselines import BASELINES, baseline_flow
 from flow.model import AppearanceFlowNet, FlowConfig, target_pose_maps
 from flow.warp import warp
-from hpn.imageops import tensor_to_uint8
-from hpn.metrics import ssim
 
 PROTOCOL = (
     "masked_ssim: uint8 RGB x binary target mask, skimage SSIM gaussian_weights=True sigma=1.5 "
@@ -189,7 +190,7 @@ def comparison_rows(
     """Rows of a comparison grid: the garment, the worn garment, then each method's warp.
 
     Warps are shown multiplied by the target mask (what the metrics see). Columns are the
-    first ``count`` pairs of the batch; the result goes to ``hpn.training.save_image_grid``.
+    first ``count`` pairs of the batch; the result goes to ``core.images.save_image_grid``.
     """
     target_mask = batch["garment_region"][:count]
     rows = [batch["garment"][:count], worn_garment(batch)[:count]]
@@ -197,3 +198,51 @@ def comparison_rows(
         warped_garment, _ = method(batch)
         rows.append(warped_garment[:count] * target_mask)
     return rows
+
+
+def _on_device(batches: Iterable[Mapping], device: torch.device) -> Iterator[Batch]:
+    for batch in batches:
+        yield {key: value.to(device) for key, value in batch.items() if torch.is_tensor(value)}
+
+
+def evaluate_flow_model(
+    model: AppearanceFlowNet,
+    dataset: Dataset,
+    batch_size: int = 8,
+    limit: int | None = None,
+    grid_pairs: int = 0,
+) -> tuple[dict[str, object], list[torch.Tensor] | None]:
+    """The flow net against every classical baseline on a test set (what ``tryon eval flow``
+    reports).
+
+    Args:
+        model: the trained net, on the device to evaluate on.
+        dataset: test pairs (see :func:`evaluate_warps`), at a multiple of the model's stride.
+        batch_size: pairs per forward pass.
+        limit: evaluate only the first ``limit`` pairs.
+        grid_pairs: also return the rows of a comparison grid of this many pairs spread over
+            the set (0: no grid).
+
+    Returns:
+        :func:`evaluate_warps`' result plus ``flow_minus_baseline`` and
+        ``flow_better_fraction``, and the grid rows (None without a grid).
+    """
+    if batch_size <= 0 or (limit is not None and limit <= 0):
+        raise ValueError("batch_size and limit must be positive")
+    device = next(model.parameters()).device
+    if limit is not None:
+        dataset = Subset(dataset, range(min(limit, len(dataset))))  # type: ignore[arg-type]
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    methods = {"flow": model_method(model)}
+    methods.update({name: baseline_method(name) for name in BASELINES})
+    result = evaluate_warps(_on_device(loader, device), methods, total=len(loader))
+    result.update(
+        flow_minus_baseline=margins_over_baselines(result), flow_better_fraction=win_rates(result)
+    )
+    rows = None
+    if grid_pairs:
+        count = min(grid_pairs, len(dataset))  # type: ignore[arg-type]
+        spread = [index * len(dataset) // count for index in range(count)]  # type: ignore[arg-type]
+        batch = next(_on_device([default_collate([dataset[index] for index in spread])], device))
+        rows = comparison_rows(batch, methods, count)
+    return result, rows

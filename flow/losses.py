@@ -4,7 +4,7 @@ Pure functions for each term, and :class:`FlowLoss` that sums them over the casc
 with the weights of :class:`flow.model.FlowLossConfig`:
 
 - L1 between the warped garment and the worn garment, inside the target mask (every scale);
-- VGG-16 perceptual loss (``hpn.losses.PerceptualLoss``, L1 criterion) between the two
+- VGG-16 perceptual loss (``core.perceptual.PerceptualLoss``, L1 criterion) between the two
   garments multiplied by the target mask (full scale only: it is the expensive term);
 - L1 between the warped garment mask and the target mask (every scale);
 - second-order Charbonnier smoothness of each flow, measured in pixels of its own grid.
@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.perceptual import PerceptualLoss
 from flow.model import FlowLossConfig
 from flow.warp import warp
-from hpn.losses import PerceptualLoss
 
 CHARBONNIER_EPSILON = 1e-3
 

@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.keypoints import NUM_KEYPOINTS
+from core.modelio import PretrainedMixin
+from core.perceptual import DEFAULT_LAYERS
+from core.posemaps import pose_maps_batch
 from flow.warp import identity_grid, warp
-from hpn.keypoints import NUM_KEYPOINTS
-from hpn.modelio import PretrainedMixin
-from hpn.posemaps import pose_maps_batch
-from hpn.vgg import DEFAULT_LAYERS
 
 _NEGATIVE_SLOPE = 0.1
 _RESIDUAL_INIT_STD = 1e-3

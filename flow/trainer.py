@@ -1,10 +1,13 @@
-"""Training loop of the appearance-flow net: product garment -> the same garment as worn.
+"""Training of the appearance-flow net (product garment -> the same garment as worn).
 
-Built on :mod:`hpn.training` (seeding, resumable data order, atomic checkpoints, JSONL log,
-image grids, resolved options). A run directory holds ``options.json``, ``log.jsonl``,
-``checkpoints/step-*/`` (the newest ``keep_checkpoints``), ``samples/step-*.png`` and, at the
-end, ``model/`` (the model directory to evaluate or ship). Running the same command again
-resumes from the newest checkpoint and reproduces the uninterrupted run bit for bit on CPU.
+The flow net's part of the one training loop (:mod:`core.training.loop`): its options, its
+step (multi-scale flows through :class:`flow.losses.FlowLoss`) and its sample grid; the loop
+does the rest (seeding, resumable data, checkpoints, AMP, logging, DDP, ``options.json``). A
+run directory holds ``options.json``, ``log.jsonl``, ``checkpoints/step-*/`` (the newest
+``keep_checkpoints``), ``samples/step-*.png`` and, at the end, ``final/`` (the model directory
+to evaluate or ship). Running the same command again resumes from the newest checkpoint and
+reproduces the uninterrupted run bit for bit on CPU; with the constant learning rate a
+finished run may be extended by raising ``steps``.
 
 The dataset is any map-style dataset of dicts with ``garment`` (3, R, R), ``garment_mask``
 (1, R, R), ``garment_region`` (1, R, R; the target mask) and ``person`` (3, R, R), plus
@@ -14,87 +17,50 @@ the worn garment is ``person * garment_region``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset, default_collate
 
+from core.perceptual import PerceptualLoss, VGG16Features
+from core.training.distributed import DistributedContext, MethodAsForward
+from core.training.loop import LoopOptions, StepResult, Trainer, TrainingTask
 from flow.evaluate import model_inputs, worn_garment
 from flow.losses import FlowLoss
 from flow.model import AppearanceFlowNet, FlowConfig
 from flow.visualize import flow_to_rgb
-from hpn.distributed import (
-    DistributedContext,
-    MethodAsForward,
-    all_reduce_means,
-    barrier,
-    sharded_loader,
-    wrap_model,
-)
-from hpn.errors import CheckpointError
-from hpn.losses import PerceptualLoss
-from hpn.modelio import config_to_dict
-from hpn.training import (
-    JsonlLogger,
-    find_latest_checkpoint,
-    interrupt_guard,
-    load_training_checkpoint,
-    progress_bar,
-    prune_checkpoints,
-    resolve_device,
-    save_image_grid,
-    save_training_checkpoint,
-    seed_everything,
-    step_name,
-    write_resolved_options,
-)
-from hpn.vgg import VGG16Features, file_sha256
 
-FINAL_MODEL_DIR = "model"
 SAMPLE_COUNT = 4
-# Options that may differ when a run is resumed (extending a run, another machine).
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "sample_every", "keep_checkpoints", "device")
 
 
 @dataclasses.dataclass(frozen=True)
-class FlowTrainOptions:
+class FlowTrainOptions(LoopOptions):
     """How to train (the network itself is described by :class:`flow.model.FlowConfig`).
 
-    Attributes:
+    Attributes (beyond :class:`core.training.loop.LoopOptions`):
         resolution: training image size R (a multiple of the config's coarsest stride).
         steps: total optimisation steps of the run (raise it to extend a finished run).
         batch_size: pairs per step.
-        learning_rate: Adam's learning rate.
-        seed: seeds the weights and the data order.
-        checkpoint_every: steps between checkpoints (one is also taken at the end and on
-            Ctrl-C).
-        sample_every: steps between sample grids.
-        keep_checkpoints: newest checkpoints kept on disk.
-        device: ``cpu``, ``cuda`` or ``auto``.
     """
 
     resolution: int = 128
     steps: int = 2000
     batch_size: int = 8
-    learning_rate: float = 2e-4
-    seed: int = 0
     checkpoint_every: int = 100
     sample_every: int = 250
-    keep_checkpoints: int = 2
-    device: str = "cpu"
+    log_every: int = 1
+
+    EXTENDABLE: ClassVar[tuple[str, ...]] = ("steps",)
 
     def __post_init__(self) -> None:
-        for name in ("resolution", "steps", "batch_size", "checkpoint_every", "sample_every"):
+        super().__post_init__()
+        for name in ("resolution", "steps", "batch_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.keep_checkpoints < 1:
-            raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
 
 
 def check_trainable(config: FlowConfig, options: FlowTrainOptions) -> None:
@@ -107,34 +73,84 @@ def check_trainable(config: FlowConfig, options: FlowTrainOptions) -> None:
         )
 
 
-def _to_device(
-    batch: Mapping[str, Any], device: torch.device, config: FlowConfig
-) -> dict[str, torch.Tensor]:
-    keys = ("garment", "garment_mask", "garment_region", "person")
-    if config.pose_channels:
-        keys += ("person_keypoints",)
-    missing = [key for key in keys if key not in batch]
-    if missing:
-        raise ValueError(f"training batches need {list(keys)}; missing {missing}")
-    return {key: batch[key].to(device) for key in keys}
+class FlowTask(TrainingTask):
+    """The flow net's step and samples for :class:`core.training.loop.Trainer`.
 
+    Args:
+        config: the network and its loss weights.
+        options: the schedule.
+        backbone: the VGG-16 of the perceptual term (needed when its weight is > 0).
+    """
 
-def _sample_grid(model: AppearanceFlowNet, samples: Mapping[str, torch.Tensor], path: Path) -> None:
-    """Rows: garment, target mask, worn garment, warped garment (x target mask), flow colours."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        output = model(*model_inputs(model.config, samples))
-    model.train(was_training)
-    target_mask = samples["garment_region"]
-    rows = [
-        samples["garment"],
-        target_mask.expand(-1, 3, -1, -1) * 2 - 1,
-        worn_garment(samples),
-        output.warped_garment * target_mask,
-        flow_to_rgb(output.flow),
-    ]
-    save_image_grid(rows, path)
+    name = "flow"
+    model_class = AppearanceFlowNet
+
+    def __init__(
+        self, config: FlowConfig, options: FlowTrainOptions, backbone: VGG16Features | None
+    ) -> None:
+        check_trainable(config, options)
+        super().__init__(config, options)
+        perceptual = None
+        if config.loss.perceptual_weight > 0:
+            if backbone is None:
+                raise ValueError("the perceptual term needs the VGG-16 backbone: pass backbone")
+            perceptual = PerceptualLoss(backbone)
+        self.loss = FlowLoss(config.loss, perceptual)
+        keys = ("garment", "garment_mask", "garment_region", "person")
+        self.keys = keys + (("person_keypoints",) if config.pose_channels else ())
+
+    def prepare(self, device: torch.device) -> None:
+        super().prepare(device)
+        self.loss.to(device)
+
+    def build_model(self) -> AppearanceFlowNet:
+        return AppearanceFlowNet(self.config)
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Adam:
+        return torch.optim.Adam(model.parameters(), lr=self.options.learning_rate)
+
+    def trained_module(self, model: nn.Module) -> nn.Module:
+        """Training reads every scale's flow, so DDP wraps ``forward_flows``."""
+        return MethodAsForward(model, "forward_flows")
+
+    def _on_device(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        missing = [key for key in self.keys if key not in batch]
+        if missing:
+            raise ValueError(f"training batches need {list(self.keys)}; missing {missing}")
+        return {key: batch[key].to(self.device) for key in self.keys}
+
+    def step(
+        self, network: nn.Module, batch: Mapping[str, Any], phase: Any, step_in_phase: int
+    ) -> StepResult:
+        batch = self._on_device(batch)
+        flows = network(*model_inputs(self.config, batch))
+        terms = self.loss(
+            flows,
+            batch["garment"],
+            batch["garment_mask"],
+            worn_garment(batch),
+            batch["garment_region"],
+        )
+        total = terms.pop("total")
+        return StepResult(total, terms)
+
+    def sample_batch(self, dataset: Dataset) -> dict[str, torch.Tensor]:
+        size = len(dataset)  # type: ignore[arg-type]
+        indices = sorted({index * size // SAMPLE_COUNT for index in range(SAMPLE_COUNT)})
+        return default_collate([dataset[index] for index in indices])
+
+    def sample_rows(self, model: nn.Module, samples: Mapping[str, Any]) -> list[Any]:
+        """Rows: garment, target mask, worn garment, warped garment (x target mask), flow."""
+        samples = self._on_device(samples)
+        output = model(*model_inputs(self.config, samples))
+        target_mask = samples["garment_region"]
+        return [
+            samples["garment"],
+            target_mask.expand(-1, 3, -1, -1) * 2 - 1,
+            worn_garment(samples),
+            output.warped_garment * target_mask,
+            flow_to_rgb(output.flow),
+        ]
 
 
 def train_flow(
@@ -142,9 +158,13 @@ def train_flow(
     run_dir: str | Path,
     config: FlowConfig,
     options: FlowTrainOptions,
-    vgg_path: str | Path | None = None,
+    backbone: VGG16Features | None = None,
+    backbone_info: Mapping[str, Any] | None = None,
     data_description: str = "",
+    device: str = "cpu",
+    num_workers: int = 0,
     distributed: DistributedContext | None = None,
+    show_progress: bool = True,
 ) -> Path:
     """Train (or resume) an appearance-flow net into ``run_dir``; returns the final model dir.
 
@@ -154,117 +174,24 @@ def train_flow(
         run_dir: the run directory; an existing one is resumed (same options required).
         config: the network and loss weights.
         options: the training schedule.
-        vgg_path: VGG-16 weights for the perceptual term (needed when its weight is > 0).
+        backbone: the VGG-16 of the perceptual term (needed when its weight is > 0).
+        backbone_info: its record (:func:`core.perceptual.load_backbone`).
         data_description: what the data was (recorded in options and model metadata).
-        distributed: this rank of a ``torchrun`` run (:func:`hpn.distributed.init_from_env`);
-            ``options.batch_size`` is then per rank, rank 0 alone logs and writes files.
+        device: "cpu", "cuda", "cuda:N" or "auto".
+        num_workers: DataLoader worker processes.
+        distributed: this rank of a ``torchrun`` run; ``options.batch_size`` is then per
+            rank, rank 0 alone logs and writes files.
+        show_progress: show a tqdm bar.
 
     Returns:
-        ``run_dir / "model"``, a model directory for ``AppearanceFlowNet.from_pretrained``.
+        ``run_dir / "final"``, a model directory for ``AppearanceFlowNet.from_pretrained``
+        (written once the run has finished).
     """
-    check_trainable(config, options)
-    run_dir = Path(run_dir)
-    context = distributed or DistributedContext()
-    device = context.device(resolve_device(options.device))
-    perceptual = None
-    backbone_sha = None
-    if config.loss.perceptual_weight > 0:
-        if vgg_path is None:
-            raise ValueError("the perceptual term needs VGG-16 weights: pass vgg_path")
-        backbone = VGG16Features.from_file(vgg_path, layers=config.loss.perceptual_layers)
-        perceptual = PerceptualLoss(backbone).to(device)
-        backbone_sha = file_sha256(vgg_path)
-    resolved = {
-        **dataclasses.asdict(options),
-        "config": config_to_dict(config),
-        "data": data_description,
-        "backbone_sha256": backbone_sha,
-    }
-    if context.distributed:  # the global batch is batch_size x world_size
-        resolved["world_size"] = context.world_size
-    if context.is_main:
-        write_resolved_options(run_dir, resolved, may_change=RESUMABLE_CHANGES)
-    barrier(context)
-    loss_fn = FlowLoss(config.loss, perceptual)
-
-    seed_everything(options.seed)
-    checkpoints = run_dir / "checkpoints"
-    latest = find_latest_checkpoint(checkpoints)
-    if latest is None:
-        model = AppearanceFlowNet(config).to(device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-        state: dict[str, Any] = {"step": 0, "samples_seen": 0}
-    else:
-        model = AppearanceFlowNet.from_pretrained(latest).to(device).train()
-        if model.config != config:
-            raise CheckpointError(f"{latest} was trained with another FlowConfig")
-        optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-        state = load_training_checkpoint(latest, optimizer=optimizer).trainer_state
-
-    metadata = {
-        "resolution": options.resolution,
-        "data": data_description,
-        "backbone": backbone_sha,
-    }
-    size = len(dataset)  # type: ignore[arg-type]
-    sample_indices = sorted({index * size // SAMPLE_COUNT for index in range(SAMPLE_COUNT)})
-    samples = _to_device(
-        default_collate([dataset[index] for index in sample_indices]), device, config
-    )
-    loader = sharded_loader(
-        dataset, options.batch_size, options.seed, context, samples_seen=state["samples_seen"]
-    )
-    network = wrap_model(MethodAsForward(model, "forward_flows"), context, sync_batchnorm=False)
-    resume_step = state["step"] if latest is not None else None
-    main = context.is_main
-    with (
-        JsonlLogger(run_dir / "log.jsonl", resume_step=resume_step)
-        if main
-        else contextlib.nullcontext() as log,
-        interrupt_guard() as interrupt,
-        progress_bar(
-            options.steps, initial=min(state["step"], options.steps), desc="flow", disable=not main
-        ) as bar,
-    ):
-        batches = iter(loader)
-        while state["step"] < options.steps:
-            batch = _to_device(next(batches), device, config)
-            flows = network(*model_inputs(config, batch))
-            terms = loss_fn(
-                flows,
-                batch["garment"],
-                batch["garment_mask"],
-                worn_garment(batch),
-                batch["garment_region"],
-            )
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            optimizer.step()
-            state["step"] += 1
-            state["samples_seen"] += batch["garment"].shape[0] * context.world_size
-            step = state["step"]
-            terms = all_reduce_means(terms, context)  # the global batch's losses
-            bar.set_postfix(loss=f"{terms['total'].item():.4f}", refresh=False)
-            bar.update()
-            finished = step == options.steps
-            if main:
-                log.log(step, **{name: value.item() for name, value in terms.items()})
-            if main and (step % options.sample_every == 0 or finished):
-                _sample_grid(model, samples, run_dir / "samples" / f"{step_name(step)}.png")
-            checkpoint_now = step % options.checkpoint_every == 0 or finished
-            if main and (checkpoint_now or interrupt.requested):
-                save_training_checkpoint(
-                    checkpoints / step_name(step),
-                    model,
-                    optimizer,
-                    state,
-                    metadata={**metadata, "steps": step},
-                )
-                prune_checkpoints(checkpoints, options.keep_checkpoints)
-            if interrupt.requested:
-                raise KeyboardInterrupt
-    final = run_dir / FINAL_MODEL_DIR
-    if main:
-        model.save_pretrained(final, metadata={**metadata, "steps": state["step"]})
-    barrier(context)
-    return final
+    task = FlowTask(config, options, backbone)
+    trainer = Trainer(
+        task, dataset, run_dir, data=data_description,
+        backbone=backbone_info if config.loss.perceptual_weight > 0 else None,
+        device=device, num_workers=num_workers, show_progress=show_progress,
+        distributed=distributed,
+    )  # fmt: skip
+    return trainer.train().final_dir or trainer.final_dir

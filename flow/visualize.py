@@ -21,7 +21,7 @@ def flow_to_rgb(flow: torch.Tensor, max_magnitude: float | None = None) -> torch
             image (so every image uses the whole wheel).
 
     Returns:
-        RGB images in [-1, 1], ready for ``hpn.training.save_image_grid``.
+        RGB images in [-1, 1], ready for ``core.images.save_image_grid``.
 
     Shapes:
         flow (N, 2, H, W); output (N, 3, H, W).

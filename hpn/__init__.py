@@ -1,17 +1,18 @@
-"""hpn: the High-Resolution Pose Transfer Network (pose maps, model, losses, trainer, metrics).
+"""hpn: the High-Resolution Pose Transfer Network (model, local descriptors, losses, trainer).
 
-Public API (heavy submodules such as :mod:`hpn.trainer` and :mod:`hpn.training` are imported
-on their own)::
+Public API (heavy submodules such as :mod:`hpn.trainer` are imported on their own)::
 
-    from hpn import HPN, HPNConfig, pose_maps, pose_maps_batch, local_descriptor_centers
-    from hpn.metrics import ssim, local_ssim
+    from hpn import HPN, HPNConfig, local_descriptor_centers
+    from hpn.metrics import local_ssim
     from hpn.trainer import ProgressiveTrainer, TrainConfig
+
+The pose maps it reads (paper eq. 1) are the base layer's :mod:`core.posemaps`.
 """
 
 import importlib
 from typing import Any
 
-# Lazy exports (PEP 562): ``import hpn.errors`` (the CLI does) must not pull in torch.
+# Lazy exports (PEP 562): importing a light submodule must not pull in torch.
 _EXPORTS = {
     "HPN": "hpn.model",
     "HPNConfig": "hpn.model",
@@ -19,8 +20,6 @@ _EXPORTS = {
     "descriptor_count_for_resolution": "hpn.local_descriptors",
     "local_descriptor_centers": "hpn.local_descriptors",
     "region_side": "hpn.local_descriptors",
-    "pose_maps": "hpn.posemaps",
-    "pose_maps_batch": "hpn.posemaps",
 }
 
 

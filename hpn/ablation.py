@@ -25,11 +25,12 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from core.files import write_json_atomic, write_text_atomic
+from core.images import save_image_grid
+from core.perceptual import VGG16Features
 from hpn.evaluation import evaluate_pose_transfer
 from hpn.model import HPNConfig
 from hpn.trainer import ProgressiveTrainer, TrainConfig
-from hpn.training import save_image_grid
-from hpn.vgg import VGG16Features
 
 VARIANTS: dict[str, tuple[bool, bool]] = {
     "Baseline": (False, False),
@@ -58,6 +59,7 @@ def run_table1(
     limit: int | None = None,
     device: str | None = None,
     show_progress: bool = True,
+    num_workers: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Train and evaluate the four variants; returns variant -> scores (+ the baseline's).
 
@@ -69,8 +71,9 @@ def run_table1(
         out_dir: one run directory per variant goes in here.
         run_info: extra options recorded in each run (data path...).
         limit: evaluate on the first ``limit`` test pairs only.
-        device: training device (None: CUDA when available).
+        device: training device (None or "auto": CUDA when available).
         show_progress: tqdm bars.
+        num_workers: DataLoader worker processes.
     """
     out_dir = Path(out_dir)
     results: dict[str, dict[str, Any]] = {}
@@ -84,6 +87,7 @@ def run_table1(
         trainer = ProgressiveTrainer(
             model_config, config, train_dataset, backbone, run_dir, backbone_info,
             {**(run_info or {}), "variant": name}, device=device, show_progress=show_progress,
+            num_workers=num_workers,
         )  # fmt: skip
         model = trainer.train()
         evaluation = evaluate_pose_transfer(
@@ -91,7 +95,7 @@ def run_table1(
         )
         save_image_grid(evaluation.examples, run_dir / "test_grid.png")
         scores = evaluation.scores.as_dict()
-        scores_path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_json_atomic(scores_path, scores)
         results[name] = scores
     return results
 
@@ -122,3 +126,30 @@ def table1_markdown(results: Mapping[str, Mapping[str, Any]], settings: str) -> 
 
 def _fmt(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def table1_settings(
+    results: Mapping[str, Mapping[str, Any]],
+    config: TrainConfig,
+    backbone_info: Mapping[str, Any],
+    preset: str,
+    command: str,
+) -> str:
+    """The sentence above the table: how it was measured."""
+    return (
+        f"Measured with `{command}`: preset {preset}, levels {list(config.levels)}, "
+        f"{config.steps_per_level} steps per level ({config.total_steps} per variant), batch "
+        f"{list(config.batch_sizes)}, seed {config.seed}, backbone {backbone_info['name']} layers "
+        f"{backbone_info['layers']}; test pairs: {next(iter(results.values()))['count']}; SSIM "
+        "protocol B (DATA.md) at the final resolution."
+    )
+
+
+def write_table1(
+    results: Mapping[str, Mapping[str, Any]], settings: str, table: Path, table_json: Path
+) -> str:
+    """Write the markdown table and its JSON (atomically); returns the markdown."""
+    markdown = table1_markdown(results, settings)
+    write_text_atomic(table, markdown)
+    write_json_atomic(table_json, {"settings": settings, "results": results})
+    return markdown

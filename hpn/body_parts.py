@@ -21,7 +21,7 @@ Missing hips (a waist-up photo) are completed from the shoulders: straight "down
 shoulder line, 1.43 shoulder widths (the mean body's proportion), on both poses. A part whose
 joints are missing in either pose is absent.
 
-Convention: keypoints are (18, 2) pixel (x, y) with NaN for missing points (:mod:`hpn.keypoints`);
+Convention: keypoints are (18, 2) pixel (x, y) with NaN for missing points (:mod:`core.keypoints`);
 every transform here is a 3x3 homogeneous matrix acting on column vectors (x, y, 1).
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import validate_keypoints
 
 NOSE, NECK = 0, 1
 R_SHOULDER, R_ELBOW, R_WRIST, L_SHOULDER, L_ELBOW, L_WRIST = 2, 3, 4, 5, 6, 7

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.keypoints import validate_keypoints
 from hpn.body_parts import FACE_POINTS, MEAN_TORSO_RATIO, NECK, complete_points
-from hpn.keypoints import validate_keypoints
 
 # (parent, child) bones of the limbs, root side first.
 LIMB_BONES: tuple[tuple[int, int], ...] = (

@@ -15,8 +15,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from core.posemaps import pose_maps_batch
 from hpn.model import HPN, HPNConfig
-from hpn.posemaps import pose_maps_batch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The baseline "return the reference image unchanged" is what a model scores if it learns
 nothing about pose; a useful model must beat it on SSIM and local-SSIM (both protocol B,
-:mod:`hpn.metrics`). Images are scored at the model's resolution (the data set's images are
-resized to it by :func:`hpn.pairs.resize_pair_batch` when they differ).
+:mod:`core.metrics`, :mod:`hpn.metrics`). Images are scored at the model's resolution (the
+data set's images are resized to it by :func:`hpn.pairs.resize_pair_batch` when they differ).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from hpn.metrics import as_uint8_image, local_ssim, ssim
+from core.images import as_uint8_image
+from core.metrics import ssim
+from core.posemaps import pose_maps_batch
+from core.skeleton import draw_skeleton
+from hpn.metrics import local_ssim
 from hpn.model import HPN
 from hpn.pairs import resize_pair_batch
 from hpn.pckh import pckh_joints, pooled_pckh
-from hpn.posemaps import pose_maps_batch
-from hpn.skeleton import draw_skeleton
 
 
 @dataclasses.dataclass(frozen=True)

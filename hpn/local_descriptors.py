@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.keypoints import NUM_KEYPOINTS
 
 DESCRIPTOR_LIMBS: tuple[tuple[int, int], ...] = (
     (2, 3), (3, 4), (5, 6), (6, 7),  # right upper arm, forearm; left upper arm, forearm

@@ -1,7 +1,8 @@
-"""Perceptual losses (paper eq. 2): sum over VGG-16 layers of a criterion C between features.
+"""HPN's losses (paper eq. 2-4) on the base layer's perceptual loss (:mod:`core.perceptual`).
 
-``C`` is L2 (mean squared error) or L1 (mean absolute error); the trainer switches from L2 to
-L1 at the half of each resolution level's iterations (see :func:`criterion_for_step`).
+The global term is :class:`core.perceptual.PerceptualLoss` with criterion C, L2 (mean squared
+error) or L1 (mean absolute error); the trainer switches from L2 to L1 at the half of each
+resolution level's iterations (see :func:`criterion_for_step`).
 
 The local-descriptor loss (eq. 4) applies the same criterion to ``side x side`` crops
 (side = resolution / 8) of output and ground truth around the local-descriptor centres of the
@@ -14,85 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
+from core.perceptual import (
+    Criterion,
+    PerceptualLoss,
+    VGG16Features,
+    feature_distance,
+    feature_distance_per_sample,
+)
 from hpn.local_descriptors import (
     crop_regions,
     descriptor_count_for_resolution,
     local_descriptor_centers,
     region_side,
 )
-from hpn.vgg import VGG16Features
-
-Criterion = Literal["l1", "l2"]
-
-
-def feature_distance(
-    output: Mapping[str, torch.Tensor],
-    target: Mapping[str, torch.Tensor],
-    criterion: Criterion,
-    weights: Mapping[str, float] | None = None,
-) -> torch.Tensor:
-    """Sum over layers of the mean L1 / L2 distance between two feature dicts (same keys)."""
-    return feature_distance_per_sample(output, target, criterion, weights).mean()
-
-
-def feature_distance_per_sample(
-    output: Mapping[str, torch.Tensor],
-    target: Mapping[str, torch.Tensor],
-    criterion: Criterion,
-    weights: Mapping[str, float] | None = None,
-) -> torch.Tensor:
-    """Like :func:`feature_distance` but one value per sample: shape (N,) for (N, ...) features.
-
-    Its mean over samples equals :func:`feature_distance` (every sample has the same size).
-    """
-    if criterion not in ("l1", "l2"):
-        raise ValueError(f"criterion must be 'l1' or 'l2', got {criterion!r}")
-    first = next(iter(output.values()))
-    total = torch.zeros(first.shape[0], device=first.device, dtype=torch.float32)
-    for name, features in output.items():
-        weight = 1.0 if weights is None else weights[name]
-        difference = (features - target[name].detach()).float().flatten(1)
-        distance = difference.abs() if criterion == "l1" else difference.square()
-        total = total + weight * distance.mean(dim=1)
-    return total
-
-
-class PerceptualLoss(nn.Module):
-    """VGG-16 perceptual loss between an output image and its ground truth.
-
-    Shapes: ``output`` and ``target`` (N, 3, H, W) in [-1, 1]; returns a scalar.
-    The backbone is frozen; gradients flow only into ``output``.
-    """
-
-    def __init__(
-        self, backbone: VGG16Features, layer_weights: Mapping[str, float] | None = None
-    ) -> None:
-        super().__init__()
-        self.backbone = backbone
-        if layer_weights is not None and set(layer_weights) != set(backbone.layers):
-            raise ValueError(
-                f"layer_weights keys {sorted(layer_weights)} must equal the backbone's "
-                f"layers {list(backbone.layers)}"
-            )
-        self.layer_weights = dict(layer_weights) if layer_weights is not None else None
-
-    def forward(
-        self, output: torch.Tensor, target: torch.Tensor, criterion: Criterion = "l1"
-    ) -> torch.Tensor:
-        if output.shape != target.shape:
-            raise ValueError(
-                f"output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape"
-            )
-        with torch.no_grad():
-            target_features = self.backbone(target)
-        return feature_distance(
-            self.backbone(output), target_features, criterion, self.layer_weights
-        )
 
 
 def criterion_for_step(step_in_level: int, steps_per_level: int) -> Criterion:

@@ -44,8 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hpn.keypoints import NUM_KEYPOINTS
-from hpn.modelio import PretrainedMixin
+from core.keypoints import NUM_KEYPOINTS
+from core.modelio import PretrainedMixin
 
 LEAKY_SLOPE = 0.2
 # The image skip clamps its input this close to +-1 (see _add_in_tanh_space).
@@ -185,7 +185,7 @@ class HPN(PretrainedMixin, nn.Module):
     Shapes:
         image: (N, 3, R, R) in [-1, 1] with R = ``model.resolution``.
         pose_maps: (N, 18, B, B) with B = ``config.bottleneck_size``
-            (:func:`hpn.posemaps.pose_maps_batch` with ``config.pose_sigma``).
+            (:func:`core.posemaps.pose_maps_batch` with ``config.pose_sigma``).
         output: (N, 3, R, R) in [-1, 1].
     """
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.keypoints import NUM_KEYPOINTS
 
 PAIR_KEYS: tuple[str, ...] = ("reference", "target", "target_keypoints")
 
@@ -52,7 +52,7 @@ def resize_pair_batch(
     """The batch's images at ``resolution`` (antialiased bilinear) with keypoints rescaled.
 
     Keypoints move pixel-centre to pixel-centre (``x' = (x + 0.5) * s - 0.5``), like
-    :func:`hpn.keypoints.scale_keypoints`. A batch already at ``resolution`` is returned as is
+    :func:`core.keypoints.scale_keypoints`. A batch already at ``resolution`` is returned as is
     (moved to ``device``).
 
     Returns:

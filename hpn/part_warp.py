@@ -16,7 +16,7 @@ use the maps fitted from the same pose (``fitted_from``) is exact wherever the i
 view shows the pixel: the way back applies the very inverse of the way there.
 
 Convention:
-    - Keypoints: (18, 2) pixel (x, y), NaN missing (:mod:`hpn.keypoints`).
+    - Keypoints: (18, 2) pixel (x, y), NaN missing (:mod:`core.keypoints`).
     - ``PartWarp.grid`` is (H, W, 2) float32 *source pixel* coordinates (x, y), pixel centres
       at integers, for :func:`cv2.remap`; :meth:`PartWarp.normalised_grid` gives the
       ``grid_sample`` form (``align_corners=False``: -1 and 1 are the outer pixel edges).

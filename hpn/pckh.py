@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.keypoints import NUM_KEYPOINTS
 
 HEAD_KEYPOINTS = (0, 1, 14, 15, 16, 17)  # nose, neck, right/left eye, right/left ear
 PCKH_ALPHA = 0.5

@@ -1,5 +1,9 @@
 """Progressive training of HPN (paper §3.3): one level at a time, 64^2 up to the final size.
 
+This module is HPN's part of the one training loop (:mod:`core.training.loop`): the schedule
+of levels, growth, the step and its losses, the sample grid. The loop does the rest (seeding,
+resumable data, checkpoints, AMP, logging, DDP, ``options.json``).
+
 Schedule: ``TrainConfig.levels`` are trained in order, ``steps_per_level`` optimisation steps
 each, with a batch size per level; the model grows (no fade-in) when a level starts. Within a
 level the perceptual criterion is L2 for the first half of its steps and L1 for the second
@@ -18,73 +22,36 @@ Choices the paper leaves open, made here and configurable:
   moments of surviving parameters over.
 - Data: one data set at any square resolution; each batch is resized to the current level
   (:func:`hpn.pairs.resize_pair_batch`).
-- Mixed precision (fp16 autocast + loss scaling) and channels-last only on CUDA; CPU runs are
-  float32 and bit-for-bit reproducible, including across an interruption and resume
-  (checkpoints hold weights, optimiser, RNG states and the data-stream position).
+- Channels-last on CUDA (with the loop's mixed precision); CPU runs are float32 and
+  bit-for-bit reproducible, including across an interruption and resume.
 
-Run directory layout: ``options.json`` (resolved options), ``log.jsonl``, ``samples/step-*.png``
-(reference | target pose | output | ground truth), ``checkpoints/step-*`` (resumable, model
-directories themselves), ``levels/<resolution>`` (the model at the end of each level) and
-``final`` (the finished model). Running the same training again resumes from the newest
-checkpoint; a finished run returns the final model without training.
+Run directory: the loop's (``options.json``, ``log.jsonl``, ``samples/step-*.png`` with
+reference | target pose | output | ground truth, ``checkpoints/step-*``, ``final``) plus
+``levels/<resolution>`` (the model at the end of each level).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset, default_collate
 
-from hpn.distributed import (
-    DistributedContext,
-    all_reduce_means,
-    barrier,
-    sharded_loader,
-    unwrap,
-    wrap_model,
-)
+from core.perceptual import VGG16Features
+from core.posemaps import pose_maps_batch
+from core.skeleton import draw_skeleton
+from core.training.distributed import DistributedContext
+from core.training.loop import LoopOptions, StepResult, Trainer, TrainingTask
 from hpn.evaluation import predict
 from hpn.losses import PoseTransferLoss, criterion_for_step
 from hpn.model import HPN, HPNConfig
-from hpn.modelio import config_to_dict
 from hpn.pairs import resize_pair_batch
-from hpn.posemaps import pose_maps_batch
-from hpn.skeleton import draw_skeleton
-from hpn.training import (
-    JsonlLogger,
-    autocast_for,
-    find_latest_checkpoint,
-    grad_scaler_for,
-    interrupt_guard,
-    load_training_checkpoint,
-    progress_bar,
-    prune_checkpoints,
-    resolve_device,
-    save_image_grid,
-    save_training_checkpoint,
-    seed_everything,
-    step_name,
-    write_resolved_options,
-)
-from hpn.vgg import VGG16Features
 
 GrowthPolicy = Literal["reset", "keep"]
-# Options that only change how a run is observed or executed, not what it computes.
-OPERATIONAL_OPTIONS: tuple[str, ...] = (
-    "train.checkpoint_every",
-    "train.sample_every",
-    "train.log_every",
-    "train.keep_checkpoints",
-    "train.num_samples",
-    "device",
-    "num_workers",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,17 +67,21 @@ class Phase:
     def end(self) -> int:
         return self.start + self.steps
 
+    @property
+    def label(self) -> str:
+        return f"{self.resolution}^2"
+
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides what a training run computes.
+class TrainConfig(LoopOptions):
+    """Everything that decides what an HPN training run computes (the loop's options too).
 
-    Attributes:
+    Attributes (beyond :class:`core.training.loop.LoopOptions`):
         levels: resolutions to train, consecutive doublings within the model config's levels
             (e.g. (64, 128)). The model is grown to ``levels[0]`` before training starts.
         steps_per_level: optimisation steps per level (700k in the paper).
         batch_sizes: one batch size per level, or a single one for all levels.
-        learning_rate, weight_decay, adam_betas: Adam's settings (paper: 2e-4, 5e-4).
+        weight_decay, adam_betas: Adam's settings (paper: 5e-4; learning rate 2e-4).
         use_local: add the local-descriptor loss (ablation "LD").
         local_weight: weight of the local loss in the total.
         pixel_weight: weight of a pixel term in 0-255 units, beyond the paper (0 = paper; see
@@ -118,18 +89,12 @@ class TrainConfig:
         progressive: grow level by level (ablation "PT"); False trains ``levels[-1]`` from
             scratch for ``len(levels) * steps_per_level`` steps at the last batch size.
         optimizer_at_growth: "reset" or "keep" (see the module docstring).
-        seed: seed of weights, data order and everything random.
-        checkpoint_every: steps between checkpoints (also saved at every level's end).
-        keep_checkpoints: how many recent checkpoints to keep.
-        sample_every: steps between sample grids (0 = never).
         num_samples: data set items shown in each sample grid.
-        log_every: steps between JSONL log records.
     """
 
     levels: tuple[int, ...] = (64, 128, 256, 512, 1024)
     steps_per_level: int = 700_000
     batch_sizes: tuple[int, ...] = (8,)
-    learning_rate: float = 2e-4
     weight_decay: float = 5e-4
     adam_betas: tuple[float, float] = (0.9, 0.999)
     use_local: bool = True
@@ -137,14 +102,12 @@ class TrainConfig:
     pixel_weight: float = 0.0
     progressive: bool = True
     optimizer_at_growth: GrowthPolicy = "reset"
-    seed: int = 0
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
-    sample_every: int = 1000
     num_samples: int = 4
-    log_every: int = 10
+
+    OPERATIONAL: ClassVar[tuple[str, ...]] = (*LoopOptions.OPERATIONAL, "num_samples")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.levels:
             raise ValueError("levels must name at least one resolution, e.g. (64, 128)")
         for lower, higher in zip(self.levels, self.levels[1:], strict=False):
@@ -161,11 +124,8 @@ class TrainConfig:
             raise ValueError(
                 f"optimizer_at_growth must be 'reset' or 'keep', got {self.optimizer_at_growth!r}"
             )
-        for name in ("checkpoint_every", "keep_checkpoints", "log_every", "num_samples"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.sample_every < 0:
-            raise ValueError(f"sample_every must be >= 0 (0 = never), got {self.sample_every}")
+        if self.num_samples <= 0:
+            raise ValueError(f"num_samples must be positive, got {self.num_samples}")
 
     def batch_size(self, level_index: int) -> int:
         return self.batch_sizes[level_index if len(self.batch_sizes) > 1 else 0]
@@ -199,15 +159,121 @@ class TrainConfig:
             )
 
 
-def backbone_record(path: str | Path, name: str, convention: str) -> dict[str, str]:
-    """What a trained model's metadata says about its loss backbone: name, file, sha256."""
-    from hpn.vgg import file_sha256
+def level_dir_name(resolution: int) -> str:
+    """Where a run keeps the model at the end of a level: ``levels/0064``."""
+    return f"levels/{resolution:04d}"
 
-    return {"name": name, "path": str(path), "sha256": file_sha256(path), "convention": convention}
+
+class HPNTask(TrainingTask):
+    """HPN's step, growth and samples for :class:`core.training.loop.Trainer`.
+
+    Args:
+        config: the architecture (``HPNConfig.paper()`` / ``.small()``).
+        options: the schedule and loss switches.
+        backbone: the frozen VGG-16 of the perceptual losses (never random weights).
+    """
+
+    name = "hpn"
+    model_class = HPN
+
+    def __init__(self, config: HPNConfig, options: TrainConfig, backbone: VGG16Features) -> None:
+        options.check_against(config)
+        super().__init__(config, options)
+        self.loss = PoseTransferLoss(
+            backbone, options.use_local, options.local_weight, options.pixel_weight
+        )
+
+    def prepare(self, device: torch.device) -> None:
+        super().prepare(device)
+        self.loss.to(device)
+        if device.type == "cuda":
+            self.loss.to(memory_format=torch.channels_last)
+
+    def phases(self) -> Sequence[Phase]:
+        return self.options.phases()
+
+    def build_model(self) -> HPN:
+        model = HPN(self.config)
+        model.grow_to(self.options.phases()[0].resolution)
+        return model
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Adam:
+        return torch.optim.Adam(
+            model.parameters(),
+            lr=self.options.learning_rate,
+            betas=self.options.adam_betas,
+            weight_decay=self.options.weight_decay,
+        )
+
+    def enter_phase(
+        self, model: nn.Module, phase: Phase, optimizer: torch.optim.Optimizer
+    ) -> torch.optim.Optimizer:
+        """Grow to the phase's level (new blocks, new optimiser) and go channels-last on CUDA."""
+        if self.device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        if model.resolution >= phase.resolution:
+            return optimizer
+        model.grow_to(phase.resolution)
+        model.to(self.device)
+        if self.device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        grown = self.make_optimizer(model)
+        if self.options.optimizer_at_growth == "keep":
+            for parameter in model.parameters():
+                if parameter in optimizer.state:
+                    grown.state[parameter] = optimizer.state[parameter]
+        return grown
+
+    def phase_finished(self, model: nn.Module, phase: Phase, save: Callable[[str], None]) -> None:
+        """Write ``levels/<resolution>`` for a finished level if the model is still at it."""
+        if model.resolution == phase.resolution:
+            save(level_dir_name(phase.resolution))
+
+    def step(
+        self, network: nn.Module, batch: Mapping[str, Any], phase: Phase, step_in_phase: int
+    ) -> StepResult:
+        criterion = criterion_for_step(step_in_phase, phase.steps)
+        batch = resize_pair_batch(batch, phase.resolution, self.device)
+        maps = pose_maps_batch(
+            batch["target_keypoints"],
+            self.config.bottleneck_size,
+            self.config.pose_sigma,
+            image_size=(phase.resolution, phase.resolution),
+        )
+        reference, target = batch["reference"], batch["target"]
+        if self.device.type == "cuda":
+            reference = reference.contiguous(memory_format=torch.channels_last)
+            target = target.contiguous(memory_format=torch.channels_last)
+        output = network(reference, maps)
+        terms = self.loss(output, target, batch["target_keypoints"], criterion)
+        return StepResult(
+            terms.total,
+            {"global": terms.global_, "local": terms.local, "pixel": terms.pixel},
+            {"resolution": phase.resolution, "criterion": criterion},
+        )
+
+    def sample_batch(self, dataset: Dataset) -> dict[str, Any]:
+        count = min(self.options.num_samples, len(dataset))  # type: ignore[arg-type]
+        return default_collate([dataset[index] for index in range(count)])
+
+    def sample_rows(self, model: nn.Module, samples: Mapping[str, Any]) -> list[Any]:
+        """Reference | target pose | output | ground truth, at the model's level."""
+        batch = resize_pair_batch(samples, model.resolution)
+        outputs = predict(model, batch)
+        size = model.resolution
+        return [
+            [
+                batch["reference"][index],
+                draw_skeleton(batch["target_keypoints"][index], size, size),
+                outputs[index],
+                batch["target"][index],
+            ]
+            for index in range(len(outputs))
+        ]
 
 
 class ProgressiveTrainer:
-    """Trains an HPN into a run directory, resumably (see the module docstring).
+    """Trains an HPN into a run directory, resumably: :class:`HPNTask` on the one loop.
 
     Args:
         model_config: the architecture (``HPNConfig.paper()`` / ``.small()``).
@@ -215,16 +281,15 @@ class ProgressiveTrainer:
         dataset: pose-transfer pairs (:mod:`hpn.pairs` contract), any square resolution.
         backbone: the frozen VGG-16 of the perceptual losses (never random weights).
         run_dir: where checkpoints, logs, samples and models go.
-        backbone_info: recorded in every saved model's metadata (:func:`backbone_record`).
-        run_info: extra JSON options written to ``options.json`` and metadata (data path...).
-        device: "cpu", "cuda", ... (None: CUDA when available).
+        backbone_info: recorded in every saved model's metadata
+            (:func:`core.perceptual.load_backbone` makes it).
+        run_info: ``data`` (what the data is) and extra options, recorded in ``options.json``
+            and in the metadata of every saved model.
+        device: "cpu", "cuda", ... or "auto" / None (CUDA when available).
         num_workers: DataLoader worker processes.
         show_progress: show a tqdm bar (on rank 0 only).
-        distributed: this rank of a ``torchrun`` run (:func:`hpn.distributed.init_from_env`):
-            batch sizes are then per rank (global batch = batch size x world size) and rank 0
-            alone logs, samples and writes checkpoints and models.
-        sync_batchnorm: SyncBatchNorm across ranks (CUDA only); without it each rank's
-            BatchNorm normalises with its own per-rank batch.
+        distributed: this rank of a ``torchrun`` run: batch sizes are then per rank.
+        sync_batchnorm: SyncBatchNorm across ranks (CUDA only).
     """
 
     def __init__(
@@ -242,263 +307,27 @@ class ProgressiveTrainer:
         distributed: DistributedContext | None = None,
         sync_batchnorm: bool = False,
     ) -> None:
-        config.check_against(model_config)
-        if len(dataset) == 0:  # type: ignore[arg-type]
-            raise ValueError("the training data set is empty")
-        self.model_config = model_config
-        self.config = config
-        self.dataset = dataset
-        self.run_dir = Path(run_dir)
-        self.context = distributed or DistributedContext()
-        self.sync_batchnorm = sync_batchnorm
-        self.device = self.context.device(resolve_device(device))
-        self.num_workers = num_workers
-        self.show_progress = show_progress and self.context.is_main
-        self.backbone_info = dict(backbone_info)
-        self.run_info = dict(run_info or {})
-        self.loss = PoseTransferLoss(
-            backbone, config.use_local, config.local_weight, config.pixel_weight
-        ).to(self.device)
-        if self.device.type == "cuda":
-            self.loss.to(memory_format=torch.channels_last)
-        self.phases = config.phases()
-
-    # ------------------------------------------------------------------ paths and metadata
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
-
-    @property
-    def final_dir(self) -> Path:
-        return self.run_dir / "final"
+        extra = dict(run_info or {})
+        self.trainer = Trainer(
+            HPNTask(model_config, config, backbone), dataset, run_dir,
+            data=extra.pop("data", None), backbone=backbone_info, extra=extra, device=device,
+            num_workers=num_workers, show_progress=show_progress, distributed=distributed,
+            sync_batchnorm=sync_batchnorm,
+        )  # fmt: skip
+        self.device = self.trainer.device
+        self.final_dir = self.trainer.final_dir
 
     def level_dir(self, resolution: int) -> Path:
-        return self.run_dir / "levels" / f"{resolution:04d}"
+        return self.trainer.run_dir / level_dir_name(resolution)
 
     def options(self) -> dict[str, Any]:
         """The resolved options of this run, flat, as written to ``options.json``."""
-        flat = {f"model.{key}": value for key, value in config_to_dict(self.model_config).items()}
-        flat.update({f"train.{key}": value for key, value in config_to_dict(self.config).items()})
-        flat.update({"backbone": self.backbone_info, "device": str(self.device)})
-        flat.update({"num_workers": self.num_workers, **self.run_info})
-        if self.context.distributed:  # what a step computes depends on both
-            flat.update(world_size=self.context.world_size, sync_batchnorm=self.sync_batchnorm)
-        return flat
-
-    def metadata(self, step: int) -> dict[str, Any]:
-        return {
-            "trained_steps": step,
-            "train_config": config_to_dict(self.config),
-            "backbone": self.backbone_info,
-            **self.run_info,
-        }
-
-    # ------------------------------------------------------------------ building blocks
-
-    def _make_optimizer(self, model: HPN) -> torch.optim.Adam:
-        return torch.optim.Adam(
-            model.parameters(),
-            lr=self.config.learning_rate,
-            betas=self.config.adam_betas,
-            weight_decay=self.config.weight_decay,
-        )
-
-    def _grow(self, model: HPN, resolution: int, optimizer: torch.optim.Adam) -> torch.optim.Adam:
-        model.grow_to(resolution)
-        model.to(self.device)
-        if self.device.type == "cuda":
-            model.to(memory_format=torch.channels_last)
-        grown = self._make_optimizer(model)
-        if self.config.optimizer_at_growth == "keep":
-            for parameter in model.parameters():
-                if parameter in optimizer.state:
-                    grown.state[parameter] = optimizer.state[parameter]
-        return grown
-
-    def _start_or_resume(
-        self,
-    ) -> tuple[HPN, torch.optim.Adam, torch.amp.GradScaler, dict[str, Any]]:
-        scaler = grad_scaler_for(self.device)
-        latest = find_latest_checkpoint(self.checkpoints_dir)
-        if latest is None:
-            seed_everything(self.config.seed)
-            model = HPN(self.model_config)
-            model.grow_to(self.phases[0].resolution)
-            model.to(self.device).train()
-            optimizer = self._make_optimizer(model)
-            return model, optimizer, scaler, {"step": 0, "samples_seen": 0}
-        model = HPN.from_pretrained(latest).to(self.device).train()
-        optimizer = self._make_optimizer(model)
-        checkpoint = load_training_checkpoint(latest, optimizer=optimizer)
-        state = dict(checkpoint.trainer_state)
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        return model, optimizer, scaler, state
-
-    def _save_checkpoint(
-        self, model: HPN, optimizer: torch.optim.Adam, scaler: torch.amp.GradScaler, state: dict
-    ) -> None:
-        if not self.context.is_main:
-            return
-        trainer_state = {**state, "scaler": scaler.state_dict() if scaler.is_enabled() else {}}
-        save_training_checkpoint(
-            self.checkpoints_dir / step_name(state["step"]),
-            model,
-            optimizer,
-            trainer_state,
-            self.metadata(state["step"]),
-        )
-        prune_checkpoints(self.checkpoints_dir, self.config.keep_checkpoints)
-
-    def _sample_batch(self) -> dict[str, Any]:
-        count = min(self.config.num_samples, len(self.dataset))  # type: ignore[arg-type]
-        return default_collate([self.dataset[index] for index in range(count)])
-
-    def _save_samples(self, model: HPN, step: int) -> None:
-        """A grid of fixed items; eval mode and no grad, so training state is untouched."""
-        if not self.context.is_main:
-            return
-        batch = resize_pair_batch(self._sample_batch(), model.resolution)
-        model.eval()
-        outputs = predict(model, batch)
-        model.train()
-        rows = [
-            [
-                batch["reference"][index],
-                draw_skeleton(batch["target_keypoints"][index], model.resolution, model.resolution),
-                outputs[index],
-                batch["target"][index],
-            ]
-            for index in range(len(outputs))
-        ]
-        save_image_grid(rows, self.run_dir / "samples" / f"{step_name(step)}.png")
-
-    def _training_step(
-        self,
-        model: HPN,
-        optimizer: torch.optim.Adam,
-        scaler: torch.amp.GradScaler,
-        batch: dict[str, torch.Tensor],
-        criterion: str,
-    ) -> dict[str, float]:
-        resolution = unwrap(model).resolution  # model: the HPN or its DDP wrapper
-        maps = pose_maps_batch(
-            batch["target_keypoints"],
-            unwrap(model).pose_map_size,
-            self.model_config.pose_sigma,
-            image_size=(resolution, resolution),
-        )
-        reference, target = batch["reference"], batch["target"]
-        if self.device.type == "cuda":
-            reference = reference.contiguous(memory_format=torch.channels_last)
-            target = target.contiguous(memory_format=torch.channels_last)
-        with autocast_for(self.device):
-            output = model(reference, maps)
-            terms = self.loss(output, target, batch["target_keypoints"], criterion)  # type: ignore[arg-type]
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(terms.total).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return {
-            "loss": terms.total,
-            "global": terms.global_,
-            "local": terms.local,
-            "pixel": terms.pixel,
-        }  # type: ignore[dict-item]
-
-    # ------------------------------------------------------------------ the loop
+        return self.trainer.options_record()
 
     def train(self, max_steps: int | None = None) -> HPN:
         """Train (or resume) until the schedule ends, or until global step ``max_steps``.
 
-        Stopping at ``max_steps`` saves a checkpoint and returns the model as it is (an
-        interruption on purpose); a later ``train()`` continues bit-for-bit on CPU. Ctrl-C
-        saves a checkpoint at the end of the current step, then raises KeyboardInterrupt.
-
         Returns:
             The model (in train mode) after the last step run.
         """
-        if self.context.is_main:
-            write_resolved_options(self.run_dir, self.options(), may_change=OPERATIONAL_OPTIONS)
-        barrier(self.context)
-        model, optimizer, scaler, state = self._start_or_resume()
-        network = wrap_model(model, self.context, self.sync_batchnorm)
-        total = self.phases[-1].end
-        stop_at = total if max_steps is None else min(max_steps, total)
-        config = self.config
-        main = self.context.is_main
-        with (
-            JsonlLogger(self.run_dir / "log.jsonl", resume_step=state["step"])
-            if main
-            else contextlib.nullcontext() as log,
-            interrupt_guard() as interrupt,
-            progress_bar(
-                total, initial=state["step"], desc="train hpn", disable=not self.show_progress
-            ) as bar,
-        ):
-            for phase in self.phases:
-                if state["step"] >= phase.end:
-                    self._ensure_level_saved(model, phase, state["step"])
-                    continue
-                if state["step"] >= stop_at:
-                    break
-                if model.resolution < phase.resolution:
-                    optimizer = self._grow(model, phase.resolution, optimizer)
-                    network = wrap_model(model, self.context, self.sync_batchnorm)  # new layers
-                loader = iter(
-                    sharded_loader(
-                        self.dataset,
-                        phase.batch_size,
-                        config.seed,
-                        self.context,
-                        samples_seen=state["samples_seen"],
-                        num_workers=self.num_workers,
-                        pin_memory=self.device.type == "cuda",
-                    )
-                )
-                while state["step"] < min(phase.end, stop_at):
-                    criterion = criterion_for_step(state["step"] - phase.start, phase.steps)
-                    batch = resize_pair_batch(next(loader), phase.resolution, self.device)
-                    values = self._training_step(network, optimizer, scaler, batch, criterion)
-                    state["step"] += 1
-                    state["samples_seen"] += phase.batch_size * self.context.world_size
-                    step = state["step"]
-                    bar.set_postfix(
-                        loss=f"{values['loss'].item():.4f}", res=phase.resolution, refresh=False
-                    )
-                    bar.update()
-                    if step % config.log_every == 0 or step == phase.end:
-                        values = all_reduce_means(values, self.context)  # global batch
-                        record = {key: value.item() for key, value in values.items()}
-                        if not math.isfinite(record["loss"]):
-                            raise FloatingPointError(
-                                f"the loss became {record['loss']} at step {step}; lower the "
-                                "learning rate or check the data for broken images"
-                            )
-                        if main:
-                            log.log(
-                                step, resolution=phase.resolution, criterion=criterion, **record
-                            )
-                    if config.sample_every and step % config.sample_every == 0:
-                        self._save_samples(model, step)
-                    at_boundary = step in (phase.end, stop_at)
-                    if step % config.checkpoint_every == 0 or at_boundary or interrupt.requested:
-                        if step == phase.end:
-                            self._ensure_level_saved(model, phase, step)
-                        self._save_checkpoint(model, optimizer, scaler, state)
-                    if interrupt.requested:
-                        raise KeyboardInterrupt
-        final_missing = not (self.final_dir / "model.safetensors").is_file()
-        if main and state["step"] >= total and final_missing:
-            model.save_pretrained(self.final_dir, metadata=self.metadata(state["step"]))
-        barrier(self.context)
-        return model
-
-    def _ensure_level_saved(self, model: HPN, phase: Phase, step: int) -> None:
-        """Write ``levels/<resolution>`` for a finished phase if the model is still at it."""
-        if not self.context.is_main:
-            return
-        directory = self.level_dir(phase.resolution)
-        if model.resolution == phase.resolution and not (directory / "model.safetensors").is_file():
-            model.save_pretrained(directory, metadata=self.metadata(step))
+        return self.trainer.train(max_steps).model  # type: ignore[return-value]

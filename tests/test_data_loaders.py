@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hpn.keypoints import FLIP_PERMUTATION
+from core.keypoints import FLIP_PERMUTATION
 from tryon.data import DeepFashionPairs, VitonPairs, lip, resolve_layout
 from tryon.data.geometry import SquareFit, flip_decision
 from tryon.errors import InvalidInputError

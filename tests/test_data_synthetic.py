@@ -124,6 +124,21 @@ def test_canonical_pose_is_the_same_for_everyone_up_to_proportions():
     np.testing.assert_allclose(frontal.keypoints, canonical_keypoints(identity.body, 256))
 
 
+def test_the_generator_still_draws_the_canonical_pose_the_shipped_models_record():
+    """Changing the generator's canonical pose must be a decision: update the manifests too."""
+    import json
+    from pathlib import Path
+
+    from core.keypoints import DEFAULT_CANONICAL_POSE
+
+    np.testing.assert_array_equal(canonical_keypoints(size=256), DEFAULT_CANONICAL_POSE.keypoints)
+    manifest = Path(__file__).parent.parent / "tryon" / "demo" / "models" / "model_index.json"
+    recorded = json.loads(manifest.read_text())["canonical_pose"]
+    np.testing.assert_array_equal(
+        np.asarray(recorded["keypoints"], np.float32), DEFAULT_CANONICAL_POSE.keypoints
+    )
+
+
 def test_product_photo_is_the_garment_on_white():
     garment = _draw(3)[1]
     product = render_product(garment, 96)

@@ -23,7 +23,7 @@ def test_train_then_evaluate_writes_scores_for_every_method(synth_root, tmp_path
     run = tmp_path / "run"
     main(["train", "flow", "--data", str(synth_root), "--out", str(run), "--resolution", "64",
           "--steps", "2", "--batch-size", "2", "--checkpoint-every", "1"])  # fmt: skip
-    assert (run / "model" / "model.safetensors").is_file()
+    assert (run / "final" / "model.safetensors").is_file()
     result_path, grid = tmp_path / "eval.json", tmp_path / "grid.png"
     main(["eval", "flow", "--model", str(run), "--data", str(synth_root), "--json",
           str(result_path), "--resolution", "64", "--limit", "3", "--grid", str(grid)])  # fmt: skip

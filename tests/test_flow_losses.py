@@ -7,11 +7,10 @@ import math
 import pytest
 import torch
 
+from core.perceptual import PerceptualLoss, VGG16Features
 from flow.losses import FlowLoss, charbonnier, masked_l1, second_order_smoothness
 from flow.model import FlowLossConfig
 from flow.warp import identity_grid, warp
-from hpn.losses import PerceptualLoss
-from hpn.vgg import VGG16Features
 
 EPS = 1e-3
 

@@ -11,6 +11,9 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
+from core.errors import CheckpointError
+from core.perceptual import load_backbone
+from core.training.records import read_jsonl
 from flow.evaluate import (
     baseline_method,
     evaluate_warps,
@@ -23,8 +26,6 @@ from flow.evaluate import (
 from flow.model import AppearanceFlowNet, FlowConfig, FlowLossConfig
 from flow.trainer import FlowTrainOptions, train_flow
 from flow.warp import identity_grid, warp
-from hpn.errors import CheckpointError
-from hpn.training import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -75,10 +76,11 @@ def _weights(model_dir) -> dict[str, torch.Tensor]:
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, vgg16_path):
     data = ToyPairs(6, 16)
     options = FlowTrainOptions(resolution=16, steps=4, batch_size=2, checkpoint_every=2)
-    straight = train_flow(data, tmp_path / "straight", TINY, options, vgg16_path)
+    backbone = load_backbone(vgg16_path, "vgg16-hed", TINY.loss.perceptual_layers)
+    straight = train_flow(data, tmp_path / "straight", TINY, options, *backbone)
     # The "interrupted" run stops after its step-2 checkpoint; the second call resumes it.
-    train_flow(data, tmp_path / "resumed", TINY, dataclasses.replace(options, steps=2), vgg16_path)
-    resumed = train_flow(data, tmp_path / "resumed", TINY, options, vgg16_path)
+    train_flow(data, tmp_path / "resumed", TINY, dataclasses.replace(options, steps=2), *backbone)
+    resumed = train_flow(data, tmp_path / "resumed", TINY, options, *backbone)
     first, second = _weights(straight), _weights(resumed)
     assert first.keys() == second.keys()
     for name in first:
@@ -86,7 +88,7 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, vgg16_pat
     straight_log = read_jsonl(tmp_path / "straight" / "log.jsonl")
     resumed_log = read_jsonl(tmp_path / "resumed" / "log.jsonl")
     assert [record["step"] for record in resumed_log] == [1, 2, 3, 4]
-    assert [r["total"] for r in straight_log] == [r["total"] for r in resumed_log]
+    assert [r["loss"] for r in straight_log] == [r["loss"] for r in resumed_log]
 
 
 class InterruptedPairs(ToyPairs):

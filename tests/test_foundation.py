@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from hpn.errors import CheckpointError
-from hpn.keypoints import FLIP_PERMUTATION, KEYPOINT_NAMES, flip_keypoints, scale_keypoints
-from hpn.modelio import WEIGHTS_FILE, PretrainedMixin
+from core.errors import CheckpointError
+from core.keypoints import FLIP_PERMUTATION, KEYPOINT_NAMES, flip_keypoints, scale_keypoints
+from core.modelio import WEIGHTS_FILE, PretrainedMixin
 
 
 def test_flip_permutation_swaps_every_left_right_pair():

@@ -8,16 +8,12 @@ import torch
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from hpn.imageops import tensor_to_uint8, uint8_to_tensor
+from core.images import tensor_to_uint8, uint8_to_tensor
+from core.metrics import ssim
+from core.perceptual import VGG16Features, feature_distance, feature_distance_per_sample
 from hpn.local_descriptors import local_descriptor_centers, region_windows
-from hpn.losses import (
-    LocalPerceptualLoss,
-    PoseTransferLoss,
-    feature_distance,
-    feature_distance_per_sample,
-)
-from hpn.metrics import local_ssim, local_window_size, ssim
-from hpn.vgg import VGG16Features
+from hpn.losses import LocalPerceptualLoss, PoseTransferLoss
+from hpn.metrics import local_ssim, local_window_size
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hpn import (
-    crop_regions,
-    descriptor_count_for_resolution,
-    local_descriptor_centers,
-    pose_maps,
-    pose_maps_batch,
-)
+from core.posemaps import pose_maps, pose_maps_batch
+from hpn import crop_regions, descriptor_count_for_resolution, local_descriptor_centers
 from hpn.local_descriptors import DESCRIPTOR_LIMBS
 
 

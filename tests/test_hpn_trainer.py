@@ -8,12 +8,13 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from core.errors import CheckpointError
+from core.perceptual import VGG16Features
+from core.training.checkpoints import list_checkpoints
+from core.training.records import read_jsonl
 from hpn import HPN, HPNConfig
-from hpn.errors import CheckpointError
 from hpn.evaluation import evaluate_pose_transfer
 from hpn.trainer import Phase, ProgressiveTrainer, TrainConfig
-from hpn.training import list_checkpoints, read_jsonl
-from hpn.vgg import VGG16Features
 
 TINY = HPNConfig(
     bottleneck_size=8, bottleneck_channels=32, start_resolution=16, final_resolution=32,
@@ -110,11 +111,12 @@ def test_run_directory_holds_models_samples_and_checkpoints(tmp_path, backbone):
     final = HPN.from_pretrained(run / "final")
     assert final.resolution == 32
     metadata = json.loads((run / "final/config.json").read_text())["metadata"]
-    assert metadata["backbone"] == BACKBONE_INFO and metadata["trained_steps"] == 8
+    assert metadata["backbone"] == BACKBONE_INFO and metadata["steps"] == 8
     assert metadata["data"] == "blobs"
     assert sorted(path.name for path in (run / "samples").iterdir()) == [
         "step-000000003.png",
         "step-000000006.png",
+        "step-000000008.png",  # the end of the run
     ]
     assert len(list_checkpoints(run / "checkpoints")) == 2  # keep_checkpoints
     records = read_jsonl(run / "log.jsonl")

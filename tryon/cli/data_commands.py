@@ -39,7 +39,11 @@ from tryon.cli import data
     help="Image side in pixels (square).",
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=int, help="Global seed; identity i uses (seed, i)."
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Global seed; identity i uses (seed, i).",
 )
 @click.option(
     "--workers", default=None, type=click.IntRange(min=1), help="Processes [default: CPU count]."
@@ -74,7 +78,13 @@ def synth_command(
 
 @data.command("check")
 @click.argument("directory", type=click.Path())
-@click.option("--max-problems", default=20, show_default=True, help="Problems to list.")
+@click.option(
+    "--max-problems",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Problems to list.",
+)
 @click.pass_context
 def check_command(ctx: click.Context, directory: str, max_problems: int) -> None:
     """Validate a data set (DeepFashion or VITON-HD layout, or a synth root with both).
@@ -107,13 +117,8 @@ def check_command(ctx: click.Context, directory: str, max_problems: int) -> None
 )
 def preview_command(directory: str, out: str, count: int, tile: int) -> None:
     """Draw a contact sheet: photos with skeletons, parse overlays and garments."""
-    from pathlib import Path
-
-    import cv2
-
     from tryon.data.preview import contact_sheet
+    from tryon.imageio import save_image
 
-    sheet = contact_sheet(directory, count=count, tile=tile)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    save_image(out, contact_sheet(directory, count=count, tile=tile))
     click.echo(f"contact sheet of {count} samples written to {out}")

@@ -1,26 +1,40 @@
-"""``tryon train flow`` and ``tryon eval flow``: the appearance-flow net on try-on pairs."""
+"""``tryon train flow`` and ``tryon eval flow``: the appearance-flow net on try-on pairs.
+
+Thin wrappers: :class:`flow.trainer.FlowTask` on the one training loop, and
+:func:`flow.evaluate.evaluate_flow_model`.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
+from typing import Any
 
 import click
 
+from core import registry
 from tryon.cli import evaluate, train
+from tryon.cli.options import (
+    data_option,
+    device_option,
+    eval_output_options,
+    model_dir_option,
+    pop_loop_options,
+    run_dir_option,
+    train_from_options,
+    training_options,
+    write_scores,
+)
 
-PRESETS = ("small", "full")
+PRESETS = registry.APPEARANCE_FLOW.presets
 GRID_PAIRS = 6  # test pairs shown in the comparison grid, spread over the split
 
 
-def _flow_config(preset: str, pose_maps: bool):
+def _flow_config(preset: str, pose_maps: bool) -> Any:
     import dataclasses
 
-    from flow.model import FlowConfig
-    from hpn.keypoints import NUM_KEYPOINTS
+    from core.keypoints import NUM_KEYPOINTS
 
-    config = FlowConfig.small() if preset == "small" else FlowConfig.full()
+    config = registry.APPEARANCE_FLOW.preset(preset)
     return dataclasses.replace(config, pose_channels=NUM_KEYPOINTS) if pose_maps else config
 
 
@@ -31,122 +45,52 @@ def _viton_root(data: Path) -> Path:
 
 
 @train.command("flow")
-@click.option(
-    "--data",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Try-on data root (VITON-HD layout, or a `tryon data synth` output).",
-)
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory."
-)
+@data_option("Try-on data root (VITON-HD layout, or a `tryon data synth` output).")
+@run_dir_option
 @click.option("--config", "preset", type=click.Choice(PRESETS), default="small", show_default=True)
 @click.option(
     "--pose-maps", is_flag=True, help="Also feed the person's 18 keypoint maps (target pose)."
 )
-@click.option("--resolution", type=int, default=128, show_default=True, help="Training size R.")
-@click.option("--steps", type=int, default=2000, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=2e-4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--checkpoint-every", type=int, default=100, show_default=True)
-@click.option("--sample-every", type=int, default=250, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option(
-    "--dry-run", is_flag=True, help="Check data and options, print the plan, write nothing."
+    "--resolution", type=click.IntRange(min=1), default=128, show_default=True, help="Size R."
 )
-def train_flow_command(
-    data: Path,
-    out: Path,
-    preset: str,
-    pose_maps: bool,
-    resolution: int,
-    steps: int,
-    batch_size: int,
-    learning_rate: float,
-    seed: int,
-    checkpoint_every: int,
-    sample_every: int,
-    device: str,
-    dry_run: bool,
-) -> None:
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@training_options(learning_rate=2e-4, checkpoint_every=100, sample_every=250)
+def train_flow_command(**options: Any) -> None:
     """Train the appearance-flow net (product garment -> worn garment); rerun to resume.
 
     Data parallel: torchrun --nproc_per_node N -m tryon train flow ... (--batch-size per rank).
     """
-    from flow.trainer import FlowTrainOptions, check_trainable, train_flow
-    from hpn.distributed import init_from_env, process_group
-    from tryon.assets import get_asset
+    from flow.trainer import FlowTask, FlowTrainOptions
+    from tryon.assets import perceptual_backbone
     from tryon.data import VitonPairs
 
-    config = _flow_config(preset, pose_maps)
+    config = _flow_config(options["preset"], options["pose_maps"])
     try:
-        options = FlowTrainOptions(
-            resolution=resolution,
-            steps=steps,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            seed=seed,
-            checkpoint_every=checkpoint_every,
-            sample_every=sample_every,
-            device=device,
+        train_options = FlowTrainOptions(
+            resolution=options["resolution"],
+            steps=options["steps"],
+            batch_size=options["batch_size"],
+            **pop_loop_options(options),
         )
-        check_trainable(config, options)
+        backbone, backbone_info = None, None
+        if config.loss.perceptual_weight > 0:
+            layers = ",".join(config.loss.perceptual_layers)
+            backbone, backbone_info = perceptual_backbone(None, layers)
+        task = FlowTask(config, train_options, backbone)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
-    root = _viton_root(data)
-    dataset = VitonPairs(root, "train", resolution)
-    vgg_path = get_asset("vgg16-hed").path() if config.loss.perceptual_weight > 0 else None
-    if dry_run:
-        from flow.model import AppearanceFlowNet
-
-        parameters = sum(p.numel() for p in AppearanceFlowNet(config).parameters())
-        click.echo(f"data: {root} (train split, {len(dataset)} pairs at {resolution}px)")
-        click.echo(f"model: {preset} preset, {parameters / 1e6:.2f} M parameters")
-        click.echo(f"options: {options}")
-        click.echo(f"would write the run to {out}; dry run, nothing written")
-        return
-    context = init_from_env()
-    with process_group(context):
-        model_dir = train_flow(
-            dataset, out, config, options, vgg_path, str(root), distributed=context
-        )
-    if context.is_main:
-        click.echo(f"model: {model_dir}")
-
-
-def _model_directory(path: Path) -> Path:
-    """Accept a model directory or a run directory (whose final model is ``model/``)."""
-    from flow.trainer import FINAL_MODEL_DIR
-    from hpn.modelio import CONFIG_FILE
-
-    if not (path / CONFIG_FILE).is_file() and (path / FINAL_MODEL_DIR / CONFIG_FILE).is_file():
-        return path / FINAL_MODEL_DIR
-    return path
+    root = _viton_root(options["data"])
+    dataset = VitonPairs(root, "train", train_options.resolution)
+    train_from_options(task, dataset, options, root, backbone_info)
 
 
 @evaluate.command("flow")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Model directory (or a run directory with model/).",
-)
-@click.option(
-    "--data",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Try-on data root; its test split is evaluated.",
-)
-@click.option(
-    "--json",
-    "json_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the scores.",
-)
-@click.option("--resolution", type=int, default=256, show_default=True)
+@model_dir_option
+@data_option("Try-on data root; its test split is evaluated.")
+@eval_output_options
+@click.option("--resolution", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option(
     "--grid",
     "grid_path",
@@ -154,73 +98,38 @@ def _model_directory(path: Path) -> Path:
     default=None,
     help="Also write a PNG comparing the methods on pairs spread over the split.",
 )
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--limit", type=int, default=None, help="Evaluate only the first N test pairs.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@device_option()
 def eval_flow_command(
-    model_path: Path,
+    model_dir: Path,
     data: Path,
-    json_path: Path,
+    json_path: Path | None,
+    limit: int | None,
     resolution: int,
     grid_path: Path | None,
     batch_size: int,
-    limit: int | None,
     device: str,
 ) -> None:
     """Masked SSIM and IoU of the flow net and the classical baselines on the test split."""
-    import torch
-    from torch.utils.data import DataLoader, Subset, default_collate
-
-    from flow.baselines import BASELINES
-    from flow.evaluate import (
-        baseline_method,
-        comparison_rows,
-        evaluate_warps,
-        margins_over_baselines,
-        model_method,
-        win_rates,
-    )
+    from core.devices import resolve_device
+    from core.images import save_image_grid
+    from core.training.loop import resolve_model_dir
+    from flow.evaluate import evaluate_flow_model
     from flow.model import AppearanceFlowNet
-    from hpn.training import resolve_device, save_image_grid
     from tryon.data import VitonPairs
 
-    if batch_size <= 0 or (limit is not None and limit <= 0):
-        raise click.UsageError("--batch-size and --limit must be positive")
-    torch_device = resolve_device(device)
-    model_dir = _model_directory(model_path)
-    model = AppearanceFlowNet.from_pretrained(model_dir).to(torch_device)
+    model_dir = resolve_model_dir(model_dir)
+    model = AppearanceFlowNet.from_pretrained(model_dir).to(resolve_device(device))
     stride = model.config.coarsest_stride
     if resolution % stride:
         raise click.UsageError(f"--resolution must be a multiple of {stride} for this model")
     root = _viton_root(data)
     dataset = VitonPairs(root, "test", resolution)
-    if limit is not None:
-        dataset = Subset(dataset, range(min(limit, len(dataset))))
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-
-    def on_device(batches):
-        for batch in batches:
-            yield {
-                key: value.to(torch_device)
-                for key, value in batch.items()
-                if torch.is_tensor(value)
-            }
-
-    methods = {"flow": model_method(model)}
-    methods.update({name: baseline_method(name) for name in BASELINES})
-    result = evaluate_warps(on_device(loader), methods, total=len(loader))
-    result.update(
-        flow_minus_baseline=margins_over_baselines(result),
-        flow_better_fraction=win_rates(result),
-        model=str(model_dir),
-        data=str(root),
-        split="test",
-        resolution=resolution,
+    result, rows = evaluate_flow_model(
+        model, dataset, batch_size, limit, GRID_PAIRS if grid_path else 0
     )
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = json_path.with_name(f".{json_path.name}.tmp")
-    staging.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(staging, json_path)
+    result.update(model=str(model_dir), data=str(root), split="test", resolution=resolution)
+    write_scores(json_path, result)
     for metric in ("masked_ssim", "iou"):
         scores = ", ".join(f"{name} {value:.4f}" for name, value in result[metric].items())
         wins = ", ".join(
@@ -228,10 +137,10 @@ def eval_flow_command(
             for other, fraction in result["flow_better_fraction"][metric].items()
         )
         click.echo(f"{metric}: {scores} (flow better on: {wins})")
-    if grid_path is not None:
-        count = min(GRID_PAIRS, len(dataset))
-        spread = [index * len(dataset) // count for index in range(count)]
-        batch = next(on_device([default_collate([dataset[index] for index in spread])]))
-        save_image_grid(comparison_rows(batch, methods, count), grid_path)
-        click.echo(f"grid: {grid_path} (rows: garment, worn, {', '.join(methods)})")
-    click.echo(f"results: {json_path} ({result['images']} test pairs at {resolution}px)")
+    if grid_path is not None and rows is not None:
+        save_image_grid(rows, grid_path)
+        methods = ", ".join(result["masked_ssim"])
+        click.echo(f"grid: {grid_path} (rows: garment, worn, {methods})")
+    click.echo(
+        f"results: {json_path or '(not written)'} ({result['images']} pairs at {resolution}px)"
+    )

@@ -1,8 +1,9 @@
 """``tryon train hpn``, ``tryon eval hpn`` and ``tryon train hpn-table1``.
 
 Thin wrappers: they validate options, load the data (:class:`tryon.data.DeepFashionPairs`)
-and the loss backbone, and hand over to :mod:`hpn.trainer`, :mod:`hpn.evaluation` and
-:mod:`hpn.ablation`. Rerunning the same training command resumes it.
+and the loss backbone, and hand over to the one training loop with :class:`hpn.trainer.
+HPNTask`, to :mod:`hpn.evaluation` and to :mod:`hpn.ablation`. Rerunning the same training
+command resumes it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,29 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from core import registry
 from tryon.cli import evaluate, train
-from tryon.errors import InvalidInputError, MissingAssetError
+from tryon.cli.options import (
+    data_option,
+    device_option,
+    eval_output_options,
+    model_dir_option,
+    pop_loop_options,
+    run_dir_option,
+    train_from_options,
+    training_options,
+    write_scores,
+)
+from tryon.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from hpn.model import HPNConfig
     from hpn.trainer import TrainConfig
-    from hpn.vgg import VGG16Features
 
-PRESETS = ("small", "paper", "tiny")
+PRESETS = registry.HPN.presets
 # Steps per level when --steps-per-level is not given: the paper's 700k for its preset,
 # a CPU-sized default for the others.
 DEFAULT_STEPS = {"paper": 700_000, "small": 2_000, "tiny": 1_000}
-TORCHVISION_VGG16 = "vgg16-397923af.pth"
 
 
 def _int_list(text: str, option: str) -> tuple[int, ...]:
@@ -42,50 +53,7 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 
 
 def _model_config(preset: str, image_skip: bool = False) -> HPNConfig:
-    from hpn.model import HPNConfig
-
-    config = {"small": HPNConfig.small, "paper": HPNConfig.paper, "tiny": HPNConfig.tiny}[preset]()
-    return dataclasses.replace(config, image_skip=image_skip)
-
-
-def _load_backbone(
-    backbone: str | None, layers: str | None
-) -> tuple[VGG16Features, dict[str, Any]]:
-    """The VGG-16 of the perceptual losses and its record; never random weights.
-
-    ``None``: the fetched HED VGG-16 (``tryon models fetch vgg16-hed``). ``torchvision``:
-    torchvision's ImageNet VGG-16 in torch's hub cache. Anything else: a file; ``.safetensors``
-    is read in the Caffe BGR convention (HED), ``.pth`` / ``.pt`` in torchvision's.
-    """
-    from hpn.trainer import backbone_record
-    from hpn.vgg import DEFAULT_LAYERS, VGG16Features
-
-    chosen_layers = tuple(layers.split(",")) if layers else DEFAULT_LAYERS
-    if backbone is None:
-        from tryon.assets import get_asset
-
-        path, name = get_asset("vgg16-hed").path(), "vgg16-hed"
-    elif backbone == "torchvision":
-        import torch
-
-        path = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_VGG16
-        name = "torchvision-vgg16-imagenet"
-        if not path.is_file():
-            raise MissingAssetError(
-                f"torchvision's ImageNet VGG-16 is not in {path.parent}; put {TORCHVISION_VGG16} "
-                "there, pass its path to --backbone, or omit --backbone to use `tryon models "
-                "fetch vgg16-hed`"
-            )
-    else:
-        path, name = Path(backbone), Path(backbone).name
-        if not path.is_file():
-            raise InvalidInputError(f"--backbone {backbone}: no such weights file")
-    convention = "caffe_bgr" if path.suffix == ".safetensors" else "torchvision"
-    try:
-        model = VGG16Features.from_file(path, layers=chosen_layers, convention=convention)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise InvalidInputError(f"backbone {path}: {error}") from error
-    return model, {**backbone_record(path, name, convention), "layers": list(chosen_layers)}
+    return dataclasses.replace(registry.HPN.preset(preset), image_skip=image_skip)
 
 
 def _pairs(data: Path, split: str, resolution: int, flip: float = 0.0, seed: int = 0) -> Any:
@@ -120,14 +88,10 @@ def _train_config(
     return config
 
 
-def _common_training_options(function: Any) -> Any:
+def _hpn_options(function: Any) -> Any:
+    """What both HPN training commands take beyond the loop's options."""
     options = [
-        click.option(
-            "--data",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            required=True,
-            help="A DeepFashion layout or a `tryon data synth` root.",
-        ),
+        data_option("A DeepFashion layout or a `tryon data synth` root."),
         click.option(
             "--config",
             "preset",
@@ -158,14 +122,6 @@ def _common_training_options(function: Any) -> Any:
             help="One batch size, or one per level (e.g. 16,8).",
         ),
         click.option(
-            "--learning-rate",
-            type=click.FloatRange(min=0, min_open=True),
-            default=2e-4,
-            show_default=True,
-            help="Adam's learning rate (the paper's 2e-4).",
-        ),
-        click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True),
-        click.option(
             "--backbone",
             help="VGG-16 weights: a .safetensors (HED) or .pth (torchvision) file, or "
             "'torchvision' for torch's hub cache [default: the fetched vgg16-hed].",
@@ -182,16 +138,6 @@ def _common_training_options(function: Any) -> Any:
             show_default=True,
             help="Optimiser state when the model grows.",
         ),
-        click.option(
-            "--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 or auto."
-        ),
-        click.option(
-            "--num-workers",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="DataLoader workers.",
-        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -199,13 +145,8 @@ def _common_training_options(function: Any) -> Any:
 
 
 @train.command("hpn")
-@_common_training_options
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Run directory (rerun to resume).",
-)
+@_hpn_options
+@run_dir_option
 @click.option("--no-local", is_flag=True, help="Ablation: no local-descriptor loss.")
 @click.option(
     "--no-progressive",
@@ -227,102 +168,48 @@ def _common_training_options(function: Any) -> Any:
     show_default=True,
     help="Probability of mirroring a training pair.",
 )
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option(
-    "--sample-every",
-    type=click.IntRange(min=0),
-    default=500,
-    show_default=True,
-    help="Steps between sample grids (0 = never).",
-)
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Validate and print the resolved options and schedule, then stop.",
-)
 @click.option(
     "--sync-bn",
     is_flag=True,
     help="Under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm).",
 )
-def train_hpn(
-    data: Path, preset: str, image_skip: bool, levels: str | None, steps_per_level: int | None,
-    batch_size: str, learning_rate: float, seed: int, backbone: str | None,
-    vgg_layers: str | None, growth: str, device: str,
-    num_workers: int, out: Path, no_local: bool, no_progressive: bool, local_weight: float,
-    pixel_weight: float, flip: float, checkpoint_every: int, sample_every: int, dry_run: bool,
-    sync_bn: bool,
-) -> None:  # fmt: skip
+@training_options(learning_rate=2e-4)
+def train_hpn(**options: Any) -> None:
     """Train HPN progressively (paper §3.3) on pose-transfer pairs into a run directory.
 
     Data parallel: torchrun --nproc_per_node N -m tryon train hpn ... (--batch-size per rank).
     """
-    from hpn.distributed import init_from_env, process_group
-    from hpn.trainer import ProgressiveTrainer
+    from hpn.trainer import HPNTask
+    from tryon.assets import perceptual_backbone
 
-    model_config = _model_config(preset, image_skip)
+    loop = pop_loop_options(options)
+    data, preset = options["data"], options["preset"]
+    model_config = _model_config(preset, options["image_skip"])
     config = _train_config(
-        model_config, preset, levels, steps_per_level, batch_size, seed=seed,
-        learning_rate=learning_rate,
-        use_local=not no_local, progressive=not no_progressive, local_weight=local_weight,
-        pixel_weight=pixel_weight,
-        optimizer_at_growth=growth, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        model_config, preset, options["levels"], options["steps_per_level"],
+        options["batch_size"], **loop, use_local=not options["no_local"],
+        progressive=not options["no_progressive"], local_weight=options["local_weight"],
+        pixel_weight=options["pixel_weight"], optimizer_at_growth=options["growth"],
     )  # fmt: skip
-    dataset = _pairs(data, "train", config.levels[-1], flip=flip, seed=seed)
-    loss_backbone, backbone_info = _load_backbone(backbone, vgg_layers)
-    run_info = {
-        "data": str(data.resolve()),
-        "data_pairs": len(dataset),
-        "flip": flip,
-        "preset": preset,
-    }
-    context = init_from_env()
-    trainer = ProgressiveTrainer(
-        model_config, config, dataset, loss_backbone, out, backbone_info, run_info,
-        device=None if device == "auto" else device, num_workers=num_workers,
-        distributed=context, sync_batchnorm=sync_bn,
+    dataset = _pairs(data, "train", config.levels[-1], flip=options["flip"], seed=config.seed)
+    loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
+    train_from_options(
+        HPNTask(model_config, config, loss_backbone), dataset, options, data, backbone_info,
+        extra={"flip": options["flip"], "preset": preset}, sync_batchnorm=options["sync_bn"],
     )  # fmt: skip
-    if sync_bn and context.distributed and trainer.device.type != "cuda":
-        raise click.UsageError("--sync-bn needs CUDA: PyTorch has no SyncBatchNorm on CPU")
-    if dry_run:
-        click.echo(json.dumps(trainer.options(), indent=2, sort_keys=True))
-        for phase in config.phases():
-            click.echo(
-                f"phase {phase.resolution}^2: steps {phase.start}..{phase.end}, "
-                f"batch {phase.batch_size}"
-            )
-        return
-    with process_group(context):
-        trainer.train()
-    if context.is_main:
-        click.echo(f"finished: {trainer.final_dir}")
 
 
 @evaluate.command("hpn")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="A model directory (a run's final/, levels/N or checkpoint).",
-)
-@click.option(
-    "--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the scores here.",
-)
+@model_dir_option
+@data_option("A DeepFashion layout or a `tryon data synth` root; its test split is scored.")
+@eval_output_options
 @click.option(
     "--grid",
     type=click.Path(dir_okay=False, path_type=Path),
     help="PNG: reference | target pose | output | ground truth.",
 )
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N test pairs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@device_option()
 @click.option(
     "--pckh",
     is_flag=True,
@@ -330,15 +217,17 @@ def train_hpn(
     "(needs `tryon models fetch blazepose`).",
 )
 def eval_hpn(
-    model_dir: Path, data: Path, json_path: Path | None, grid: Path | None, limit: int | None,
+    model_dir: Path, data: Path, json_path: Path | None, limit: int | None, grid: Path | None,
     batch_size: int, device: str, pckh: bool,
 ) -> None:  # fmt: skip
     """SSIM and local-SSIM (protocol B) on the test split, next to "reference unchanged"."""
     from functools import partial
 
+    from core.devices import resolve_device
+    from core.images import save_image_grid
+    from core.training.loop import resolve_model_dir
     from hpn.evaluation import evaluate_pose_transfer
     from hpn.model import HPN
-    from hpn.training import resolve_device, save_image_grid
 
     detect = None
     if pckh:
@@ -346,23 +235,21 @@ def eval_hpn(
         from tryon.preprocess.pose_eval import keypoints_or_missing
 
         detect = partial(keypoints_or_missing, BlazePoseEstimator())
-    model = HPN.from_pretrained(model_dir).to(resolve_device(None if device == "auto" else device))
+    model = HPN.from_pretrained(resolve_model_dir(model_dir)).to(resolve_device(device))
     dataset = _pairs(data, "test", model.resolution)
     result = evaluate_pose_transfer(
         model, dataset, limit=limit, batch_size=batch_size, detect_keypoints=detect
     )
     scores = {**result.scores.as_dict(), "model": str(model_dir), "data": str(data)}
     click.echo(json.dumps(scores, indent=2))
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(scores, indent=2) + "\n")
+    write_scores(json_path, scores)
     if grid is not None:
         save_image_grid(result.examples, grid)
         click.echo(f"grid: {grid}")
 
 
 @train.command("hpn-table1")
-@_common_training_options
+@_hpn_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -382,50 +269,43 @@ def eval_hpn(
     default=Path("docs/table1.json"),
     show_default=True,
 )
-def train_hpn_table1(
-    data: Path, preset: str, image_skip: bool, levels: str | None, steps_per_level: int | None,
-    batch_size: str, learning_rate: float, seed: int, backbone: str | None,
-    vgg_layers: str | None, growth: str, device: str,
-    num_workers: int, out: Path, limit: int | None, table: Path, table_json: Path,
-) -> None:  # fmt: skip
+@training_options(learning_rate=2e-4, checkpoint_every=250, sample_every=0)
+def train_hpn_table1(**options: Any) -> None:
     """Paper Table 1 on our data: Baseline, LD, PT, LD+PT with equal step budgets."""
-    from hpn.ablation import run_table1, table1_markdown
+    from hpn.ablation import run_table1, table1_settings, write_table1
+    from tryon.assets import perceptual_backbone
 
-    model_config = _model_config(preset, image_skip)
+    loop = pop_loop_options(options)
+    data, preset = options["data"], options["preset"]
+    model_config = _model_config(preset, options["image_skip"])
     config = _train_config(
-        model_config, preset, levels, steps_per_level, batch_size, seed=seed,
-        learning_rate=learning_rate,
-        optimizer_at_growth=growth, checkpoint_every=250, sample_every=0,
+        model_config, preset, options["levels"], options["steps_per_level"],
+        options["batch_size"], **loop, optimizer_at_growth=options["growth"],
     )  # fmt: skip
-    train_set = _pairs(data, "train", config.levels[-1], seed=seed)
+    train_set = _pairs(data, "train", config.levels[-1], seed=config.seed)
     test_set = _pairs(data, "test", config.levels[-1])
-    loss_backbone, backbone_info = _load_backbone(backbone, vgg_layers)
-    run_info = {"data": str(data.resolve()), "data_pairs": len(train_set), "preset": preset}
+    loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
+    if options["dry_run"]:
+        click.echo(
+            f"dry run: would train {config.total_steps} steps per variant into {options['out']}"
+        )
+        return
     results = run_table1(
-        model_config, config, train_set, test_set, loss_backbone, backbone_info, out, run_info,
-        limit=limit, device=None if device == "auto" else device,
+        model_config, config, train_set, test_set, loss_backbone, backbone_info, options["out"],
+        {"data": str(data.resolve()), "preset": preset}, limit=options["limit"],
+        device=options["device"], num_workers=options["num_workers"],
     )  # fmt: skip
     command = (
         f"tryon train hpn-table1 --data {data} --config {preset}"
-        + (" --image-skip" if image_skip else "")
-        + " --levels "
-        f"{','.join(map(str, config.levels))} --steps-per-level {config.steps_per_level} "
-        f"--batch-size {batch_size} --learning-rate {learning_rate:g} --seed {seed} --out {out}"
-        + (f" --vgg-layers {vgg_layers}" if vgg_layers else "")
-        + (f" --limit {limit}" if limit else "")
+        + (" --image-skip" if options["image_skip"] else "")
+        + f" --levels {','.join(map(str, config.levels))} --steps-per-level "
+        f"{config.steps_per_level} --batch-size {options['batch_size']} --learning-rate "
+        f"{config.learning_rate:g} --seed {config.seed} --out {options['out']}"
+        + (f" --vgg-layers {options['vgg_layers']}" if options["vgg_layers"] else "")
+        + (f" --limit {options['limit']}" if options["limit"] else "")
     )
-    settings = (
-        f"Measured with `{command}`: preset {preset}, levels {list(config.levels)}, "
-        f"{config.steps_per_level} steps per level ({config.total_steps} per variant), batch "
-        f"{list(config.batch_sizes)}, seed {seed}, backbone {backbone_info['name']} layers "
-        f"{backbone_info['layers']}; test pairs: {next(iter(results.values()))['count']}; SSIM "
-        "protocol B (DATA.md) at the final resolution."
-    )
-    table.parent.mkdir(parents=True, exist_ok=True)
-    table.write_text(table1_markdown(results, settings))
-    table_json.parent.mkdir(parents=True, exist_ok=True)
-    table_json.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
-    click.echo(table.read_text())
+    settings = table1_settings(results, config, backbone_info, preset, command)
+    click.echo(write_table1(results, settings, options["table"], options["table_json"]))
 
 
 @evaluate.command("hpn-cost")

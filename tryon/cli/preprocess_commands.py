@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from core import registry
 from tryon.cli import cli, evaluate, train
+from tryon.cli.options import (
+    data_option,
+    device_option,
+    eval_output_options,
+    model_dir_option,
+    pop_loop_options,
+    run_dir_option,
+    train_from_options,
+    training_options,
+    write_scores,
+)
 
 _IMAGE = click.Path(dir_okay=False, path_type=Path)
 
@@ -64,99 +77,79 @@ def garment_mask_command(image: Path, out: Path) -> None:
 
 
 @train.command("parser")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
-@click.option("--steps", default=1500, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr", "learning_rate", default=2e-3, show_default=True, type=float)
+@data_option("`tryon data synth` output or a VITON-HD root (image/ + image-parse-v3/).")
+@run_dir_option
+@click.option(
+    "--config",
+    "preset",
+    type=click.Choice(registry.HUMAN_PARSER.presets),
+    default="small",
+    show_default=True,
+    help="Architecture preset (small: ResNet-18 encoder; mobile: MobileNetV2).",
+)
+@click.option("--encoder", help="smp encoder name, instead of the preset's.")
+@click.option(
+    "--decoder-channels", help="Five comma-separated U-Net decoder widths [default: the preset's]."
+)
 @click.option(
     "--resolution",
+    type=click.IntRange(min=32),
     default=128,
     show_default=True,
-    type=click.IntRange(min=32),
     help="Input side (multiple of 32).",
 )
-@click.option("--encoder", default="resnet18", show_default=True, help="smp encoder name.")
-@click.option(
-    "--decoder-channels",
-    default="128,64,32,16,16",
-    show_default=True,
-    help="Five comma-separated U-Net decoder widths.",
-)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(min=1))
-@click.option("--max-minutes", type=float, help="Stop with a checkpoint after this wall time.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
-def train_parser_command(
-    data: str,
-    out: str,
-    steps: int,
-    batch_size: int,
-    learning_rate: float,
-    resolution: int,
-    encoder: str,
-    decoder_channels: str,
-    seed: int,
-    checkpoint_every: int,
-    max_minutes: float | None,
-    device: str,
-) -> None:
+@click.option("--steps", default=1500, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@training_options(learning_rate=2e-3, lr_schedule="cosine", checkpoint_every=100, sample_every=100)
+def train_parser_command(**options: Any) -> None:
     """Train the human parser (U-Net over LIP ids) on DATA's train split; resumable.
 
-    DATA is `tryon data synth` output or a VITON-HD root (image/ + image-parse-v3/).
     Interrupt any time; the same command resumes from the last checkpoint.
+    Data parallel: torchrun --nproc_per_node N -m tryon train parser ... (--batch-size per rank).
     """
-    from tryon.errors import InvalidInputError
-    from tryon.preprocess.parser_training import ParserTrainOptions, train_parser
+    import dataclasses
 
+    from tryon.preprocess.parse_data import ParseDataset
+    from tryon.preprocess.parser_training import ParserTask, ParserTrainOptions
+
+    config = registry.HUMAN_PARSER.preset(options["preset"])
+    changes: dict[str, Any] = {"resolution": options["resolution"]}
     try:
-        widths = tuple(int(width) for width in decoder_channels.split(","))
-        options = ParserTrainOptions(
-            data=data,
-            out=out,
-            steps=steps,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            resolution=resolution,
-            encoder=encoder,
-            decoder_channels=widths,
-            seed=seed,
-            checkpoint_every=checkpoint_every,
-            max_minutes=max_minutes,
-            device=device,
+        if options["encoder"]:
+            changes["encoder"] = options["encoder"]
+        if options["decoder_channels"]:
+            widths = options["decoder_channels"].split(",")
+            changes["decoder_channels"] = tuple(int(width) for width in widths)
+        config = dataclasses.replace(config, **changes)
+        train_options = ParserTrainOptions(
+            steps=options["steps"], batch_size=options["batch_size"], **pop_loop_options(options)
         )
-        from tryon.preprocess.parser import ParserConfig
-
-        ParserConfig(encoder, widths, resolution=resolution)  # validate before loading data
     except ValueError as error:
-        raise InvalidInputError(str(error)) from error
-    model_dir = train_parser(options)
-    click.echo(f"parser saved to {model_dir}")
+        raise click.UsageError(str(error)) from error
+    dataset = ParseDataset(options["data"], "train", config.resolution, flip=True)
+    task = ParserTask(config, train_options)
+    train_from_options(task, dataset, options, options["data"], extra={"split": "train"})
 
 
 @evaluate.command("parser")
-@click.option(
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Parser model directory (RUN_DIR/model).",
-)
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
+@model_dir_option
+@data_option("`tryon data synth` output or a VITON-HD root.")
 @click.option("--split", default="test", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N photos.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the report JSON.")
+@eval_output_options
+@device_option()
 def eval_parser_command(
-    model_dir: str, data: str, split: str, limit: int | None, out: str | None
+    model_dir: Path, data: Path, split: str, json_path: Path | None, limit: int | None, device: str
 ) -> None:
     """Upper-garment IoU of the parser and of the keypoint-geometry fallback on DATA's split."""
     import dataclasses
-    import json
 
+    from core.devices import resolve_device
+    from core.training.loop import resolve_model_dir
     from tryon.preprocess.parser import HumanParser
     from tryon.preprocess.parser_eval import evaluate_parser
 
-    report = evaluate_parser(HumanParser.from_pretrained(model_dir), data, split, limit)
+    model = HumanParser.from_pretrained(resolve_model_dir(model_dir)).to(resolve_device(device))
+    report = evaluate_parser(model, data, split, limit)
     click.echo(
         f"{report.photos} {split} photos: upper-garment IoU parser {report.parser_iou_mean:.3f} "
         f"(pooled {report.parser_iou_pooled:.3f}), keypoint-geometry fallback "
@@ -164,10 +157,9 @@ def eval_parser_command(
         f"over {len(report.parser_class_iou)} classes {report.parser_mean_class_iou:.3f}; "
         f"parsing {report.parse_seconds_median * 1000:.0f} ms per photo (median)"
     )
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
-        click.echo(f"report written to {out}")
+    if json_path is not None:
+        write_scores(json_path, dataclasses.asdict(report))
+        click.echo(f"report written to {json_path}")
 
 
 @cli.command("parse")
@@ -185,6 +177,7 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
     """Human parsing of IMAGE into LIP ids (a palette PNG as in VITON-HD's image-parse-v3)."""
     from PIL import Image
 
+    from core.files import atomic_open
     from tryon.data.lip import PALETTE
     from tryon.imageio import load_image, save_image
     from tryon.preprocess.parser import HumanParser, garment_region, parse_image
@@ -192,8 +185,8 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
     parse = parse_image(HumanParser.from_pretrained(model_dir), load_image(image))
     picture = Image.fromarray(parse, mode="P")
     picture.putpalette(PALETTE.reshape(-1).tolist())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(out)
+    with atomic_open(out) as stream:
+        picture.save(stream, format="PNG")
     click.echo(f"{out}: {len(set(parse.reshape(-1).tolist()))} LIP labels")
     if mask_out is not None:
         region = garment_region(parse)
@@ -210,9 +203,14 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
     help="Parser model directory to time too.",
 )
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the JSON.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the timings here (JSON).",
+)
 def preprocess_latency_command(
-    photo_path: Path | None, parser_dir: str | None, runs: int, out: str | None
+    photo_path: Path | None, parser_dir: str | None, runs: int, json_path: Path | None
 ) -> None:
     """Median CPU time per photo of pose estimation and parsing (models loaded once)."""
     import json
@@ -228,23 +226,19 @@ def preprocess_latency_command(
         photo = load_image(photo_path)
     report = preprocess_latency(photo, runs, parser_dir)
     click.echo(json.dumps(report, indent=2))
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    write_scores(json_path, report)
 
 
 @evaluate.command("pose")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
+@data_option("`tryon data synth` output or a VITON-HD root with openpose_json/.")
 @click.option("--split", default="test", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N photos.")
-@click.option("--threshold", default=0.5, show_default=True, type=float)
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the report JSON.")
+@eval_output_options
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(min=0))
 def eval_pose_command(
-    data: str, split: str, limit: int | None, threshold: float, out: str | None
+    data: Path, split: str, json_path: Path | None, limit: int | None, threshold: float
 ) -> None:
     """BlazePose against DATA's own keypoints: people found and PCK (shoulder-width scale)."""
     import dataclasses
-    import json
 
     from tryon.preprocess import BlazePoseEstimator
     from tryon.preprocess.pose_eval import evaluate_pose
@@ -255,6 +249,4 @@ def eval_pose_command(
         f"shoulder width {report.pck:.3f}; {report.estimate_seconds_median * 1000:.0f} ms per "
         "photo (median)"
     )
-    if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+    write_scores(json_path, dataclasses.asdict(report))

@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from core.files import write_json_atomic
 from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
+from tryon.cli.options import device_option
 from tryon.errors import TryOnError
 
 
@@ -25,13 +27,14 @@ def model_options(function: Any) -> Any:
             help="Folder with hpn/, flow/ [, parser/] model directories (default: bundled demo).",
         ),
         click.option("--backend", type=click.Choice(BACKENDS), default="torch", show_default=True),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto."),
+        device_option("cpu"),
         click.option(
             "--resolution",
             type=int,
             default=256,
             show_default=True,
-            help="Frame side of the paper view (the own and catalog views keep the photo's).",
+            help="Frame side of the paper view (a multiple of 32; the own and catalog views "
+            "keep the photo's resolution).",
         ),
     ]
     for option in reversed(options):
@@ -179,7 +182,7 @@ def run_batch(
         "resolution": resolution,
         "view": view,
     }
-    (out / "options.json").write_text(json.dumps(options, indent=2) + "\n")
+    write_json_atomic(out / "options.json", options)
     if engine == "ray":
         from tryon.batch_ray import RayOptions, run_ray
 
@@ -285,9 +288,18 @@ def demo_command(out: Path, workers: int) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="OpenPose JSON of the person photo.",
 )
-@click.option("--fps", type=float, default=25.0, show_default=True, help="Frame rate of a JSONL.")
-@click.option("--min-cutoff", type=float, default=1.0, show_default=True, help="One-Euro, Hz.")
-@click.option("--beta", type=float, default=0.01, show_default=True, help="One-Euro speed gain.")
+@click.option(
+    "--fps", type=click.FloatRange(min=0, min_open=True), default=25.0, show_default=True,
+    help="Frame rate of a JSONL.",
+)  # fmt: skip
+@click.option(
+    "--min-cutoff", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    help="One-Euro, Hz.",
+)  # fmt: skip
+@click.option(
+    "--beta", type=click.FloatRange(min=0), default=0.01, show_default=True,
+    help="One-Euro speed gain.",
+)  # fmt: skip
 @model_options
 def video_command(
     person: Path,
@@ -358,11 +370,9 @@ def eval_tryon_command(
     report = evaluate_tryon(pipeline, data, limit)
     report["models"] = str(models_dir) if models_dir else "bundled"
     report["backend"] = backend
-    text = json.dumps(report, indent=2)
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(text + "\n")
-    click.echo(text)
+        write_json_atomic(json_out, report)
+    click.echo(json.dumps(report, indent=2))
 
 
 @models.command("ship")

@@ -6,7 +6,7 @@ DeepFashion and VITON-HD photos have plain white or grey backdrops, so this exte
 backdrop), masks and parse maps with 0 (background). The square is then resized to R x R:
 images with area averaging when shrinking and bilinear when enlarging, masks and parse maps
 with nearest neighbour (labels must not blend). Keypoints follow exactly: shifted by the
-padding, then scaled pixel-centre to pixel-centre (hpn.keypoints.scale_keypoints).
+padding, then scaled pixel-centre to pixel-centre (core.keypoints.scale_keypoints).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from hpn.keypoints import scale_keypoints, validate_keypoints
+from core.keypoints import scale_keypoints, validate_keypoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ def mirror(image: np.ndarray) -> np.ndarray:
     """Left-right mirror of an image or mask (contiguous copy).
 
     Parse maps also need their left/right ids swapped (``tryon.data.lip.flip_parse``) and
-    keypoints their left/right joints (``hpn.keypoints.flip_keypoints``).
+    keypoints their left/right joints (``core.keypoints.flip_keypoints``).
     """
     return np.ascontiguousarray(image[:, ::-1])
 

@@ -1,6 +1,6 @@
 """Keypoint converters between the library's COCO-18 arrays and the formats data sets ship.
 
-Every reader returns the library convention (hpn.keypoints): float32 (18, 2) pixel (x, y) in
+Every reader returns the library convention (core.keypoints): float32 (18, 2) pixel (x, y) in
 COCO-18 order, NaN for a missing point. Formats covered (see shared DATA.md):
 
 - OpenPose JSON, ``{"people": [{"pose_keypoints_2d": [x, y, c, ...]}]}`` (older files use
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpn.keypoints import NUM_KEYPOINTS, validate_keypoints
+from core.keypoints import NUM_KEYPOINTS, validate_keypoints
 from tryon.errors import InvalidInputError
 
 # BODY_25 index of each COCO-18 joint: BODY_25 inserts mid-hip at 8, so hips move to 9/12

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hpn.imageops import tensor_to_uint8
-from hpn.keypoints import LIMBS
+from core.images import tensor_to_uint8
+from core.keypoints import LIMBS
 from tryon.data import lip
 from tryon.data.layouts import resolve_layout
 from tryon.errors import TryOnError

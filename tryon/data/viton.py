@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hpn.imageops import mask_to_tensor, uint8_to_tensor
-from hpn.keypoints import flip_keypoints
+from core.images import mask_to_tensor, uint8_to_tensor
+from core.keypoints import flip_keypoints
 from tryon.data import lip
 from tryon.data.geometry import SquareFit, check_probability, flip_decision, mirror
 from tryon.data.imageio import read_mask, read_parse, read_rgb

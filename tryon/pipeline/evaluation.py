@@ -20,11 +20,12 @@ Methods:
   same frame (its own protocol).
 
 Scores per method (mean, standard error): protocol-B SSIM and local-SSIM over the 44
-descriptor regions of the truth's keypoints (:mod:`hpn.metrics`), the VGG-16 (HED) feature
-distance (L1 over relu1_2 .. relu4_3, lower is better) when that backbone is fetched, and for
-the own views the face box SSIM and background difference to the truth. Paired win rates and
-the standard error of the mean gain compare each view with its baselines. The person mask
-and keypoints come from the data set (the pose estimator is not what is scored).
+descriptor regions of the truth's keypoints (:mod:`core.metrics`, :mod:`hpn.metrics`), the
+VGG-16 (HED) feature distance (L1 over relu1_2 .. relu4_3, lower is better) when that
+backbone is fetched, and for the own views the face box SSIM and background difference to
+the truth. Paired win rates and the standard error of the mean gain compare each view with
+its baselines. The person mask and keypoints come from the data set (the pose estimator is
+not what is scored).
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def _vgg_distance() -> Callable[[np.ndarray, np.ndarray], float] | None:
     """The feature distance, or None when the VGG-16 (HED) backbone is not fetched."""
     import torch
 
-    from hpn.imageops import uint8_to_tensor
-    from hpn.vgg import VGG16Features
+    from core.images import uint8_to_tensor
+    from core.perceptual import VGG16Features
     from tryon.assets import get_asset
     from tryon.errors import MissingAssetError
 
@@ -123,7 +124,8 @@ def evaluate_tryon(
     """
     from tqdm import tqdm
 
-    from hpn.metrics import local_ssim, ssim
+    from core.metrics import ssim
+    from hpn.metrics import local_ssim
     from tryon.data import resolve_layout
     from tryon.data.imageio import read_parse
     from tryon.data.keypoint_formats import read_openpose_json
@@ -198,7 +200,7 @@ def evaluate_tryon(
     return {
         "pairs": len(pairs),
         "data": str(root),
-        "protocol": "SSIM protocol B (hpn.metrics); local-SSIM over the 44 descriptor regions "
+        "protocol": "SSIM protocol B (core.metrics); local-SSIM over the 44 descriptor regions "
         "of the truth's keypoints; vgg_distance: mean L1 of VGG-16 (HED) relu1_2..relu4_3 "
         "features summed over layers (lower is better); face_ssim: skimage 7x7 SSIM of the "
         "face box; background_mad: grey levels outside the truth's person dilated by 4 % of "

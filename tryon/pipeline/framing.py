@@ -2,10 +2,11 @@
 
 The frame is a similarity map (scale + shift, no rotation) from the shopper's photo to an
 R x R square, chosen so that the person's torso lands where the torso of the frontal template
-lies. The template is the synthetic generator's canonical frontal pose of the mean body
-(:func:`tryon.data.synthetic.canonical_keypoints`), i.e. the pose the try-on ground truth and
-the HPN training targets use. Because the frame normalises the person's torso to the
-template's, the template needs no per-person fitting afterwards: in the frame it is fixed.
+lies. The template is the canonical pose the models folder records (its ``model_index.json``,
+:mod:`tryon.pipeline.manifest`; by default :data:`core.keypoints.DEFAULT_CANONICAL_POSE`, the
+synthetic generator's canonical frontal pose of the mean body, i.e. the pose the try-on ground
+truth and the HPN training targets use). Because the frame normalises the person's torso to
+the template's, the template needs no per-person fitting afterwards: in the frame it is fixed.
 
 Torso anchor: the neck (or the shoulders' midpoint) and the hips' midpoint; the scale is the
 ratio of the template's neck-to-hips length to the person's. When the hips are missing (a
@@ -16,31 +17,23 @@ half-body photo), the shoulder width sets the scale instead. The frame is a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import DEFAULT_CANONICAL_POSE, CanonicalPose, validate_keypoints
 from tryon.errors import InvalidInputError
 from tryon.preprocess.framing import Framing
 
 NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP = 1, 2, 5, 8, 11
 
 
-@lru_cache(maxsize=8)
-def _template(size: int) -> np.ndarray:
-    from tryon.data.synthetic import canonical_keypoints
-
-    return canonical_keypoints(size=size).astype(np.float32)
-
-
-def frontal_template(size: int) -> np.ndarray:
-    """The canonical frontal pose of the mean body in a ``size`` x ``size`` frame.
+def frontal_template(size: int, pose: CanonicalPose | None = None) -> np.ndarray:
+    """The canonical frontal pose (default: the shipped models') in a ``size`` x ``size`` frame.
 
     Returns:
         (18, 2) float32 pixel (x, y), every joint present (a fresh copy).
     """
-    return _template(size).copy()
+    return (pose or DEFAULT_CANONICAL_POSE).in_frame(size)
 
 
 @dataclass(frozen=True)

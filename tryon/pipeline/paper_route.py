@@ -21,9 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hpn.imageops import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
-from hpn.keypoints import scale_keypoints
-from hpn.posemaps import pose_maps_batch
+from core import registry
+from core.images import mask_to_tensor, tensor_to_uint8, uint8_to_tensor
+from core.keypoints import CanonicalPose, scale_keypoints
+from core.posemaps import pose_maps_batch
 from tryon.pipeline.compositing import composite, feathered_alpha
 from tryon.pipeline.framing import border_colour, edge_feather, frame_person, frontal_template
 
@@ -69,10 +70,17 @@ def mask_iou(first: np.ndarray, second: np.ndarray) -> float:
 class PaperRoute:
     """The paper's route with loaded HPN and flow backends (and optionally the parser)."""
 
-    def __init__(self, hpn: Any, flow: Any, parser: Any | None, config: PaperRouteConfig) -> None:
-        if hpn.model_type != "hpn":
+    def __init__(
+        self,
+        hpn: Any,
+        flow: Any,
+        parser: Any | None,
+        config: PaperRouteConfig,
+        canonical_pose: CanonicalPose | None = None,
+    ) -> None:
+        if hpn.model_type != registry.HPN.model_type:
             raise ValueError(f"hpn must be an HPN backend, got model type {hpn.model_type!r}")
-        if flow.model_type != "appearance_flow":
+        if flow.model_type != registry.APPEARANCE_FLOW.model_type:
             raise ValueError(f"flow must be a flow backend, got model type {flow.model_type!r}")
         if flow.config.pose_channels:
             raise ValueError("the paper route's flow net takes no pose maps")
@@ -82,7 +90,7 @@ class PaperRoute:
                 f"coarsest stride {flow.config.coarsest_stride}"
             )
         self.hpn, self.flow, self.parser, self.config = hpn, flow, parser, config
-        self.template = frontal_template(config.resolution)
+        self.template = frontal_template(config.resolution, canonical_pose)
         self.hpn_resolution = int(hpn.signature.inputs[0].height)
 
     def __call__(

@@ -16,8 +16,11 @@ the parser's, checked for plausibility, else the classical region), ``garment_ma
 ``fit`` (the part warp of the product photo onto the pose), ``composite``. The catalog view
 adds ``repose`` before ``fit``.
 
-Models come from one directory; every one is optional for the own view: ``parser/`` (the
-garment region; else the classical one), ``hpn/`` and ``flow/`` (the paper route).
+Models come from one directory with a ``model_index.json`` manifest naming its components
+and the canonical pose the models were trained towards (:mod:`tryon.pipeline.manifest`;
+:meth:`TryOnPipeline.save_pretrained` writes one). Every component is optional for the own
+view: ``parser/`` (the garment region; else the classical one), ``hpn/`` and ``flow/`` (the
+paper route, through :func:`deploy.load_backend`: torch, ONNX Runtime or TensorRT).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from core.keypoints import DEFAULT_CANONICAL_POSE, NUM_KEYPOINTS, CanonicalPose
 from hpn.body_parts import complete_arms
-from hpn.keypoints import NUM_KEYPOINTS
 from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.garment_fit import fit_garment
@@ -135,6 +138,8 @@ class TryOnPipeline:
         pose_estimator: anything with ``estimate(image) -> PoseResult``; default: BlazePose,
             created on the first call that needs it.
         paper_route: the paper's HPN + flow route, needed by ``view="paper"``.
+        canonical_pose: the frontal pose of the catalog view and the paper route (default:
+            the shipped models' :data:`core.keypoints.DEFAULT_CANONICAL_POSE`).
     """
 
     def __init__(
@@ -143,6 +148,7 @@ class TryOnPipeline:
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
         paper_route: PaperRoute | None = None,
+        canonical_pose: CanonicalPose | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         if self.config.region_source == "parser" and parser is None:
@@ -150,6 +156,7 @@ class TryOnPipeline:
         if self.config.view == "paper" and paper_route is None:
             raise ValueError("view='paper' needs the HPN and flow models (models_dir/hpn, flow)")
         self.parser, self.paper_route = parser, paper_route
+        self.canonical_pose = canonical_pose or DEFAULT_CANONICAL_POSE
         self._pose_estimator = pose_estimator
         self._segmenter: Any | None = None
         self._garments: dict[str, _Garment] = {}
@@ -163,48 +170,64 @@ class TryOnPipeline:
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
     ) -> TryOnPipeline:
-        """Load the models of ``models_dir`` (None: the bundled demo models).
+        """Load the models of ``models_dir`` and its manifest (None: the bundled demo models).
 
         Args:
             models_dir: folder of model directories: ``parser/``, ``hpn/`` and ``flow/``
                 (each optional; the paper view needs the last two).
             backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net.
-            device: "cpu", "cuda", ...
+            device: "cpu", "cuda", "cuda:N" or "auto".
             config: pipeline options.
             pose_estimator: override the BlazePose default.
 
         Raises:
             InvalidInputError: the folder does not exist.
         """
+        from core.devices import resolve_device
+        from tryon.pipeline.manifest import read_manifest
+
         root = Path(models_dir) if models_dir is not None else bundled_models_dir()
         if not root.is_dir():
             raise InvalidInputError(f"{root} is not a folder of model directories")
+        manifest = read_manifest(root)
         config = config or PipelineConfig()
+        device = str(resolve_device(device))
         parser = None
-        if (root / "parser" / "config.json").is_file():
+        if "parser" in manifest.components:
             from tryon.preprocess.parser import HumanParser
 
             parser = HumanParser.from_pretrained(root / "parser").to(device).eval()
         paper_route = None
-        if all((root / name / "config.json").is_file() for name in ("hpn", "flow")):
+        if {"hpn", "flow"} <= set(manifest.components):
             from deploy import load_backend
 
             hpn = load_backend(root / "hpn", backend=backend, device=device)
             flow = load_backend(root / "flow", backend=backend, device=device)
-            paper_route = PaperRoute(hpn, flow, parser, config.paper)
+            paper_route = PaperRoute(hpn, flow, parser, config.paper, manifest.canonical_pose)
         elif config.view == "paper":
             raise InvalidInputError(
                 f"{root} has no hpn/ and flow/ model directories, which view='paper' needs"
             )
-        return cls(parser, config, pose_estimator, paper_route)
+        return cls(parser, config, pose_estimator, paper_route, manifest.canonical_pose)
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
+        """Write the models and a manifest that :meth:`from_pretrained` loads back.
+
+        Needs the torch backend; ``dtype=torch.float16`` writes shippable weights.
+        """
+        from tryon.pipeline.manifest import save_pipeline
+
+        return save_pipeline(self, directory, dtype)
 
     def with_config(self, **changes: Any) -> TryOnPipeline:
         """A pipeline sharing these loaded models, with some :class:`PipelineConfig` changed."""
         config = dataclasses.replace(self.config, **changes)
         route = self.paper_route
         if route is not None and config.paper != route.config:
-            route = PaperRoute(route.hpn, route.flow, route.parser, config.paper)
-        return TryOnPipeline(self.parser, config, self._pose_estimator, route)
+            route = PaperRoute(
+                route.hpn, route.flow, route.parser, config.paper, self.canonical_pose
+            )
+        return TryOnPipeline(self.parser, config, self._pose_estimator, route, self.canonical_pose)
 
     def clear_caches(self) -> None:
         """Forget prepared garments (benchmarks time the uncached path with this)."""
@@ -441,7 +464,7 @@ class TryOnPipeline:
         if labels is None:
             labels = source_labels(keypoints, person_mask, config)
         if pose is None:
-            template = frontal_template(256)
+            template = frontal_template(256, self.canonical_pose)
             target, size = canonical_target(keypoints, person_mask, labels, template)
         else:
             target, size = np.asarray(pose[0], np.float32), pose[1]

@@ -77,8 +77,8 @@ class TryOnResult:
 
 def skeleton_over(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """The pose drawn over a darkened copy of ``image``."""
-    from hpn.imageops import tensor_to_uint8
-    from hpn.skeleton import draw_skeleton
+    from core.images import tensor_to_uint8
+    from core.skeleton import draw_skeleton
 
     height, width = image.shape[:2]
     drawn = tensor_to_uint8(draw_skeleton(keypoints, height, width))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import validate_keypoints
 
 FACE_POINTS = (0, 14, 15, 16, 17)
 R_SHOULDER, L_SHOULDER, R_HIP, L_HIP = 2, 5, 8, 11

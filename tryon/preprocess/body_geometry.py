@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import validate_keypoints
 from tryon.errors import InvalidInputError
 
 R_SHOULDER, R_ELBOW, R_WRIST, L_SHOULDER, L_ELBOW, L_WRIST, R_HIP, L_HIP = 2, 3, 4, 5, 6, 7, 8, 11

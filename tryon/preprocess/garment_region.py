@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hpn.keypoints import scale_keypoints, validate_keypoints
+from core.keypoints import scale_keypoints, validate_keypoints
 from tryon.preprocess.body_boxes import face_mask, torso_mask, torso_polygon
 from tryon.preprocess.body_geometry import GarmentGeometry, upper_clothes_region
 from tryon.preprocess.garment_mask import GRABCUT_SEED, fill_holes

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpn.keypoints import validate_keypoints
+from core.keypoints import validate_keypoints
 from tryon.data.keypoint_formats import parse_openpose, read_deepfashion_annotations
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.preprocess.pose import PoseResult, check_rgb_image, keypoint_bbox

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hpn.imageops import uint8_to_tensor
-from hpn.modelio import PretrainedMixin
+from core.images import uint8_to_tensor
+from core.modelio import PretrainedMixin
 from tryon.data.lip import NUM_LABELS, UPPER_GARMENT_IDS
 
 _DOWNSAMPLING = 32  # a depth-5 U-Net halves the input five times
@@ -53,11 +53,21 @@ class ParserConfig:
                 f"{self.decoder_channels}"
             )
 
+    @classmethod
+    def small(cls) -> ParserConfig:
+        """ResNet-18 encoder, narrow decoder, 128 px input (the trainer's default)."""
+        return cls()
+
+    @classmethod
+    def mobile(cls) -> ParserConfig:
+        """MobileNetV2 encoder (a third of the size in fp16): the shipped demo parser."""
+        return cls(encoder="mobilenet_v2")
+
 
 class HumanParser(nn.Module, PretrainedMixin):
     """U-Net human parser: (N, 3, R, R) images in [-1, 1] -> (N, 20, R, R) LIP logits."""
 
-    model_type = "human-parser"
+    model_type = "human_parser"
     config_class = ParserConfig
 
     def __init__(self, config: ParserConfig) -> None:

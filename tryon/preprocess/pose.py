@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from hpn.keypoints import NUM_KEYPOINTS, validate_keypoints
+from core.keypoints import NUM_KEYPOINTS, validate_keypoints
 
 
 @dataclass(frozen=True)

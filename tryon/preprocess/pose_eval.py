@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.keypoints import NUM_KEYPOINTS
 from tryon.data.keypoint_formats import read_openpose_json
 from tryon.errors import NoPersonFound
 from tryon.imageio import load_image

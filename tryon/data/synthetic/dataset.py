@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from core.files import write_text_atomic
 from tryon.data import lip
 from tryon.data.keypoint_formats import (
     write_deepfashion_annotations,
@@ -213,9 +214,7 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
         "bottom": drawn.identity.bottom.kind,
     }
     progress = root / PROGRESS_DIR / f"{name}.json"
-    partial_file = progress.with_suffix(".tmp")
-    partial_file.write_text(json.dumps(record))
-    os.replace(partial_file, progress)
+    write_text_atomic(progress, json.dumps(record))
     return record
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import torch
 
-from hpn.imageops import uint8_to_tensor
-from hpn.keypoints import LIMBS, validate_keypoints
+from core.images import uint8_to_tensor
+from core.keypoints import LIMBS, validate_keypoints
 
 _LIMB_COLORS: tuple[tuple[int, int, int], ...] = tuple(
     tuple(int(255 * channel) for channel in colorsys.hsv_to_rgb(index / len(LIMBS), 0.9, 1.0))

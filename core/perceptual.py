@@ -1,4 +1,9 @@
-"""A frozen VGG-16 feature extractor with named layers, for the perceptual losses.
+"""The perceptual backbone: a frozen VGG-16 with named layers, its loss, and its loader.
+
+Every network's perceptual term reads it (HPN's global and local losses, the flow net's), so it
+lives in the base layer. :func:`load_backbone` is the one way to load it from a file together
+with the record a trained model's metadata keeps (name, SHA-256, convention, layers; never
+the file's path).
 
 The paper uses "a pretrained VGG-16" without naming layers; we read relu1_2, relu2_2,
 relu3_3 and relu4_3 by default (the usual choice since Johnson et al.). Weights come from a
@@ -13,12 +18,15 @@ file, never from a download here:
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
+
+from core.files import file_sha256
+from core.modelio import backbone_record
 
 # Index of each conv inside torchvision's ``vgg16().features``.
 VGG16_CONV_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -49,15 +57,6 @@ def _build_features(depth: int) -> nn.Sequential:
             layers += [nn.Conv2d(in_channels, int(spec), 3, padding=1), nn.ReLU(inplace=False)]
             in_channels = int(spec)
     return nn.Sequential(*layers[: depth + 1])
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a weights file, recorded in trained models' configs."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class VGG16Features(nn.Module):
@@ -134,3 +133,98 @@ class VGG16Features(nn.Module):
             raise ValueError(f"{path} is not a VGG-16 state dict: missing {missing[:3]}...")
         model.load_state_dict({key: state[key] for key in wanted})
         return model
+
+
+Criterion = Literal["l1", "l2"]
+
+
+def feature_distance(
+    output: Mapping[str, torch.Tensor],
+    target: Mapping[str, torch.Tensor],
+    criterion: Criterion,
+    weights: Mapping[str, float] | None = None,
+) -> torch.Tensor:
+    """Sum over layers of the mean L1 / L2 distance between two feature dicts (same keys)."""
+    return feature_distance_per_sample(output, target, criterion, weights).mean()
+
+
+def feature_distance_per_sample(
+    output: Mapping[str, torch.Tensor],
+    target: Mapping[str, torch.Tensor],
+    criterion: Criterion,
+    weights: Mapping[str, float] | None = None,
+) -> torch.Tensor:
+    """Like :func:`feature_distance` but one value per sample: shape (N,) for (N, ...) features.
+
+    Its mean over samples equals :func:`feature_distance` (every sample has the same size).
+    """
+    if criterion not in ("l1", "l2"):
+        raise ValueError(f"criterion must be 'l1' or 'l2', got {criterion!r}")
+    first = next(iter(output.values()))
+    total = torch.zeros(first.shape[0], device=first.device, dtype=torch.float32)
+    for name, features in output.items():
+        weight = 1.0 if weights is None else weights[name]
+        difference = (features - target[name].detach()).float().flatten(1)
+        distance = difference.abs() if criterion == "l1" else difference.square()
+        total = total + weight * distance.mean(dim=1)
+    return total
+
+
+class PerceptualLoss(nn.Module):
+    """VGG-16 perceptual loss between an output image and its ground truth.
+
+    Shapes: ``output`` and ``target`` (N, 3, H, W) in [-1, 1]; returns a scalar.
+    The backbone is frozen; gradients flow only into ``output``.
+    """
+
+    def __init__(
+        self, backbone: VGG16Features, layer_weights: Mapping[str, float] | None = None
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        if layer_weights is not None and set(layer_weights) != set(backbone.layers):
+            raise ValueError(
+                f"layer_weights keys {sorted(layer_weights)} must equal the backbone's "
+                f"layers {list(backbone.layers)}"
+            )
+        self.layer_weights = dict(layer_weights) if layer_weights is not None else None
+
+    def forward(
+        self, output: torch.Tensor, target: torch.Tensor, criterion: Criterion = "l1"
+    ) -> torch.Tensor:
+        if output.shape != target.shape:
+            raise ValueError(
+                f"output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape"
+            )
+        with torch.no_grad():
+            target_features = self.backbone(target)
+        return feature_distance(
+            self.backbone(output), target_features, criterion, self.layer_weights
+        )
+
+
+def convention_for(path: str | Path) -> Convention:
+    """The input convention a weights file implies: HED safetensors are Caffe BGR."""
+    return "caffe_bgr" if Path(path).suffix == ".safetensors" else "torchvision"
+
+
+def load_backbone(
+    path: str | Path, name: str | None = None, layers: tuple[str, ...] = DEFAULT_LAYERS
+) -> tuple[VGG16Features, dict[str, Any]]:
+    """The frozen VGG-16 of a weights file and its metadata record.
+
+    Args:
+        path: a ``.safetensors`` (HED, Caffe BGR convention) or torchvision ``.pth`` file.
+        name: what the record calls it (default: the file's name), e.g. "vgg16-hed".
+        layers: the ReLU outputs the perceptual losses read.
+
+    Returns:
+        The backbone and ``{"name", "sha256", "convention", "layers"}``.
+
+    Raises:
+        FileNotFoundError: no such file; ValueError: not a VGG-16 state dict.
+    """
+    convention = convention_for(path)
+    backbone = VGG16Features.from_file(path, layers=layers, convention=convention)
+    record = backbone_record(name or Path(path).name, file_sha256(path), convention, layers)
+    return backbone, record

@@ -1,4 +1,4 @@
-"""The generic training plumbing of hpn/training.py (RNG, data order, checkpoints, logs)."""
+"""The parts of the one training loop (core/training/: RNG, data order, checkpoints, logs)."""
 
 from __future__ import annotations
 
@@ -13,25 +13,20 @@ import torch
 from PIL import Image
 from torch import nn
 
-from hpn.errors import CheckpointError
-from hpn.modelio import PretrainedMixin
-from hpn.training import (
-    JsonlLogger,
-    ResumableSampler,
-    capture_rng_state,
+from core.errors import CheckpointError
+from core.images import save_image_grid
+from core.modelio import PretrainedMixin
+from core.training.checkpoints import (
     find_latest_checkpoint,
     list_checkpoints,
     load_training_checkpoint,
     prune_checkpoints,
-    read_jsonl,
-    restore_rng_state,
-    resumable_loader,
-    save_image_grid,
     save_training_checkpoint,
-    seed_everything,
     step_name,
-    write_resolved_options,
 )
+from core.training.data import ResumableSampler, resumable_loader
+from core.training.records import JsonlLogger, read_jsonl, write_resolved_options
+from core.training.rng import capture_rng_state, restore_rng_state, seed_everything
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ an all-zero map, so "no evidence" never looks like "a joint at the origin".
 
 Keypoints arrive either in grid cells already, or as pixel (x, y) of an image of
 ``image_size = (height, width)``; those are rescaled pixel-centre to pixel-centre, like
-:func:`hpn.keypoints.scale_keypoints`: ``x_grid = (x + 0.5) * size / width - 0.5``.
+:func:`core.keypoints.scale_keypoints`: ``x_grid = (x + 0.5) * size / width - 0.5``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hpn.keypoints import NUM_KEYPOINTS
+from core.keypoints import NUM_KEYPOINTS
 
 DEFAULT_SIGMA = 3.2
 

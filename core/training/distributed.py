@@ -6,7 +6,7 @@
 context when they are absent, so the same trainer code runs both ways).
 
 Equivalence with one process: every rank reads its slice of the SAME global index stream as
-:class:`hpn.training.ResumableSampler` (global batch = per-rank batch x world size, rank r
+:class:`core.training.data.ResumableSampler` (global batch = per-rank batch x world size, rank r
 takes items [r*b, (r+1)*b) of each global batch), and DDP averages gradients over ranks, so
 with equal per-rank batches the update equals a single-process step on the global batch up to
 float summation order. BatchNorm is the exception: each rank normalises with its own batch's
@@ -26,9 +26,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
-
-from hpn.training import ResumableSampler, loader_over
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,70 +193,16 @@ def all_reduce_mean(value: torch.Tensor, context: DistributedContext) -> torch.T
     return reduced / context.world_size
 
 
-class ShardedResumableSampler(Sampler[int]):
-    """This rank's share of :class:`hpn.training.ResumableSampler`'s endless stream.
+def all_ranks_true(flag: bool, context: DistributedContext) -> bool:
+    """Whether ``flag`` holds on every rank (one small collective; the NaN guard's vote).
 
-    The global stream is cut into global batches of ``batch_size * world_size`` items; rank r
-    yields items ``[r * batch_size, (r + 1) * batch_size)`` of each. Ranks therefore see
-    disjoint shards and together exactly the single-process stream, and ``start`` (the
-    GLOBAL number of samples consumed) resumes them all.
-
-    Args:
-        dataset_size: items in the data set.
-        seed: seed of the data order (same on all ranks).
-        batch_size: per-rank batch size.
-        context: this rank.
-        start: global samples already consumed (a multiple of the global batch when resuming
-            a run with this world size).
+    Every rank gets the same answer, so all of them stop together instead of leaving the
+    others waiting in the next gradient all-reduce.
     """
-
-    def __init__(
-        self,
-        dataset_size: int,
-        seed: int,
-        batch_size: int,
-        context: DistributedContext,
-        start: int = 0,
-    ) -> None:
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.stream = ResumableSampler(dataset_size, seed, start)
-        self.batch_size = batch_size
-        self.context = context
-
-    def __iter__(self) -> Iterator[int]:
-        global_batch = self.batch_size * self.context.world_size
-        first = self.context.rank * self.batch_size
-        for position, index in enumerate(self.stream):
-            if first <= position % global_batch < first + self.batch_size:
-                yield index
-
-
-def sharded_loader(
-    dataset: Dataset,
-    batch_size: int,
-    seed: int,
-    context: DistributedContext,
-    samples_seen: int = 0,
-    num_workers: int = 0,
-    pin_memory: bool = False,
-) -> DataLoader:
-    """:func:`hpn.training.resumable_loader` for one rank: endless, resumable, sharded.
-
-    Args:
-        dataset: a map-style dataset with ``__len__``.
-        batch_size: per-rank batch size (global batch = ``batch_size * world_size``).
-        seed: seed of the data order.
-        context: this rank.
-        samples_seen: GLOBAL items earlier steps consumed.
-        num_workers: DataLoader worker processes.
-        pin_memory: pin batches for host-to-GPU copies.
-    """
-    sampler = ShardedResumableSampler(
-        len(dataset),  # type: ignore[arg-type]
-        seed,
-        batch_size,
-        context,
-        start=samples_seen,
-    )
-    return loader_over(dataset, sampler, batch_size, seed + context.rank, num_workers, pin_memory)
+    if not context.distributed:
+        return flag
+    vote = torch.tensor([1.0 if flag else 0.0])
+    if dist.get_backend() == "nccl":
+        vote = vote.cuda()
+    dist.all_reduce(vote, op=dist.ReduceOp.MIN)
+    return bool(vote.item() == 1.0)
