@@ -13,6 +13,9 @@ a tensor and the PNG written from it score the same.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection, Mapping, Sequence
+
 import numpy as np
 import torch
 from scipy import ndimage
@@ -76,3 +79,34 @@ def ssim_batch(first: np.ndarray, second: np.ndarray, win_size: int | None = Non
     height, width = first.shape[1:3]
     similarity = (numerator / denominator)[:, pad : height - pad, pad : width - pad, :]
     return similarity.mean(axis=(1, 2), dtype=np.float64).mean(axis=1)
+
+
+def mean_and_sem(values: Sequence[float]) -> dict[str, float]:
+    """``{"mean", "sem"}`` of finite ``values`` (NaN ones left out; sem NaN below two)."""
+    array = np.asarray([v for v in values if not math.isnan(v)], np.float64)
+    if not len(array):
+        return {"mean": float("nan"), "sem": float("nan")}
+    sem = float(array.std(ddof=1) / math.sqrt(len(array))) if len(array) > 1 else float("nan")
+    return {"mean": float(array.mean()), "sem": sem}
+
+
+def paired_comparison(
+    first: Mapping[str, Sequence[float]],
+    second: Mapping[str, Sequence[float]],
+    lower_is_better: Collection[str] = (),
+) -> dict[str, dict[str, float]]:
+    """Per score both methods have: how often ``first`` is better on the same item (win
+    rate), the mean gain and its standard error (gain > 0 means ``first`` is better)."""
+    out = {}
+    for name in first.keys() & second.keys():
+        a, b = np.asarray(first[name], np.float64), np.asarray(second[name], np.float64)
+        if len(a) != len(b) or not len(a):
+            continue
+        gain = (b - a) if name in lower_is_better else (a - b)
+        sem = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else float("nan")
+        out[name] = {
+            "win_rate": float((gain > 0).mean()),
+            "mean_gain": float(gain.mean()),
+            "sem": sem,
+        }
+    return out

@@ -128,6 +128,15 @@ HPN = register(
         summary="pose transfer: person image + target pose maps -> the person in that pose",
     )
 )
+HPN_WARP_REFINE = register(
+    ModelEntry(
+        "hpn_warp_refine",
+        "hpn.warp_refine:WarpRefineHPN",
+        presets=("small", "tiny"),
+        summary="pose transfer by moving pixels: part-warp prior + pose maps -> residual "
+        "flow, visibility mask and fill colours",
+    )
+)
 APPEARANCE_FLOW = register(
     ModelEntry(
         "appearance_flow",

@@ -71,6 +71,10 @@ class HPNConfig:
         image_channels: channels of the input and output images.
         image_skip: predict the output as a correction of the input image (beyond the
             paper; see the module docstring). Off in every preset.
+        output_channels: channels of the output (None: ``image_channels``, an image); the
+            warp-and-refine variant (:mod:`hpn.warp_refine`) reads 4 and writes 6.
+        output_activation: "tanh" (an image in [-1, 1], the paper) or "none" (raw maps,
+            which the warp-and-refine variant turns into a flow, a mask and colours).
     """
 
     bottleneck_size: int = 32
@@ -80,6 +84,8 @@ class HPNConfig:
     pose_sigma: float = 3.2
     image_channels: int = 3
     image_skip: bool = False
+    output_channels: int | None = None
+    output_activation: str = "tanh"
 
     def __post_init__(self) -> None:
         for name in ("bottleneck_size", "start_resolution", "final_resolution"):
@@ -97,6 +103,21 @@ class HPNConfig:
             )
         if self.pose_sigma <= 0:
             raise ValueError(f"pose_sigma must be positive, got {self.pose_sigma}")
+        if self.output_activation not in ("tanh", "none"):
+            raise ValueError(
+                f"output_activation must be 'tanh' or 'none', got {self.output_activation!r}"
+            )
+        if self.image_skip and (
+            self.out_channels != self.image_channels or self.output_activation != "tanh"
+        ):
+            raise ValueError(
+                "image_skip needs an image output (output_channels = image_channels, tanh)"
+            )
+
+    @property
+    def out_channels(self) -> int:
+        """Channels the network writes (``output_channels`` or ``image_channels``)."""
+        return self.output_channels or self.image_channels
 
     @classmethod
     def paper(cls) -> HPNConfig:
@@ -222,7 +243,7 @@ class HPN(PretrainedMixin, nn.Module):
         encoder = ConvBlock(self.config.channels(2 * resolution), channels)
         decoder = ConvBlock(coarser + channels, channels)
         from_rgb = nn.Conv2d(self.config.image_channels, self.config.channels(2 * resolution), 1)
-        to_rgb = nn.Conv2d(channels, self.config.image_channels, 1)
+        to_rgb = nn.Conv2d(channels, self.config.out_channels, 1)
         for module in (encoder, decoder, from_rgb):
             he_init(module)
         if self.config.image_skip:
@@ -298,7 +319,9 @@ class HPN(PretrainedMixin, nn.Module):
         for resolution in reversed(self._resolutions_top_down()):
             hidden = F.interpolate(hidden, scale_factor=2.0, mode="nearest")
             hidden = self.decoder[str(resolution)](torch.cat([hidden, skips.pop()], dim=1))
-        output = torch.tanh(self.to_rgb(hidden))
+        output = self.to_rgb(hidden)
+        if self.config.output_activation == "tanh":
+            output = torch.tanh(output)
         if self.config.image_skip:
             output = _add_in_tanh_space(image, output)
         return output

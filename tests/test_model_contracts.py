@@ -5,11 +5,12 @@ from __future__ import annotations
 import test_flow_model
 import test_hpn_model
 import test_preprocess_parser
+import test_warp_refine
 from model_contract import ModelContract
 
 from core import registry
 
-CONTRACT_MODULES = (test_hpn_model, test_flow_model, test_preprocess_parser)
+CONTRACT_MODULES = (test_hpn_model, test_flow_model, test_preprocess_parser, test_warp_refine)
 
 
 def test_every_registered_model_type_has_a_contract_test_class():

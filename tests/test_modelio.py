@@ -125,7 +125,7 @@ def test_data_names_drop_the_machine():
 
 
 def test_registry_lists_every_network_and_refuses_unknown_types():
-    assert registry.model_types() == ("appearance_flow", "hpn", "human_parser")
+    assert registry.model_types() == ("appearance_flow", "hpn", "hpn_warp_refine", "human_parser")
     assert registry.model_class("hpn").__name__ == "HPN"
     assert registry.entry("hpn").preset("tiny").final_resolution == 128
     assert registry.entry("appearance_flow").preset().coarsest_stride == 16  # the default

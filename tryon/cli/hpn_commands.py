@@ -335,3 +335,109 @@ def eval_hpn_cost(preset: str, time_at: int | None, batch_size: int, repeats: in
             f"median {timing['median_s'] * 1000:.1f} ms, min {timing['min_s'] * 1000:.1f} ms "
             f"over {repeats} runs"
         )
+
+
+def _prior_pairs(data: Path, split: str, resolution: int, seed: int = 0) -> Any:
+    from tryon.data.prior_pairs import PriorPairs
+
+    try:
+        return PriorPairs(_pairs(data, split, resolution, seed=seed))
+    except ValueError as error:
+        raise InvalidInputError(f"{data}: {error}") from error
+
+
+@train.command("hpn-refine")
+@data_option("A `tryon data synth` root (person masks are needed for the part-warp prior).")
+@run_dir_option
+@click.option(
+    "--config",
+    "preset",
+    type=click.Choice(registry.HPN_WARP_REFINE.presets),
+    default="small",
+    show_default=True,
+    help="Backbone preset (WarpRefineConfig.small/tiny).",
+)
+@click.option("--levels", help="Resolutions to train, e.g. 64,128,256 [default: all].")
+@click.option("--steps-per-level", type=click.IntRange(min=1), default=800, show_default=True)
+@click.option("--batch-size", default="4", show_default=True, help="One, or one per level.")
+@click.option("--backbone", help="VGG-16 weights [default: the fetched vgg16-hed].")
+@click.option("--vgg-layers", help="VGG-16 layers of the perceptual losses.")
+@click.option("--local-weight", type=click.FloatRange(min=0), default=0.05, show_default=True)
+@click.option("--pixel-weight", type=click.FloatRange(min=0), default=20.0, show_default=True)
+@click.option(
+    "--visibility-weight",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="Reward for using the warped pixels where the prior is valid.",
+)
+@click.option(
+    "--smoothness-weight",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Total variation of the residual flow.",
+)
+@training_options(learning_rate=1e-3)
+def train_hpn_refine(**options: Any) -> None:
+    """Train the warp-and-refine HPN (part-warp prior + residual flow, mask and fill)."""
+    from hpn.warp_refine_trainer import WarpRefineTask, WarpRefineTrainConfig
+    from tryon.assets import perceptual_backbone
+
+    loop = pop_loop_options(options)
+    data, preset = options["data"], options["preset"]
+    model_config = registry.HPN_WARP_REFINE.preset(preset)
+    backbone_levels = model_config.backbone.levels()
+    try:
+        config = WarpRefineTrainConfig(
+            levels=_int_list(options["levels"], "--levels") if options["levels"]
+            else backbone_levels,
+            steps_per_level=options["steps_per_level"],
+            batch_sizes=_int_list(options["batch_size"], "--batch-size"),
+            local_weight=options["local_weight"], pixel_weight=options["pixel_weight"],
+            visibility_weight=options["visibility_weight"],
+            smoothness_weight=options["smoothness_weight"], **loop,
+        )  # fmt: skip
+        config.check_against(model_config.backbone)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    dataset = _prior_pairs(data, "train", config.levels[-1], seed=config.seed)
+    loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
+    train_from_options(
+        WarpRefineTask(model_config, config, loss_backbone), dataset, options, data,
+        backbone_info, extra={"preset": preset},
+    )  # fmt: skip
+
+
+@evaluate.command("hpn-refine")
+@model_dir_option
+@data_option("A `tryon data synth` root; its test split is scored.")
+@eval_output_options
+@click.option(
+    "--paper-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The paper variant to compare with (an HPN model directory; default: the demo's).",
+)
+@click.option("--resolution", type=click.IntRange(min=32), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@device_option()
+def eval_hpn_refine(
+    model_dir: Path, data: Path, json_path: Path | None, limit: int | None,
+    paper_model: Path | None, resolution: int, batch_size: int, device: str,
+) -> None:  # fmt: skip
+    """Warp-and-refine vs the part warp alone, the paper's HPN and "reference unchanged"."""
+    from core.devices import resolve_device
+    from core.training.loop import resolve_model_dir
+    from hpn.model import HPN
+    from hpn.warp_refine import WarpRefineHPN
+    from hpn.warp_refine_eval import compare_pose_transfer
+    from tryon.pipeline import bundled_models_dir
+
+    target = resolve_device(device)
+    model = WarpRefineHPN.from_pretrained(resolve_model_dir(model_dir)).to(target)
+    paper = HPN.from_pretrained(paper_model or bundled_models_dir() / "hpn").to(target).eval()
+    dataset = _prior_pairs(data, "test", resolution)
+    scores = compare_pose_transfer(model, dataset, paper, limit=limit, batch_size=batch_size)
+    scores.update(model=str(model_dir), data=str(data))
+    click.echo(json.dumps(scores, indent=2))
+    write_scores(json_path, scores)

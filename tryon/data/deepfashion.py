@@ -45,8 +45,8 @@ class DeepFashionPairs(Dataset):
 
     Items are dicts: ``reference`` / ``target`` (3, R, R) float in [-1, 1];
     ``reference_keypoints`` / ``target_keypoints`` (18, 2) float32 pixels of the R x R image,
-    NaN missing; ``reference_name`` / ``target_name`` (str); and ``target_person_mask``
-    (1, R, R) float {0, 1} when the layout has a person-mask folder.
+    NaN missing; ``reference_name`` / ``target_name`` (str); and ``reference_person_mask`` /
+    ``target_person_mask`` (1, R, R) float {0, 1} when the layout has a person-mask folder.
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class DeepFashionPairs(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         reference_name, target_name = self.pairs[index]
         flip = flip_decision(self.flip_probability, self.seed, self.epoch, index)
-        reference, reference_keypoints, _ = self._load(reference_name, flip)
+        reference, reference_keypoints, reference_mask = self._load(reference_name, flip)
         target, target_keypoints, target_mask = self._load(target_name, flip)
         item: dict[str, torch.Tensor | str] = {
             "reference": uint8_to_tensor(reference),
@@ -113,6 +113,7 @@ class DeepFashionPairs(Dataset):
             "reference_name": reference_name,
             "target_name": target_name,
         }
-        if target_mask is not None:
+        if target_mask is not None and reference_mask is not None:
+            item["reference_person_mask"] = mask_to_tensor(reference_mask)
             item["target_person_mask"] = mask_to_tensor(target_mask)
         return item

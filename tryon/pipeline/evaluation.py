@@ -30,7 +30,6 @@ not what is scored).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,7 +123,7 @@ def evaluate_tryon(
     """
     from tqdm import tqdm
 
-    from core.metrics import ssim
+    from core.metrics import mean_and_sem, paired_comparison, ssim
     from hpn.metrics import local_ssim
     from tryon.data import resolve_layout
     from tryon.data.imageio import read_parse
@@ -207,11 +206,11 @@ def evaluate_tryon(
         "the long side. Keypoints and person masks from the data set. Catalog views in the "
         "truth's canonical pose; paper_catalog in the paper's frame.",
         "methods": {
-            method: {name: _summary(values) for name, values in by_score.items()}
+            method: {name: mean_and_sem(values) for name, values in by_score.items()}
             for method, by_score in scores.items()
         },
         "comparisons": {
-            f"{a}_vs_{b}": _paired(scores[a], scores[b])
+            f"{a}_vs_{b}": paired_comparison(scores[a], scores[b], LOWER_IS_BETTER)
             for a, b in COMPARISONS
             if a in scores and b in scores
         },
@@ -225,32 +224,7 @@ def _pairs(root: Path, limit: int | None) -> list[tuple[str, str]]:
     return pairs[:limit] if limit else pairs
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    finite = np.array([v for v in values if not math.isnan(v)])
-    if not len(finite):
-        return {"mean": float("nan"), "sem": float("nan")}
-    sem = float(finite.std(ddof=1) / math.sqrt(len(finite))) if len(finite) > 1 else float("nan")
-    return {"mean": float(finite.mean()), "sem": sem}
-
-
 LOWER_IS_BETTER = frozenset({"vgg_distance", "background_mad"})
-
-
-def _paired(first: dict[str, list[float]], second: dict[str, list[float]]) -> dict[str, Any]:
-    """Per score: the share of pairs where ``first`` is better, the mean gain and its SEM."""
-    out = {}
-    for name in first.keys() & second.keys():
-        a, b = np.array(first[name]), np.array(second[name])
-        if len(a) != len(b) or not len(a):
-            continue
-        gain = (b - a) if name in LOWER_IS_BETTER else (a - b)
-        sem = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else float("nan")
-        out[name] = {
-            "win_rate": float((gain > 0).mean()),
-            "mean_gain": float(gain.mean()),
-            "sem": sem,
-        }
-    return out
 
 
 __all__ = ["CATALOG_METHODS", "COMPARISONS", "OWN_METHODS", "evaluate_tryon", "paste_baseline"]

@@ -1,0 +1,212 @@
+"""Warp-and-refine HPN: the paper's progressive network refining a part warp, not redrawing.
+
+The part warp (:mod:`hpn.part_warp`) already moves every visible pixel of the source person
+to the target pose; the scene around them stays where it is (the prior reads the source's
+own pixel there). This network reads that prior image with two validity maps, the person
+coverage and where the prior reads real background (not the person who has moved away),
+plus, at the bottleneck, the target pose maps as the paper's HPN does, and predicts, at its
+working resolution,
+
+- a residual flow (normalised units, bounded by ``max_residual`` through a tanh) that
+  corrects the part warp where rigid parts are wrong (cloth folding at a joint, a turned
+  torso);
+- a visibility mask m in [0, 1]: where to trust the warped source;
+- RGB for what no source pixel shows (a dis-occluded torso behind a lowered arm, the
+  background where the person stood).
+
+Output = m * warp(source, prior + residual) + (1 - m) * generated. The flow and the mask are
+predicted at the working size and applied to the source at its own resolution
+(:func:`compose`), so a canonical view keeps the photo's detail; only the generated fill is
+upsampled. Everything else is the paper's network (:class:`hpn.model.HPN`: the progressive
+encoder-decoder with U-Net skips, pose maps at the bottleneck, growth without fade-in) with 4
+input channels (prior RGB, person coverage, background validity) and 6 raw outputs. The
+catalog view runs it on the photo with its background replaced by the studio backdrop.
+
+At initialisation the residual and the generated colours start at zero and the mask at
+``initial_visibility`` (its output bias), so a fresh network already returns the part warp
+where it covers; training spends its steps on what the warp gets wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Self
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.modelio import PretrainedMixin
+from hpn.model import HPN, HPNConfig
+from hpn.part_warp import sample
+
+INPUT_CHANNELS = 5  # prior RGB + person coverage + background validity
+OUTPUT_CHANNELS = 6  # residual flow (2), visibility logit (1), RGB (3)
+
+
+@dataclasses.dataclass(frozen=True)
+class WarpRefineConfig:
+    """Shape of a :class:`WarpRefineHPN`.
+
+    Attributes:
+        backbone: the progressive U-Net (its image and output channels are set here).
+        max_residual: bound of the residual flow, in normalised units (0.1 = 5 % of the side).
+        initial_visibility: the mask's value where the network starts (trust the warp).
+    """
+
+    backbone: HPNConfig = dataclasses.field(default_factory=HPNConfig.small)
+    max_residual: float = 0.1
+    initial_visibility: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_residual <= 1:
+            raise ValueError(f"max_residual must be in (0, 1], got {self.max_residual}")
+        if not 0 < self.initial_visibility < 1:
+            raise ValueError(f"initial_visibility must be in (0, 1), got {self.initial_visibility}")
+
+    @classmethod
+    def small(cls) -> WarpRefineConfig:
+        """The CPU preset: HPN's small backbone (64 -> 256, bottleneck 256 x 16 x 16)."""
+        return cls(backbone=HPNConfig.small())
+
+    @classmethod
+    def tiny(cls) -> WarpRefineConfig:
+        """For tests: HPN's tiny backbone (32 -> 128)."""
+        return cls(backbone=HPNConfig.tiny())
+
+    def network_config(self) -> HPNConfig:
+        """The backbone with 5 input and 6 raw output channels."""
+        return dataclasses.replace(
+            self.backbone,
+            image_channels=INPUT_CHANNELS,
+            output_channels=OUTPUT_CHANNELS,
+            output_activation="none",
+            image_skip=False,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Refinement:
+    """What the network predicts at its working resolution R.
+
+    Attributes:
+        residual: (N, 2, R, R) flow correction in normalised units (x, y).
+        visibility: (N, 1, R, R) in [0, 1], how much of the warped source to keep.
+        generated: (N, 3, R, R) in [-1, 1], colours for what the source does not show.
+    """
+
+    residual: torch.Tensor
+    visibility: torch.Tensor
+    generated: torch.Tensor
+
+
+class WarpRefineHPN(PretrainedMixin, nn.Module):
+    """``forward(prior, validity, pose_maps) -> (residual, visibility, generated)``.
+
+    Shapes:
+        prior: (N, 3, R, R) the source read through the prior grid, in [-1, 1]; validity:
+        (N, 2, R, R) in [0, 1], the person coverage and the background validity of the prior;
+        pose_maps: (N, 18, B, B) of the target pose; outputs as :class:`Refinement`.
+    """
+
+    model_type = "hpn_warp_refine"
+    config_class = WarpRefineConfig
+
+    def __init__(self, config: WarpRefineConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.network = HPN(config.network_config())
+        self._initialise_head()
+
+    def _initialise_head(self) -> None:
+        """Zero residual and colours, the visibility logit at ``initial_visibility``."""
+        head = self.network.to_rgb
+        nn.init.zeros_(head.weight)
+        with torch.no_grad():
+            head.bias.zero_()
+            p = self.config.initial_visibility
+            head.bias[2] = math.log(p / (1 - p))
+
+    @property
+    def resolution(self) -> int:
+        return self.network.resolution
+
+    @property
+    def pose_map_size(self) -> int:
+        return self.network.pose_map_size
+
+    def grow(self) -> None:
+        """The backbone's next level (new blocks, a fresh zero-initialised head)."""
+        self.network.grow()
+        self._initialise_head()
+
+    def grow_to(self, resolution: int) -> None:
+        while self.resolution < resolution:
+            self.grow()
+        if self.resolution != resolution:
+            raise ValueError(f"cannot reach resolution {resolution} from {self.resolution}")
+
+    def architecture_state(self) -> dict[str, Any]:
+        return self.network.architecture_state()
+
+    @classmethod
+    def from_architecture_state(cls, config: WarpRefineConfig, state: dict[str, Any]) -> Self:
+        model = cls(config)
+        model.grow_to(int(state.get("resolution", config.backbone.start_resolution)))
+        return model
+
+    def forward(
+        self, prior: torch.Tensor, validity: torch.Tensor, pose_maps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if validity.shape[1] != 2 or validity.shape[-2:] != prior.shape[-2:]:
+            raise ValueError(
+                f"validity must be (N, 2, H, W) like the prior {tuple(prior.shape)} (person "
+                f"coverage, background validity), got {tuple(validity.shape)}"
+            )
+        raw = self.network(torch.cat([prior, validity * 2 - 1], dim=1), pose_maps)
+        residual = self.config.max_residual * torch.tanh(raw[:, :2])
+        visibility = torch.sigmoid(raw[:, 2:3])
+        generated = torch.tanh(raw[:, 3:])
+        return residual, visibility, generated
+
+    def refine(
+        self, prior: torch.Tensor, validity: torch.Tensor, pose_maps: torch.Tensor
+    ) -> Refinement:
+        """:meth:`forward` as a :class:`Refinement`."""
+        return Refinement(*self(prior, validity, pose_maps))
+
+
+def compose(
+    source: torch.Tensor,
+    prior_grid: torch.Tensor,
+    validity: torch.Tensor,
+    refinement: Refinement,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The refined image at the grid's resolution, and where it comes from the source.
+
+    The refinement (predicted at R) is upsampled to the grid's size; the source is sampled at
+    ``prior_grid + residual`` at its own resolution. The visibility is cut to where the
+    prior is valid (person coverage or real background): nothing is copied from a place the
+    prior knows to be wrong.
+
+    Shapes:
+        source: (N, 3, Hs, Ws) in [-1, 1]; prior_grid: (N, H, W, 2) normalised; validity:
+        (N, 2, H, W); returns the image (N, 3, H, W) in [-1, 1] and the final mask
+        (N, 1, H, W).
+    """
+    size = prior_grid.shape[1:3]
+
+    def up(tensor: torch.Tensor) -> torch.Tensor:
+        if tuple(tensor.shape[-2:]) == tuple(size):
+            return tensor
+        return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
+
+    residual, visibility, generated = (
+        up(refinement.residual),
+        up(refinement.visibility),
+        up(refinement.generated),
+    )
+    warped = sample(source, prior_grid, residual)
+    mask = visibility * validity.sum(dim=1, keepdim=True).clamp(0, 1)
+    return mask * warped + (1 - mask) * generated, mask

@@ -1,0 +1,110 @@
+"""Warp-and-refine against its baselines on pose-transfer pairs: SSIM, local-SSIM, win rates.
+
+Methods, each scored against the target at the data's resolution R (protocol-B SSIM,
+:func:`core.metrics.ssim`; local-SSIM over the descriptor regions of the target keypoints,
+:func:`hpn.metrics.local_ssim`):
+
+- ``warp_refine``: the warp-and-refine HPN at its level, composed at R;
+- ``part_warp``: the part-warp prior alone, its invalid pixels inpainted (OpenCV's Telea);
+- ``paper``: the paper's pure encoder-decoder (an :class:`hpn.model.HPN`, e.g. the shipped
+  demo model) at its own level, its output resized to R;
+- ``reference``: the reference returned unchanged.
+
+Items need ``prior_grid`` and ``validity`` (:class:`tryon.data.prior_pairs.PriorPairs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from core.images import tensor_to_uint8
+from core.metrics import mean_and_sem, paired_comparison, ssim
+from hpn.evaluation import predict
+from hpn.metrics import local_ssim
+from hpn.pairs import resize_pair_batch
+from hpn.part_warp import sample
+from hpn.warp_refine import WarpRefineHPN, compose
+from hpn.warp_refine_trainer import level_inputs
+
+METHODS = ("warp_refine", "part_warp", "paper", "reference")
+
+
+def part_warp_alone(prior: np.ndarray, validity: np.ndarray) -> np.ndarray:
+    """The prior image with the pixels it cannot vouch for inpainted (HxWx3 uint8)."""
+    holes = (validity.sum(axis=0) < 0.5).astype(np.uint8)
+    return cv2.inpaint(prior, holes, 3, cv2.INPAINT_TELEA) if holes.any() else prior
+
+
+@torch.no_grad()
+def compare_pose_transfer(
+    model: WarpRefineHPN,
+    dataset: Dataset,
+    paper_model: Any | None = None,
+    limit: int | None = None,
+    batch_size: int = 4,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Scores of every method (module docstring) and paired comparisons with warp_refine.
+
+    Returns:
+        ``{"pairs", "resolution", "methods": {m: {"ssim": {"mean", "sem"}, "local_ssim": ...}},
+        "comparisons": {"warp_refine_vs_<m>": {score: {"win_rate", "mean_gain", "sem"}}}}``.
+    """
+    from tqdm import tqdm
+
+    model.eval()
+    device = next(model.parameters()).device
+    count = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
+    subset = torch.utils.data.Subset(dataset, range(count))
+    loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
+    scores: dict[str, dict[str, list[float]]] = {}
+    resolution = None
+    for batch in tqdm(loader, desc="eval warp-refine", disable=not show_progress):
+        resolution = batch["reference"].shape[-1]
+        inputs = level_inputs(batch, model.resolution, model, device)
+        refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
+        grid = batch["prior_grid"].to(device)
+        validity = batch["validity"].to(device)
+        reference = batch["reference"].to(device)
+        refined, _ = compose(reference, grid, validity, refinement)
+        prior = sample(reference, grid)
+        outputs = {"warp_refine": refined.cpu(), "reference": batch["reference"]}
+        if paper_model is not None:
+            level = resize_pair_batch(batch, paper_model.resolution)
+            generated = predict(paper_model, level)
+            outputs["paper"] = F.interpolate(
+                generated, size=(resolution, resolution), mode="bilinear"
+            ).clamp(-1, 1)
+        for index in range(len(refined)):
+            target = tensor_to_uint8(batch["target"][index])
+            keypoints = batch["target_keypoints"][index].numpy()
+            images = {name: tensor_to_uint8(values[index]) for name, values in outputs.items()}
+            images["part_warp"] = part_warp_alone(
+                tensor_to_uint8(prior[index].cpu()), batch["validity"][index].numpy()
+            )
+            for name, image in images.items():
+                record = scores.setdefault(name, {"ssim": [], "local_ssim": []})
+                record["ssim"].append(ssim(image, target))
+                record["local_ssim"].append(local_ssim(image, target, keypoints))
+    return {
+        "pairs": count,
+        "resolution": resolution,
+        "model_resolution": model.resolution,
+        "paper_resolution": None if paper_model is None else paper_model.resolution,
+        "protocol": "SSIM protocol B (core.metrics) and local-SSIM (hpn.metrics) against the "
+        "target at the data's resolution; the paper model's output resized to it",
+        "methods": {
+            name: {k: mean_and_sem(v) for k, v in by.items()} for name, by in scores.items()
+        },
+        "comparisons": {
+            f"warp_refine_vs_{name}": paired_comparison(scores["warp_refine"], scores[name])
+            for name in scores
+            if name != "warp_refine"
+        },
+    }

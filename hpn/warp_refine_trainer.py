@@ -1,0 +1,169 @@
+"""Training the warp-and-refine HPN: the paper's schedule and losses plus two terms.
+
+:class:`WarpRefineTask` is :class:`hpn.trainer.HPNTask` (levels, growth without fade-in, Adam,
+the L2-then-L1 perceptual criterion, local descriptors) with the warp-and-refine forward:
+each step reads the batch's part-warp prior (:mod:`tryon.data.prior_pairs` makes it), asks
+the network for a residual flow, a visibility mask and colours, composes the output with
+:func:`hpn.warp_refine.compose` from the full-resolution reference, and adds to the paper's
+loss
+
+- ``visibility_weight`` x mean((1 - m) x validity): a reward for using the warped pixels
+  where the prior is valid (PF-AFN / GFLA style), so the network does not learn to redraw
+  what it can copy;
+- ``smoothness_weight`` x total variation of the residual flow: corrections are smooth.
+
+Batches carry ``reference``, ``target`` (3, R, R), ``target_keypoints`` (18, 2),
+``prior_grid`` (R, R, 2) and ``validity`` (2, R, R) at the data's resolution R; a level
+below R resizes the prior (it is in normalised units, so resizing keeps its meaning) and the
+target, and always samples the reference at R.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.perceptual import VGG16Features
+from core.posemaps import pose_maps_batch
+from core.skeleton import draw_skeleton
+from core.training.loop import StepResult
+from hpn.losses import PoseTransferLoss, criterion_for_step
+from hpn.part_warp import sample
+from hpn.trainer import HPNTask, Phase, TrainConfig
+from hpn.warp_refine import Refinement, WarpRefineConfig, WarpRefineHPN, compose
+
+
+@dataclasses.dataclass(frozen=True)
+class WarpRefineTrainConfig(TrainConfig):
+    """:class:`hpn.trainer.TrainConfig` plus the two warp-and-refine terms.
+
+    Attributes:
+        visibility_weight: weight of the reward for using warped pixels (0-255 units of
+            the perceptual loss are not involved: the term is a mean in [0, 1]).
+        smoothness_weight: weight of the residual flow's total variation.
+    """
+
+    visibility_weight: float = 0.5
+    smoothness_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.visibility_weight < 0 or self.smoothness_weight < 0:
+            raise ValueError("visibility_weight and smoothness_weight must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelInputs:
+    """A batch brought to one level: what the network reads and what it is scored against."""
+
+    reference: torch.Tensor
+    prior_grid: torch.Tensor
+    validity: torch.Tensor
+    prior: torch.Tensor
+    pose_maps: torch.Tensor
+    target: torch.Tensor
+    target_keypoints: torch.Tensor
+
+
+def level_inputs(
+    batch: Mapping[str, Any], resolution: int, model: WarpRefineHPN, device: torch.device
+) -> LevelInputs:
+    """The batch at ``resolution``: prior and target resized, the reference kept at R."""
+    reference = batch["reference"].to(device, torch.float32)
+    target = batch["target"].to(device, torch.float32)
+    grid = batch["prior_grid"].to(device, torch.float32)
+    validity = batch["validity"].to(device, torch.float32)
+    keypoints = batch["target_keypoints"].to(device, torch.float32)
+    source = reference.shape[-1]
+    if source != resolution:
+        size = (resolution, resolution)
+        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear")
+        grid = grid.permute(0, 2, 3, 1)
+        validity = F.interpolate(validity, size=size, mode="bilinear")
+        target = F.interpolate(target, size=size, mode="bilinear", antialias=True)
+        keypoints = (keypoints + 0.5) * (resolution / source) - 0.5
+    maps = pose_maps_batch(
+        keypoints, model.pose_map_size, model.config.backbone.pose_sigma, (resolution, resolution)
+    )
+    prior = sample(reference, grid)
+    return LevelInputs(reference, grid, validity, prior, maps, target, keypoints)
+
+
+def total_variation(flow: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of neighbouring flow vectors (N, 2, H, W)."""
+    across = (flow[..., :, 1:] - flow[..., :, :-1]).abs().mean()
+    down = (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean()
+    return across + down
+
+
+class WarpRefineTask(HPNTask):
+    """The warp-and-refine HPN on the one loop (see the module docstring).
+
+    Args:
+        config: the network (:class:`hpn.warp_refine.WarpRefineConfig`).
+        options: the schedule, the paper's loss switches and the two extra weights.
+        backbone: the frozen VGG-16 of the perceptual losses.
+    """
+
+    name = "hpn_warp_refine"
+    model_class = WarpRefineHPN
+
+    def __init__(
+        self, config: WarpRefineConfig, options: WarpRefineTrainConfig, backbone: VGG16Features
+    ) -> None:
+        options.check_against(config.backbone)
+        super(HPNTask, self).__init__(config, options)
+        self.loss = PoseTransferLoss(
+            backbone, options.use_local, options.local_weight, options.pixel_weight
+        )
+
+    def build_model(self) -> WarpRefineHPN:
+        model = WarpRefineHPN(self.config)
+        model.grow_to(self.options.phases()[0].resolution)
+        return model
+
+    def step(
+        self, network: nn.Module, batch: Mapping[str, Any], phase: Phase, step_in_phase: int
+    ) -> StepResult:
+        model = getattr(network, "module", network)
+        inputs = level_inputs(batch, phase.resolution, model, self.device)
+        refinement = Refinement(*network(inputs.prior, inputs.validity, inputs.pose_maps))
+        output, _ = compose(inputs.reference, inputs.prior_grid, inputs.validity, refinement)
+        criterion = criterion_for_step(step_in_phase, phase.steps)
+        terms = self.loss(output, inputs.target, inputs.target_keypoints, criterion)
+        valid = inputs.validity.sum(dim=1, keepdim=True).clamp(0, 1)
+        unused = ((1 - refinement.visibility) * valid).mean()
+        rough = total_variation(refinement.residual)
+        options = self.options
+        total = terms.total + options.visibility_weight * unused + options.smoothness_weight * rough
+        return StepResult(
+            total,
+            {
+                "global": terms.global_, "local": terms.local, "pixel": terms.pixel,
+                "unused_warp": unused, "flow_tv": rough,
+            },
+            {"resolution": phase.resolution, "criterion": criterion},
+        )  # fmt: skip
+
+    def sample_rows(self, model: nn.Module, samples: Mapping[str, Any]) -> list[Any]:
+        """Reference | prior | target pose | output | ground truth, at the model's level."""
+        inputs = level_inputs(samples, model.resolution, model, next(model.parameters()).device)
+        refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
+        output, _ = compose(inputs.reference, inputs.prior_grid, inputs.validity, refinement)
+        size = model.resolution
+        reference = F.interpolate(inputs.reference, size=(size, size), mode="bilinear")
+        return [
+            [
+                reference[index].cpu(),
+                inputs.prior[index].cpu(),
+                draw_skeleton(inputs.target_keypoints[index].cpu(), size, size),
+                output[index].cpu(),
+                inputs.target[index].cpu(),
+            ]
+            for index in range(len(output))
+        ]
