@@ -66,14 +66,16 @@ def model_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(garment, garment mask, target mask, pose maps or None) of a batch, for the net.
 
-    The target mask is the person's garment region; the pose maps, when the config uses
-    them, are drawn from ``person_keypoints``.
+    The target mask is the batch's ``target_mask`` when it has one (a net refining a
+    keypoint fit reads the person's mask there), else the person's garment region; the pose
+    maps, when the config uses them, are drawn from ``person_keypoints``.
     """
     garment = batch["garment"]
     pose = None
     if config.pose_channels:
         pose = target_pose_maps(config, batch["person_keypoints"], *garment.shape[-2:])
-    return garment, batch["garment_mask"], batch["garment_region"], pose
+    target = batch["target_mask"] if "target_mask" in batch else batch["garment_region"]
+    return garment, batch["garment_mask"], target, pose
 
 
 def model_method(model: AppearanceFlowNet) -> WarpMethod:

@@ -12,7 +12,9 @@ finished run may be extended by raising ``steps``.
 The dataset is any map-style dataset of dicts with ``garment`` (3, R, R), ``garment_mask``
 (1, R, R), ``garment_region`` (1, R, R; the target mask) and ``person`` (3, R, R), plus
 ``person_keypoints`` (18, 2) when the config uses pose maps, e.g. ``tryon.data.VitonPairs``;
-the worn garment is ``person * garment_region``.
+the worn garment is ``person * garment_region``. An optional ``target_mask`` replaces the
+garment region as the net's target input (``tryon.data.garment_prior`` gives the person's
+mask there, the garment region staying the ground truth).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class FlowTask(TrainingTask):
         self.loss = FlowLoss(config.loss, perceptual)
         keys = ("garment", "garment_mask", "garment_region", "person")
         self.keys = keys + (("person_keypoints",) if config.pose_channels else ())
+        self.optional_keys = ("target_mask",)
 
     def prepare(self, device: torch.device) -> None:
         super().prepare(device)
@@ -117,7 +120,8 @@ class FlowTask(TrainingTask):
         missing = [key for key in self.keys if key not in batch]
         if missing:
             raise ValueError(f"training batches need {list(self.keys)}; missing {missing}")
-        return {key: batch[key].to(self.device) for key in self.keys}
+        present = self.keys + tuple(key for key in self.optional_keys if key in batch)
+        return {key: batch[key].to(self.device) for key in present}
 
     def step(
         self, network: nn.Module, batch: Mapping[str, Any], phase: Any, step_in_phase: int

@@ -8,12 +8,14 @@ the head is the bone from just above the neck to the centre of the face, the tor
 quadrilateral of shoulders and hips.
 
 Every part has a *forward transform* (source pixel -> target pixel), an affine map built so
-that the whole body maps exactly when the two poses are related by one affine map:
+that the whole body maps exactly when the two poses are related by one similarity (the
+torso under any affine map):
 
 - torso: the least-squares affine map of neck, shoulders and hips;
 - limb bone: the affine map that takes the bone's start and end points onto the target's and
-  maps the bone's perpendicular by the torso's linear part (so a limb gets as wide as the
-  torso gets, and it is exact under a global affine map);
+  the bone's perpendicular onto the target bone's perpendicular, as long as the torso's map
+  makes it (a limb gets as wide as the torso gets, and stays that wide when it turns: exact
+  under a similarity; under a shearing map only the torso is exact);
 - head: the torso's map followed by the least-squares similarity of the face points (nose,
   eyes, ears, neck), which corrects the head's own turn and tilt without shearing the face.
 
@@ -252,9 +254,16 @@ def _bone_map(source: Bone, target: Bone, torso_linear: np.ndarray) -> np.ndarra
     length = float(np.linalg.norm(along_s))
     if length < 1e-6:
         return None
+    length_t = float(np.linalg.norm(along_t))
+    if length_t < 1e-6:
+        return None
     across_s = np.array([-along_s[1], along_s[0]]) / length
+    # Across the limb, the width the torso's map gives it, kept perpendicular to the limb:
+    # a raised arm stays as thick as a hanging one.
+    across_t = np.array([-along_t[1], along_t[0]]) / length_t
+    across_t *= float(np.linalg.norm(torso_linear @ across_s))
     basis_s = np.column_stack([along_s, across_s])
-    basis_t = np.column_stack([along_t, torso_linear @ across_s])
+    basis_t = np.column_stack([along_t, across_t])
     linear = basis_t @ np.linalg.inv(basis_s)
     matrix = np.eye(3)
     matrix[:2, :2] = linear

@@ -17,6 +17,7 @@ full-body one), at the photo's scale, the neck centred.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -217,6 +218,37 @@ def _nearest_labels(labels: np.ndarray, known: np.ndarray, wanted: np.ndarray) -
     return np.where(wanted, labels[rows, cols], -1).astype(np.int8)
 
 
+def _refined(
+    refiner: Any,
+    colours: np.ndarray,
+    warp: PartWarp,
+    holes: np.ndarray,
+    backdrop: np.ndarray,
+    target_keypoints: np.ndarray,
+) -> np.ndarray:
+    """The learned composition: m * (corrected warp or backdrop) + (1 - m) * generated."""
+    from hpn.warp_refine import refine_canvas
+
+    coverage = warp.coverage
+    background = ((coverage <= 0) & ~holes).astype(np.float32)
+    validity = np.stack([coverage, background])
+    prior = (
+        coverage[..., None] * warp.apply(colours, cv2.INTER_CUBIC)
+        + (1 - coverage[..., None]) * backdrop
+    )
+    prior = np.clip(np.round(prior), 0, 255).astype(np.uint8)
+    colour = tuple(float(v) for v in backdrop.reshape(-1, 3).mean(axis=0))
+    refined = refine_canvas(refiner, prior, validity, target_keypoints, colour)
+    grid = warp.grid + refined.residual * (coverage[..., None] > 0)
+    person = cv2.remap(
+        colours, grid[..., 0], grid[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    ).astype(np.float32)
+    keep_person = (refined.visibility * coverage)[..., None]
+    keep_backdrop = (refined.visibility * background)[..., None]
+    generated = 1 - keep_person - keep_backdrop
+    return keep_person * person + keep_backdrop * backdrop + generated * refined.generated
+
+
 def repose(
     image: np.ndarray,
     keypoints: np.ndarray,
@@ -226,6 +258,7 @@ def repose(
     labels: np.ndarray | None = None,
     fitted_from: FitDirection = "source",
     config: PartWarpConfig | None = None,
+    refiner: Any | None = None,
 ) -> Reposed:
     """Move the person of ``image`` to ``target_keypoints`` on a ``size`` studio canvas.
 
@@ -238,9 +271,11 @@ def repose(
         fitted_from: which pose the part maps are fitted from (see
             :func:`hpn.part_warp.backward_maps`; a round trip's way back uses "target").
         config: part warp settings.
+        refiner: a trained :class:`hpn.warp_refine.WarpRefineHPN`: it corrects the warp and
+            fills the holes; None: the part warp alone, holes inpainted.
 
     Returns:
-        :class:`Reposed` (holes inpainted; the learned fill is :mod:`hpn.warp_refine`).
+        :class:`Reposed`.
     """
     config = config or PartWarpConfig()
     if labels is None:
@@ -250,12 +285,16 @@ def repose(
     target = body_from_keypoints(target_keypoints, config.proportions)
     maps = backward_maps(source, target, fitted_from)
     holes = _fill_region(warp.coverage, source, target, maps, mask.shape)
-    moved = warp.apply(spread_colours(image, mask.astype(bool)), cv2.INTER_CUBIC)
-    moved = _inpaint(moved, holes, warp.coverage > 0.5)
-    moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
-    coverage = np.maximum(warp.coverage, holes.astype(np.float32))[..., None]
-    composed = coverage * moved.astype(np.float32) + (1 - coverage) * studio_backdrop(size)
-    person = coverage[..., 0] > 0.5
+    colours = spread_colours(image, mask.astype(bool))
+    backdrop = studio_backdrop(size)
+    if refiner is not None:
+        composed = _refined(refiner, colours, warp, holes, backdrop, target_keypoints)
+    else:
+        moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
+        moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
+        coverage = np.maximum(warp.coverage, holes.astype(np.float32))[..., None]
+        composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
+    person = (warp.coverage > 0.5) | holes
     return Reposed(
         image=np.clip(np.round(composed), 0, 255).astype(np.uint8),
         person_mask=person,

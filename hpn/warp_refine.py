@@ -210,3 +210,72 @@ def compose(
     warped = sample(source, prior_grid, residual)
     mask = visibility * validity.sum(dim=1, keepdim=True).clamp(0, 1)
     return mask * warped + (1 - mask) * generated, mask
+
+
+@dataclasses.dataclass(frozen=True)
+class CanvasRefinement:
+    """A refinement brought to a canvas of any size (what :func:`hpn.repose.repose` uses).
+
+    Attributes:
+        residual: (H, W, 2) float32 flow correction in canvas pixels (x, y).
+        visibility: (H, W) float32 in [0, 1].
+        generated: (H, W, 3) float32 colours in 0-255.
+    """
+
+    residual: Any
+    visibility: Any
+    generated: Any
+
+
+@torch.inference_mode()
+def refine_canvas(
+    model: WarpRefineHPN,
+    prior: Any,
+    validity: Any,
+    target_keypoints: Any,
+    backdrop: tuple[float, float, float],
+) -> CanvasRefinement:
+    """Run the network on an H x W canvas: letterboxed into its square, cropped back.
+
+    Args:
+        model: the trained network (eval mode; its device is used).
+        prior: (H, W, 3) uint8, the canvas's prior image (warped person on the backdrop).
+        validity: (2, H, W) float32, person coverage and background validity.
+        target_keypoints: (18, 2) the target pose in canvas pixels.
+        backdrop: the colour the letterbox border is filled with (it counts as background).
+    """
+    import numpy as np
+
+    from core.images import tensor_to_uint8, uint8_to_tensor
+    from core.posemaps import pose_maps_batch
+
+    height, width = prior.shape[:2]
+    side, size = max(height, width), model.resolution
+    top, left = (side - height) // 2, (side - width) // 2
+    square = np.empty((side, side, 3), np.uint8)
+    square[:] = np.round(np.asarray(backdrop)).astype(np.uint8)
+    square[top : top + height, left : left + width] = prior
+    valid = np.zeros((2, side, side), np.float32)
+    valid[1] = 1.0
+    valid[:, top : top + height, left : left + width] = validity
+    device = next(model.parameters()).device
+    image = F.interpolate(uint8_to_tensor(square)[None], size=(size, size), mode="area")
+    valid_small = F.interpolate(torch.from_numpy(valid)[None], size=(size, size), mode="area")
+    points = (np.asarray(target_keypoints, np.float32) + [left, top] + 0.5) * size / side - 0.5
+    maps = pose_maps_batch(
+        torch.from_numpy(points)[None], model.pose_map_size, model.config.backbone.pose_sigma,
+        (size, size),
+    )  # fmt: skip
+    residual, visibility, generated = model(
+        image.to(device), valid_small.to(device), maps.to(device)
+    )
+
+    def back(tensor: torch.Tensor) -> torch.Tensor:
+        full = F.interpolate(tensor.float().cpu(), size=(side, side), mode="bilinear")
+        return full[0, :, top : top + height, left : left + width]
+
+    return CanvasRefinement(
+        residual=(back(residual) * side / 2).permute(1, 2, 0).numpy().astype(np.float32),
+        visibility=back(visibility)[0].numpy().astype(np.float32),
+        generated=tensor_to_uint8(back(generated)).astype(np.float32),
+    )

@@ -234,7 +234,10 @@ def render_video(
             for pose in tqdm(poses, desc="render", unit="frame", disable=not show_progress):
                 if not np.isnan(pose[[2, 5]]).any():
                     target = place(pose)
-                frame = repose(person, person_keypoints, mask, target, (height, width), labels)
+                frame = repose(
+                    person, person_keypoints, mask, target, (height, width), labels,
+                    refiner=pipeline.refiner,
+                )  # fmt: skip
                 writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
         finally:
             writer.release()

@@ -56,6 +56,14 @@ def _viton_root(data: Path) -> Path:
 )
 @click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--prior",
+    type=click.Choice(["none", "part-warp"]),
+    default="none",
+    show_default=True,
+    help="part-warp: learn a residual on the garment's keypoint fit (the net reads the fitted "
+    "garment and the person's mask, never the worn garment's shape).",
+)
 @training_options(learning_rate=2e-4, checkpoint_every=100, sample_every=250)
 def train_flow_command(**options: Any) -> None:
     """Train the appearance-flow net (product garment -> worn garment); rerun to resume.
@@ -83,7 +91,12 @@ def train_flow_command(**options: Any) -> None:
         raise click.UsageError(str(error)) from error
     root = _viton_root(options["data"])
     dataset = VitonPairs(root, "train", train_options.resolution)
-    train_from_options(task, dataset, options, root, backbone_info)
+    prior = options.pop("prior")
+    if prior == "part-warp":
+        from tryon.data.garment_prior import GarmentPriorPairs
+
+        dataset = GarmentPriorPairs(dataset)
+    train_from_options(task, dataset, options, root, backbone_info, extra={"prior": prior})
 
 
 @evaluate.command("flow")

@@ -7,6 +7,11 @@ torso piece takes the shoulders' width and the torso's tilt, a sleeve follows it
 tank top stays sleeveless and a long sleeve reaches the wrist, in any pose the keypoints
 describe, at the output's own resolution (the field is resolution-free; the product photo is
 sampled once, with bicubic interpolation).
+
+Joints say where the body is, not how broad: given the person's mask, the garment is also
+sized to the body's width at the chest (the run of the mask through the chest's centre,
+against the garment's own torso width carried there by the joints), within
+:data:`WIDTH_RANGE`, by moving the garment's virtual shoulders and hips closer together.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import cv2
 import numpy as np
 
 from hpn.part_warp import PartWarp, PartWarpConfig, part_warp, source_labels
+from hpn.repose import spread_colours
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,60 @@ class FittedGarment:
     warp: PartWarp
 
 
+WIDTH_RANGE = (0.9, 1.5)
+RIM_FRACTION = 0.008  # the product photo's anti-aliased garment rim, of its long side
+CHEST_DEPTH = 0.45  # the chest line, from the shoulder line towards the hips
+NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP = 1, 2, 5, 8, 11
+
+
+def _central_run(mask: np.ndarray, point: np.ndarray) -> float | None:
+    """Length of the run of ``mask`` through ``point`` along its row (None off the mask)."""
+    from tryon.preprocess.garment_landmarks import central_runs
+
+    x, y = round(float(point[0])), round(float(point[1]))
+    if not (0 <= y < mask.shape[0] and 0 <= x < mask.shape[1]) or not mask[y, x]:
+        return None
+    left, right = central_runs(mask, x)
+    return float(right[y] - left[y] + 1)
+
+
+def _chest(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
+    """The chest's centre point and the shoulder width of a pose (hips completed)."""
+    from hpn.body_parts import complete_points
+
+    points, width = complete_points(keypoints)
+    shoulders = points[[R_SHOULDER, L_SHOULDER]].mean(axis=0)
+    hips = points[[R_HIP, L_HIP]].mean(axis=0)
+    return shoulders + CHEST_DEPTH * (hips - shoulders), width
+
+
+def body_width_ratio(
+    garment_mask: np.ndarray,
+    garment_keypoints: np.ndarray,
+    person_mask: np.ndarray,
+    person_keypoints: np.ndarray,
+) -> float:
+    """How much broader the body is at the chest than the joints carry the garment, clipped."""
+    garment_chest, garment_shoulders = _chest(garment_keypoints)
+    person_chest, person_shoulders = _chest(person_keypoints)
+    garment_run = _central_run(garment_mask.astype(bool), garment_chest)
+    person_run = _central_run(person_mask.astype(bool), person_chest)
+    if not garment_run or not person_run:
+        return 1.0
+    carried = garment_run * person_shoulders / garment_shoulders
+    return float(np.clip(person_run / carried, *WIDTH_RANGE))
+
+
+def widen(garment_keypoints: np.ndarray, ratio: float) -> np.ndarray:
+    """The garment's torso joints moved towards its centre line, so the fit widens by ``ratio``."""
+    points = np.asarray(garment_keypoints, np.float32).copy()
+    centre = points[NECK, 0]
+    for joint in (R_SHOULDER, L_SHOULDER, R_HIP, L_HIP):
+        if np.isfinite(points[joint]).all():
+            points[joint, 0] = centre + (points[joint, 0] - centre) / ratio
+    return points
+
+
 def fit_garment(
     garment: np.ndarray,
     garment_mask: np.ndarray,
@@ -44,6 +104,7 @@ def fit_garment(
     person_keypoints: np.ndarray,
     size: tuple[int, int],
     config: PartWarpConfig | None = None,
+    person_mask: np.ndarray | None = None,
 ) -> FittedGarment:
     """Move a product photo's garment onto a pose.
 
@@ -54,12 +115,21 @@ def fit_garment(
         person_keypoints: (18, 2) keypoints of the person, in pixels of the output.
         size: (height, width) of the output.
         config: part warp settings.
+        person_mask: the person's HxW mask (of the output's size): sizes the garment to the
+            body's width (module docstring); None: the joints alone.
 
     Returns:
         The :class:`FittedGarment`.
     """
     config = config or PartWarpConfig()
+    if person_mask is not None:
+        ratio = body_width_ratio(garment_mask, garment_keypoints, person_mask, person_keypoints)
+        garment_keypoints = widen(garment_keypoints, ratio)
     labels = source_labels(garment_keypoints, garment_mask, config)
     warp = part_warp(garment_keypoints, person_keypoints, garment_mask, size, config, labels)
-    image = warp.apply(garment, cv2.INTER_CUBIC)
+    # The garment's inner colours spread over its anti-aliased rim and beyond, so its outline
+    # never picks up the studio's white (the alpha alone draws the outline).
+    rim = max(1, round(RIM_FRACTION * max(garment.shape[:2])))
+    inner = cv2.erode(garment_mask.astype(np.uint8), np.ones((2 * rim + 1,) * 2, np.uint8)) > 0
+    image = warp.apply(spread_colours(garment, inner, steps=rim + 2), cv2.INTER_CUBIC)
     return FittedGarment(image=image, alpha=warp.coverage, part=warp.part, warp=warp)

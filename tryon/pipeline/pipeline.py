@@ -140,6 +140,9 @@ class TryOnPipeline:
         paper_route: the paper's HPN + flow route, needed by ``view="paper"``.
         canonical_pose: the frontal pose of the catalog view and the paper route (default:
             the shipped models' :data:`core.keypoints.DEFAULT_CANONICAL_POSE`).
+        refiner: the warp-and-refine HPN (:class:`hpn.warp_refine.WarpRefineHPN`) that
+            corrects the part warp and fills what the photo does not show, in the catalog
+            view and video; None: the part warp alone, holes inpainted.
     """
 
     def __init__(
@@ -149,6 +152,7 @@ class TryOnPipeline:
         pose_estimator: Any | None = None,
         paper_route: PaperRoute | None = None,
         canonical_pose: CanonicalPose | None = None,
+        refiner: torch.nn.Module | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         if self.config.region_source == "parser" and parser is None:
@@ -157,6 +161,7 @@ class TryOnPipeline:
             raise ValueError("view='paper' needs the HPN and flow models (models_dir/hpn, flow)")
         self.parser, self.paper_route = parser, paper_route
         self.canonical_pose = canonical_pose or DEFAULT_CANONICAL_POSE
+        self.refiner = refiner
         self._pose_estimator = pose_estimator
         self._segmenter: Any | None = None
         self._garments: dict[str, _Garment] = {}
@@ -208,7 +213,12 @@ class TryOnPipeline:
             raise InvalidInputError(
                 f"{root} has no hpn/ and flow/ model directories, which view='paper' needs"
             )
-        return cls(parser, config, pose_estimator, paper_route, manifest.canonical_pose)
+        refiner = None
+        if "hpn_refine" in manifest.components:
+            from hpn.warp_refine import WarpRefineHPN
+
+            refiner = WarpRefineHPN.from_pretrained(root / "hpn_refine").to(device).eval()
+        return cls(parser, config, pose_estimator, paper_route, manifest.canonical_pose, refiner)
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
         """Write the models and a manifest that :meth:`from_pretrained` loads back.
@@ -227,7 +237,9 @@ class TryOnPipeline:
             route = PaperRoute(
                 route.hpn, route.flow, route.parser, config.paper, self.canonical_pose
             )
-        return TryOnPipeline(self.parser, config, self._pose_estimator, route, self.canonical_pose)
+        return TryOnPipeline(
+            self.parser, config, self._pose_estimator, route, self.canonical_pose, self.refiner
+        )
 
     def clear_caches(self) -> None:
         """Forget prepared garments (benchmarks time the uncached path with this)."""
@@ -418,8 +430,10 @@ class TryOnPipeline:
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Fit and composite the garment in the own or the catalog view."""
         layers: dict[str, np.ndarray] = {}
+        # Arms the photo does not show are completed for the garment's sleeves to hang on,
+        # but only the arms it shows are body parts that may stand in front of the garment.
         body = complete_arms(keypoints)
-        labels = source_labels(body, person_mask, self.config.part_warp)
+        labels = source_labels(keypoints, person_mask, self.config.part_warp)
         canvas, mask, old = person, person_mask, region
         if view == "catalog":
             with clock.stage("repose"):
@@ -433,7 +447,7 @@ class TryOnPipeline:
         with clock.stage("fit"):
             fitted = fit_garment(
                 garment, prepared.mask, prepared.keypoints, body, canvas.shape[:2],
-                self.config.part_warp,
+                self.config.part_warp, person_mask=mask,
             )  # fmt: skip
         with clock.stage("composite"):
             own = compose_own_view(canvas, body, mask, labels, old, fitted, self.config.own_view)
@@ -468,7 +482,10 @@ class TryOnPipeline:
             target, size = canonical_target(keypoints, person_mask, labels, template)
         else:
             target, size = np.asarray(pose[0], np.float32), pose[1]
-        return repose(person, keypoints, person_mask, target, size, labels, config=config)
+        return repose(
+            person, keypoints, person_mask, target, size, labels, config=config,
+            refiner=self.refiner,
+        )  # fmt: skip
 
 
 def _grow(mask: np.ndarray, radius: float) -> np.ndarray:

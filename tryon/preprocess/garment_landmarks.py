@@ -60,7 +60,7 @@ class LayoutProportions:
     min_sleeve: float = 0.01
 
 
-def _central_runs(mask: np.ndarray, centre: int) -> tuple[np.ndarray, np.ndarray]:
+def central_runs(mask: np.ndarray, centre: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the first and last column of the run of True through column ``centre``.
 
     Rows where ``centre`` is not on the garment get (-1, -1).
@@ -97,7 +97,7 @@ def garment_landmarks(mask: np.ndarray, proportions: LayoutProportions | None = 
         raise InvalidInputError("the garment mask is empty: no garment to fit")
     top, bottom = int(rows.min()), int(rows.max())
     centre = round(float(np.median(cols)))
-    left, right = _central_runs(mask, centre)
+    left, right = central_runs(mask, centre)
     height = bottom - top + 1
     first, last = (top + int(f * height) for f in proportions.torso_rows)
     widths = (right - left + 1)[first : last + 1][left[first : last + 1] >= 0]
