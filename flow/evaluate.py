@@ -10,6 +10,10 @@ Protocol (written into every result so numbers are never mixed):
 - ``iou``: the warped garment mask thresholded at 0.5 against the target mask; per-image
   intersection over union, mean over images (an image whose two masks are both empty
   counts as 1).
+- ``region_ssim``: the protocol-B SSIM map of the same two images averaged over the target
+  mask's pixels only (texture where the garment is, not the black around it).
+- ``feature_distance`` (when a function is given): e.g. the VGG-16 feature distance of the
+  two masked images (lower is better).
 
 Every method is a function from a batch to (warped garment, warped mask), so the learned
 flow and the classical baselines go through the same code.
@@ -47,6 +51,25 @@ def masked_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
     """
     inside = (mask[0] > 0.5).cpu().numpy()[:, :, None]
     return ssim(tensor_to_uint8(output) * inside, tensor_to_uint8(target) * inside)
+
+
+def region_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean protocol-B SSIM map inside ``mask`` (NaN for an empty mask).
+
+    Shapes: output, target (3, H, W) in [-1, 1]; mask (1, H, W), inside where > 0.5.
+    """
+    from skimage.metrics import structural_similarity
+
+    inside = (mask[0] > 0.5).cpu().numpy()
+    if not inside.any():
+        return float("nan")
+    first = tensor_to_uint8(output) * inside[:, :, None]
+    second = tensor_to_uint8(target) * inside[:, :, None]
+    _, values = structural_similarity(
+        first, second, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        channel_axis=-1, data_range=255, full=True,
+    )  # fmt: skip
+    return float(values.mean(axis=-1)[inside].mean())
 
 
 def mask_iou(predicted: torch.Tensor, target: torch.Tensor) -> float:
@@ -102,40 +125,55 @@ def baseline_method(name: str) -> WarpMethod:
 
 @torch.inference_mode()
 def evaluate_warps(
-    batches: Iterable[Batch], methods: Mapping[str, WarpMethod], total: int | None = None
+    batches: Iterable[Batch],
+    methods: Mapping[str, WarpMethod],
+    total: int | None = None,
+    feature_distance: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
 ) -> dict[str, object]:
-    """Mean masked SSIM and IoU of every method over every image of ``batches``.
+    """Mean scores (module docstring) of every method over every image of ``batches``.
 
     Args:
         batches: dicts with ``garment``, ``garment_mask``, ``garment_region`` (the target
             mask) and ``person``, batched (N, C, H, W).
         methods: method name -> function from a batch to (warped garment, warped mask).
         total: number of batches, for the progress bar.
+        feature_distance: (output, target) masked (3, H, W) images -> a distance; adds the
+            ``feature_distance`` metric.
 
     Returns:
-        ``{"masked_ssim": {method: mean}, "iou": {method: mean}, "images": count,
-        "protocol": PROTOCOL, "per_image": {metric: {method: [score per image]}}}``.
+        ``{"masked_ssim": {method: mean}, "iou": ..., "region_ssim": ...,
+        ["feature_distance": ...,] "images": count, "protocol": PROTOCOL,
+        "per_image": {metric: {method: [score per image]}}}``.
     """
-    ssim_scores: dict[str, list[float]] = {name: [] for name in methods}
-    iou_scores: dict[str, list[float]] = {name: [] for name in methods}
+    metrics = ["masked_ssim", "iou", "region_ssim"]
+    if feature_distance is not None:
+        metrics.append("feature_distance")
+    scores: dict[str, dict[str, list[float]]] = {m: {name: [] for name in methods} for m in metrics}
     for batch in tqdm(batches, total=total, desc="eval flow", unit="batch"):
         worn, target_mask = worn_garment(batch), batch["garment_region"]
         for name, method in methods.items():
             warped_garment, warped_mask = method(batch)
             for index in range(worn.shape[0]):
-                ssim_scores[name].append(
-                    masked_ssim(warped_garment[index], worn[index], target_mask[index])
-                )
-                iou_scores[name].append(mask_iou(warped_mask[index], target_mask[index]))
-    images = len(next(iter(ssim_scores.values()), []))
+                output, truth, mask = warped_garment[index], worn[index], target_mask[index]
+                scores["masked_ssim"][name].append(masked_ssim(output, truth, mask))
+                scores["iou"][name].append(mask_iou(warped_mask[index], mask))
+                scores["region_ssim"][name].append(region_ssim(output, truth, mask))
+                if feature_distance is not None:
+                    inside = (mask > 0.5).to(output.dtype)
+                    scores["feature_distance"][name].append(
+                        feature_distance(output * inside, truth * inside)
+                    )
+    images = len(next(iter(scores["iou"].values()), []))
     if images == 0:
         raise ValueError("no images to evaluate: the data split is empty")
     return {
-        "masked_ssim": {name: float(np.mean(scores)) for name, scores in ssim_scores.items()},
-        "iou": {name: float(np.mean(scores)) for name, scores in iou_scores.items()},
+        **{
+            metric: {name: float(np.nanmean(values)) for name, values in by_method.items()}
+            for metric, by_method in scores.items()
+        },
         "images": images,
         "protocol": PROTOCOL,
-        "per_image": {"masked_ssim": ssim_scores, "iou": iou_scores},
+        "per_image": scores,
     }
 
 
@@ -177,8 +215,9 @@ def win_rates(result: Mapping[str, object], method: str = "flow") -> dict:
     table: dict[str, dict[str, float]] = {}
     for metric, scores in per_image.items():
         mine = np.asarray(scores[method])
+        sign = -1.0 if metric == "feature_distance" else 1.0  # a distance: lower is better
         table[metric] = {
-            other: float(np.mean(mine > np.asarray(values)))
+            other: float(np.mean(sign * (mine - np.asarray(values)) > 0))
             for other, values in scores.items()
             if other != method
         }

@@ -157,3 +157,42 @@ def eval_flow_command(
     click.echo(
         f"results: {json_path or '(not written)'} ({result['images']} pairs at {resolution}px)"
     )
+
+
+@evaluate.command("garment-fit")
+@data_option("A `tryon data synth` root (or VITON-HD layout); its test split is scored.")
+@eval_output_options
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A flow net trained on fits (tryon train flow --prior part-warp): adds fit_flow.",
+)
+@click.option(
+    "--paper-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The paper-route flow net [default: the bundled demo's].",
+)
+@click.option("--resolution", type=click.IntRange(min=16), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+def eval_garment_fit(
+    data: Path, json_path: Path | None, limit: int | None, model_dir: Path | None,
+    paper_model: Path | None, resolution: int, batch_size: int,
+) -> None:  # fmt: skip
+    """Garment fits onto posed bodies vs TPS, the box paste and the paper's flow net."""
+    import json
+
+    from core.training.loop import resolve_model_dir
+    from flow.model import AppearanceFlowNet
+    from tryon.pipeline import bundled_models_dir
+    from tryon.pipeline.garment_fit_eval import evaluate_garment_fit
+
+    fit_flow = None
+    if model_dir is not None:
+        fit_flow = AppearanceFlowNet.from_pretrained(resolve_model_dir(model_dir)).eval()
+    paper = AppearanceFlowNet.from_pretrained(paper_model or bundled_models_dir() / "flow").eval()
+    scores = evaluate_garment_fit(
+        _viton_root(data), resolution, fit_flow, paper, limit=limit, batch_size=batch_size
+    )
+    click.echo(json.dumps(scores, indent=2))
+    write_scores(json_path, scores)

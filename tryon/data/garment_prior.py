@@ -11,7 +11,8 @@ Each item of a :class:`~tryon.data.viton.VitonPairs` is changed so that
   which a try-on of another garment does not have;
 - ``prior_grid`` (R, R, 2) float32, ``grid_sample`` units into the product photo at R: the
   fit's grid, through which a learned residual flow is applied to the full-resolution photo;
-- ``garment_region`` and ``person`` stay the ground truth (the worn garment).
+- ``garment_region`` and ``person`` stay the ground truth (the worn garment);
+- ``product`` / ``product_mask`` keep the product photo and its mask (for baselines).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def fitted_garment_item(item: dict[str, Any]) -> dict[str, Any]:
     size = product.shape[:2]
     out = dict(item)
     out["target_mask"] = item["person_mask"]
+    out["product"], out["product_mask"] = item["garment"], item["garment_mask"]
     try:
         keypoints = complete_arms(item["person_keypoints"].numpy())
         person = item["person_mask"][0].numpy() > 0.5

@@ -36,6 +36,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 from tryon.pipeline.pipeline import TryOnPipeline
 
@@ -70,26 +71,32 @@ def paste_baseline(
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def _vgg_distance() -> Callable[[np.ndarray, np.ndarray], float] | None:
-    """The feature distance, or None when the VGG-16 (HED) backbone is not fetched."""
-    import torch
-
-    from core.images import uint8_to_tensor
-    from core.perceptual import VGG16Features
-    from tryon.assets import get_asset
+def vgg_feature_distance() -> Callable[[torch.Tensor, torch.Tensor], float] | None:
+    """L1 of VGG-16 (HED) relu1_2..relu4_3 features, summed over layers, of two (3, H, W)
+    images in [-1, 1]; None when the backbone is not fetched."""
+    from tryon.assets import perceptual_backbone
     from tryon.errors import MissingAssetError
 
     try:
-        backbone = VGG16Features.from_file(get_asset("vgg16-hed").path())
+        backbone, _ = perceptual_backbone()
     except MissingAssetError:
         return None
 
     @torch.inference_mode()
-    def distance(image: np.ndarray, truth: np.ndarray) -> float:
-        features = backbone(torch.stack([uint8_to_tensor(image), uint8_to_tensor(truth)]))
+    def distance(image: torch.Tensor, truth: torch.Tensor) -> float:
+        features = backbone(torch.stack([image.float(), truth.float()]))
         return float(sum((f[0] - f[1]).abs().mean() for f in features.values()))
 
     return distance
+
+
+def _uint8_distance() -> Callable[[np.ndarray, np.ndarray], float] | None:
+    from core.images import uint8_to_tensor
+
+    distance = vgg_feature_distance()
+    if distance is None:
+        return None
+    return lambda image, truth: distance(uint8_to_tensor(image), uint8_to_tensor(truth))
 
 
 def _own_preservation(image: np.ndarray, truth: np.ndarray, parse: np.ndarray, keypoints) -> dict:
@@ -140,7 +147,7 @@ def evaluate_tryon(
             f"{folder} has no tryon-gt-own/ (the own view's truth): regenerate the data with "
             "`tryon data synth` (generator version 3 or later)"
         )
-    distance = _vgg_distance()
+    distance = _uint8_distance()
     paper = pipeline.paper_route
     scores: dict[str, dict[str, list[float]]] = {}
 

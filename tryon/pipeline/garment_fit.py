@@ -17,9 +17,12 @@ against the garment's own torso width carried there by the joints), within
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from hpn.part_warp import PartWarp, PartWarpConfig, part_warp, source_labels
 from hpn.repose import spread_colours
@@ -97,6 +100,15 @@ def widen(garment_keypoints: np.ndarray, ratio: float) -> np.ndarray:
     return points
 
 
+def garment_colours(garment: np.ndarray, garment_mask: np.ndarray) -> np.ndarray:
+    """The product photo with the garment's inner colours spread over its anti-aliased rim
+    and beyond, so a warped outline never picks up the studio's white (the alpha alone
+    draws the outline)."""
+    rim = max(1, round(RIM_FRACTION * max(garment.shape[:2])))
+    inner = cv2.erode(garment_mask.astype(np.uint8), np.ones((2 * rim + 1,) * 2, np.uint8)) > 0
+    return spread_colours(garment, inner, steps=rim + 2)
+
+
 def fit_garment(
     garment: np.ndarray,
     garment_mask: np.ndarray,
@@ -127,9 +139,66 @@ def fit_garment(
         garment_keypoints = widen(garment_keypoints, ratio)
     labels = source_labels(garment_keypoints, garment_mask, config)
     warp = part_warp(garment_keypoints, person_keypoints, garment_mask, size, config, labels)
-    # The garment's inner colours spread over its anti-aliased rim and beyond, so its outline
-    # never picks up the studio's white (the alpha alone draws the outline).
-    rim = max(1, round(RIM_FRACTION * max(garment.shape[:2])))
-    inner = cv2.erode(garment_mask.astype(np.uint8), np.ones((2 * rim + 1,) * 2, np.uint8)) > 0
-    image = warp.apply(spread_colours(garment, inner, steps=rim + 2), cv2.INTER_CUBIC)
+    image = warp.apply(garment_colours(garment, garment_mask), cv2.INTER_CUBIC)
     return FittedGarment(image=image, alpha=warp.coverage, part=warp.part, warp=warp)
+
+
+FLOW_SIZE = 256  # the garment flow runs on the canvas letterboxed to this square
+
+
+@torch.inference_mode()
+def refine_fit(
+    flow_model: Any,
+    fitted: FittedGarment,
+    garment: np.ndarray,
+    garment_mask: np.ndarray,
+    person_mask: np.ndarray,
+    person_keypoints: np.ndarray,
+) -> FittedGarment:
+    """A keypoint fit corrected by a flow net trained on fits (``tryon train flow --prior``).
+
+    The net reads the fitted garment, its alpha, the person's mask and pose maps on the
+    canvas letterboxed to :data:`FLOW_SIZE`; its flow (normalised units of that square) comes
+    back in canvas pixels and moves where each canvas pixel reads the fit: the product photo
+    is sampled once more, at full resolution, through the fit's grid read at the corrected
+    point.
+    """
+    from flow.model import target_pose_maps
+
+    height, width = fitted.alpha.shape
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+
+    def square(array: np.ndarray) -> torch.Tensor:
+        padded = np.zeros((side, side, *array.shape[2:]), np.float32)
+        padded[top : top + height, left : left + width] = array
+        tensor = torch.from_numpy(padded)
+        tensor = tensor.permute(2, 0, 1) if tensor.ndim == 3 else tensor[None]
+        return F.interpolate(tensor[None], size=(FLOW_SIZE, FLOW_SIZE), mode="area")
+
+    alpha = fitted.alpha[..., None]
+    colours = square(fitted.image.astype(np.float32) / 127.5 - 1.0) * square(alpha)
+    points = (np.asarray(person_keypoints, np.float32) + [left, top] + 0.5) * FLOW_SIZE / side
+    maps = target_pose_maps(
+        flow_model.config, torch.from_numpy(points - 0.5)[None], FLOW_SIZE, FLOW_SIZE
+    )
+    device = next(flow_model.parameters()).device
+    inputs = [colours, square(fitted.alpha), square(person_mask.astype(np.float32)), maps]
+    output = flow_model(*[None if t is None else t.to(device) for t in inputs])
+    flow = F.interpolate(output.flow.float().cpu(), size=(side, side), mode="bilinear")
+    shift = (flow[0, :, top : top + height, left : left + width] * side / 2).numpy()
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    at_x, at_y = xs + shift[0], ys + shift[1]
+
+    def read(array: np.ndarray) -> np.ndarray:
+        return cv2.remap(array, at_x, at_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    grid = np.stack([read(fitted.warp.grid[..., 0]), read(fitted.warp.grid[..., 1])], axis=-1)
+    coverage = cv2.remap(fitted.alpha, at_x, at_y, cv2.INTER_LINEAR, borderValue=0.0)
+    image = cv2.remap(
+        garment_colours(garment, garment_mask), grid[..., 0], grid[..., 1], cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    part = cv2.remap(fitted.part, at_x, at_y, cv2.INTER_NEAREST, borderValue=-1)
+    warp = PartWarp(grid=grid, coverage=coverage, part=part)
+    return FittedGarment(image=image, alpha=coverage, part=part, warp=warp)

@@ -15,7 +15,8 @@ data generator, so a shipped folder keeps doing what it was trained for. ::
 
 ``components`` maps each component's folder to its ``model_type`` (:mod:`core.registry`);
 every one is optional (the own view needs none; the paper view needs ``hpn`` and ``flow``;
-``hpn_refine``, the warp-and-refine HPN, improves the catalog view and video).
+``hpn_refine``, the warp-and-refine HPN, improves the catalog view and video;
+``garment_flow``, a flow net trained on keypoint fits, corrects every garment fit).
 A folder without a manifest (made before manifests existed, or by hand) still loads: its
 components are found by folder name and the canonical pose is
 :data:`core.keypoints.DEFAULT_CANONICAL_POSE`.
@@ -46,6 +47,7 @@ MANIFEST_VERSION = 1
 COMPONENT_TYPES: dict[str, str] = {
     "hpn": registry.HPN.model_type,
     "hpn_refine": registry.HPN_WARP_REFINE.model_type,
+    "garment_flow": registry.APPEARANCE_FLOW.model_type,
     "flow": registry.APPEARANCE_FLOW.model_type,
     "parser": registry.HUMAN_PARSER.model_type,
 }
@@ -145,6 +147,7 @@ def save_pipeline(
         "flow": route.flow if route is not None else None,
         "parser": pipeline.parser,
         "hpn_refine": pipeline.refiner,
+        "garment_flow": pipeline.garment_flow,
     }
     for name, component in modules.items():
         if component is None:

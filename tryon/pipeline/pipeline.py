@@ -41,7 +41,7 @@ from core.keypoints import DEFAULT_CANONICAL_POSE, NUM_KEYPOINTS, CanonicalPose
 from hpn.body_parts import complete_arms
 from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
-from tryon.pipeline.garment_fit import fit_garment
+from tryon.pipeline.garment_fit import fit_garment, refine_fit
 from tryon.pipeline.own_view import OwnViewConfig, compose_own_view
 from tryon.pipeline.paper_route import PaperRoute, PaperRouteConfig
 from tryon.pipeline.result import TryOnResult, skeleton_over
@@ -143,6 +143,8 @@ class TryOnPipeline:
         refiner: the warp-and-refine HPN (:class:`hpn.warp_refine.WarpRefineHPN`) that
             corrects the part warp and fills what the photo does not show, in the catalog
             view and video; None: the part warp alone, holes inpainted.
+        garment_flow: an appearance-flow net trained on keypoint fits that corrects every
+            garment fit (:func:`tryon.pipeline.garment_fit.refine_fit`); None: the fit alone.
     """
 
     def __init__(
@@ -153,6 +155,7 @@ class TryOnPipeline:
         paper_route: PaperRoute | None = None,
         canonical_pose: CanonicalPose | None = None,
         refiner: torch.nn.Module | None = None,
+        garment_flow: torch.nn.Module | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         if self.config.region_source == "parser" and parser is None:
@@ -161,7 +164,7 @@ class TryOnPipeline:
             raise ValueError("view='paper' needs the HPN and flow models (models_dir/hpn, flow)")
         self.parser, self.paper_route = parser, paper_route
         self.canonical_pose = canonical_pose or DEFAULT_CANONICAL_POSE
-        self.refiner = refiner
+        self.refiner, self.garment_flow = refiner, garment_flow
         self._pose_estimator = pose_estimator
         self._segmenter: Any | None = None
         self._garments: dict[str, _Garment] = {}
@@ -218,7 +221,16 @@ class TryOnPipeline:
             from hpn.warp_refine import WarpRefineHPN
 
             refiner = WarpRefineHPN.from_pretrained(root / "hpn_refine").to(device).eval()
-        return cls(parser, config, pose_estimator, paper_route, manifest.canonical_pose, refiner)
+        garment_flow = None
+        if "garment_flow" in manifest.components:
+            from flow.model import AppearanceFlowNet
+
+            garment_flow = AppearanceFlowNet.from_pretrained(root / "garment_flow").to(device)
+            garment_flow.eval()
+        return cls(
+            parser, config, pose_estimator, paper_route, manifest.canonical_pose, refiner,
+            garment_flow,
+        )  # fmt: skip
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
         """Write the models and a manifest that :meth:`from_pretrained` loads back.
@@ -238,8 +250,9 @@ class TryOnPipeline:
                 route.hpn, route.flow, route.parser, config.paper, self.canonical_pose
             )
         return TryOnPipeline(
-            self.parser, config, self._pose_estimator, route, self.canonical_pose, self.refiner
-        )
+            self.parser, config, self._pose_estimator, route, self.canonical_pose, self.refiner,
+            self.garment_flow,
+        )  # fmt: skip
 
     def clear_caches(self) -> None:
         """Forget prepared garments (benchmarks time the uncached path with this)."""
@@ -449,6 +462,8 @@ class TryOnPipeline:
                 garment, prepared.mask, prepared.keypoints, body, canvas.shape[:2],
                 self.config.part_warp, person_mask=mask,
             )  # fmt: skip
+            if self.garment_flow is not None:
+                fitted = refine_fit(self.garment_flow, fitted, garment, prepared.mask, mask, body)
         with clock.stage("composite"):
             own = compose_own_view(canvas, body, mask, labels, old, fitted, self.config.own_view)
         layers.update(
