@@ -140,3 +140,23 @@ def test_a_training_step_lowers_the_loss_on_one_pair(tmp_path, vgg16_path) -> No
     assert len(rows) == 2 and all(image.shape == (3, 32, 32) for image in rows[0])
     maps = pose_maps_batch(batch["target_keypoints"], 4, 0.4, (32, 32))
     assert maps.shape == (2, 18, 4, 4)
+
+
+def test_array_cache_computes_once_and_recomputes_a_torn_file(tmp_path) -> None:
+    from tryon.data.array_cache import cached_arrays
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"grid": np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4), "n": np.arange(3)}
+
+    path = tmp_path / "item.npz"
+    first = cached_arrays(path, compute)
+    second = cached_arrays(path, compute)
+    assert len(calls) == 1 and second["grid"].dtype == np.float32
+    np.testing.assert_allclose(second["grid"], first["grid"], atol=1e-3)
+    np.testing.assert_array_equal(second["n"], first["n"])
+    path.write_bytes(path.read_bytes()[:20])  # a run killed mid-write
+    cached_arrays(path, compute)
+    assert len(calls) == 2 and not list(tmp_path.glob(".*partial*"))

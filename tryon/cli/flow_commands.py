@@ -64,6 +64,11 @@ def _viton_root(data: Path) -> Path:
     help="part-warp: learn a residual on the garment's keypoint fit (the net reads the fitted "
     "garment and the person's mask, never the worn garment's shape).",
 )
+@click.option(
+    "--prior-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --prior part-warp: keep the computed fits here (.npz per pair) and reuse them.",
+)
 @training_options(learning_rate=2e-4, checkpoint_every=100, sample_every=250)
 def train_flow_command(**options: Any) -> None:
     """Train the appearance-flow net (product garment -> worn garment); rerun to resume.
@@ -91,11 +96,11 @@ def train_flow_command(**options: Any) -> None:
         raise click.UsageError(str(error)) from error
     root = _viton_root(options["data"])
     dataset = VitonPairs(root, "train", train_options.resolution)
-    prior = options.pop("prior")
+    prior, cache = options.pop("prior"), options.pop("prior_cache")
     if prior == "part-warp":
         from tryon.data.garment_prior import GarmentPriorPairs
 
-        dataset = GarmentPriorPairs(dataset)
+        dataset = GarmentPriorPairs(dataset, cache)
     train_from_options(task, dataset, options, root, backbone_info, extra={"prior": prior})
 
 

@@ -337,11 +337,13 @@ def eval_hpn_cost(preset: str, time_at: int | None, batch_size: int, repeats: in
         )
 
 
-def _prior_pairs(data: Path, split: str, resolution: int, seed: int = 0) -> Any:
+def _prior_pairs(
+    data: Path, split: str, resolution: int, seed: int = 0, cache: Path | None = None
+) -> Any:
     from tryon.data.prior_pairs import PriorPairs
 
     try:
-        return PriorPairs(_pairs(data, split, resolution, seed=seed))
+        return PriorPairs(_pairs(data, split, resolution, seed=seed), cache)
     except ValueError as error:
         raise InvalidInputError(f"{data}: {error}") from error
 
@@ -378,6 +380,11 @@ def _prior_pairs(data: Path, split: str, resolution: int, seed: int = 0) -> Any:
     show_default=True,
     help="Total variation of the residual flow.",
 )
+@click.option(
+    "--prior-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the computed part-warp priors here (.npz per pair) and reuse them.",
+)
 @training_options(learning_rate=1e-3)
 def train_hpn_refine(**options: Any) -> None:
     """Train the warp-and-refine HPN (part-warp prior + residual flow, mask and fill)."""
@@ -401,7 +408,8 @@ def train_hpn_refine(**options: Any) -> None:
         config.check_against(model_config.backbone)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
-    dataset = _prior_pairs(data, "train", config.levels[-1], seed=config.seed)
+    cache = options.pop("prior_cache")
+    dataset = _prior_pairs(data, "train", config.levels[-1], seed=config.seed, cache=cache)
     loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
     train_from_options(
         WarpRefineTask(model_config, config, loss_backbone), dataset, options, data,
@@ -420,10 +428,16 @@ def train_hpn_refine(**options: Any) -> None:
 )
 @click.option("--resolution", type=click.IntRange(min=32), default=256, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--prior-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the computed part-warp priors here (.npz per pair) and reuse them.",
+)
 @device_option()
 def eval_hpn_refine(
     model_dir: Path, data: Path, json_path: Path | None, limit: int | None,
-    paper_model: Path | None, resolution: int, batch_size: int, device: str,
+    paper_model: Path | None, resolution: int, batch_size: int, prior_cache: Path | None,
+    device: str,
 ) -> None:  # fmt: skip
     """Warp-and-refine vs the part warp alone, the paper's HPN and "reference unchanged"."""
     from core.devices import resolve_device
@@ -436,7 +450,7 @@ def eval_hpn_refine(
     target = resolve_device(device)
     model = WarpRefineHPN.from_pretrained(resolve_model_dir(model_dir)).to(target)
     paper = HPN.from_pretrained(paper_model or bundled_models_dir() / "hpn").to(target).eval()
-    dataset = _prior_pairs(data, "test", resolution)
+    dataset = _prior_pairs(data, "test", resolution, cache=prior_cache)
     scores = compare_pose_transfer(model, dataset, paper, limit=limit, batch_size=batch_size)
     scores.update(model=str(model_dir), data=str(data))
     click.echo(json.dumps(scores, indent=2))

@@ -44,6 +44,7 @@ def evaluate_garment_fit(
     paper_flow: Any | None = None,
     limit: int | None = None,
     batch_size: int = 8,
+    cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Scores of every method (module docstring) on the test split of ``data``.
 
@@ -55,7 +56,7 @@ def evaluate_garment_fit(
     from tryon.data.garment_prior import GarmentPriorPairs
     from tryon.pipeline.evaluation import vgg_feature_distance
 
-    dataset = GarmentPriorPairs(VitonPairs(data, "test", resolution))
+    dataset = GarmentPriorPairs(VitonPairs(data, "test", resolution), cache)
     if limit is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))
     methods = {"fit": lambda batch: (batch["garment"], batch["garment_mask"])}
