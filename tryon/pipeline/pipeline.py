@@ -349,6 +349,12 @@ class TryOnPipeline:
 
     # ------------------------------------------------------------------ stages
 
+    def person_pose(
+        self, person: np.ndarray, keypoints: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The keypoints (given or estimated) and person mask of a photo, checked."""
+        return self._pose(check_photo(person, "person"), keypoints, None, [])
+
     def _pose(
         self,
         person: np.ndarray,
