@@ -132,6 +132,8 @@ def draw_identity(seed: int, index: int, poses: int, style: str = "flat") -> Syn
     come first) and continues the same random stream for its shots; it also swaps a fabric
     photo showing a person for one that does not (:data:`style.PERSON_PHOTOS`).
     """
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     identity, garment = sample_identity(rng), sample_garment(rng)
     drawn_poses = tuple(sample_pose(rng) for _ in range(poses))

@@ -219,8 +219,8 @@ def _wall(rng: np.random.Generator, floor: bool) -> Backdrop:
 
 
 def sample_backdrop(rng: np.random.Generator) -> Backdrop:
-    """A scene behind the person: a bundled photo (60%) or an indoor wall with a floor."""
-    if rng.random() < 0.4:
+    """A scene behind the person: a bundled photo (65%) or an indoor wall with a floor."""
+    if rng.random() < 0.35:
         return _wall(rng, floor=rng.random() < 0.7)
     image = str(_pick(rng, BACKDROP_PHOTOS))
     side = _uniform(rng, 0.45, 1.0)
