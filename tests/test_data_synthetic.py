@@ -504,3 +504,24 @@ def test_photo_catalog_truth_shares_the_frontal_studio_shot(photo_set):
     assert outside.mean() > 0.2
     assert (truth == frontal).all(axis=2)[outside].all()
     assert not (truth == frontal).all(axis=2)[garment].all()
+
+
+def test_develop_adds_noise_to_every_channel_and_keeps_a_neutral_shot_neutral():
+    from tryon.data.synthetic import photo, style
+
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    neutral = style.Shot(
+        style.Backdrop("wall"), style.Light(), style.Camera(), style.Framing(), None,
+        style.Folds(seed=0, count=0, depth=0.0, roundness=0.0),
+    )  # fmt: skip
+    np.testing.assert_array_equal(photo.develop(grey, neutral, 64), grey)  # gamma round trip
+    noisy = dataclasses.replace(neutral, camera=style.Camera(read_noise=0.02, noise_seed=3))
+    spread = photo.develop(grey, noisy, 64).reshape(-1, 3).astype(float).std(axis=0)
+    assert (spread > 2).all() and spread.max() < 1.3 * spread.min()
+    brighter = dataclasses.replace(noisy, camera=style.Camera(shot_noise=0.01, noise_seed=3))
+    dark, light = np.full_like(grey, 40), np.full_like(grey, 220)
+
+    def linear_spread(image):
+        return photo._TO_LINEAR[photo.develop(image, brighter, 64)].std()
+
+    assert linear_spread(light) > 3 * linear_spread(dark)  # shot noise grows with the signal

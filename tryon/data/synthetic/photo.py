@@ -487,7 +487,9 @@ def develop(
     kernel = _blur_kernel(camera, size / REFERENCE_SIZE)
     if kernel is not None:
         linear = cv2.filter2D(linear, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    noise = np.random.default_rng(camera.noise_seed).standard_normal(linear.shape, np.float32)
+    noise = np.empty_like(linear)
+    cv2.setRNGSeed(camera.noise_seed)  # OpenCV's generator: 4x faster than numpy's here
+    cv2.randn(noise, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # per channel (a bare float: first only)
     deviation = np.maximum(linear, 0)
     deviation *= camera.shot_noise
     deviation += camera.read_noise**2
