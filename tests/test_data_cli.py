@@ -107,3 +107,26 @@ def test_preview_of_a_deepfashion_layout(tmp_path):
     main(["data", "preview", str(fixtures), "--out", str(out), "--count", "2", "--tile", "32"])
     sheet = cv2.imread(str(out))
     assert sheet.shape[0] == 32 and sheet.shape[1] > 2 * 32  # one row: reference, target
+
+
+def test_photo_style_synth_then_check_is_valid(tmp_path, capsys):
+    import json
+
+    root = tmp_path / "photo"
+    args = ["--identities", "5", "--poses", "2", "--size", "64", "--workers", "1"]
+    main(["data", "synth", "--out", str(root), "--style", "photo", *args])
+    assert "images per CPU-second" in capsys.readouterr().out
+    assert json.loads((root / "synthetic.json").read_text())["settings"]["style"] == "photo"
+    main(["data", "check", str(root)])
+    output = capsys.readouterr().out
+    assert "deepfashion train: 12 images, 16 pairs" in output
+    assert output.strip().endswith("valid")
+    sheet = tmp_path / "sheet.png"
+    main(["data", "preview", str(root), "--out", str(sheet), "--count", "3", "--tile", "48"])
+    assert cv2.imread(str(sheet)) is not None
+
+
+def test_unknown_style_is_refused(tmp_path):
+    result = _tryon("data", "synth", "--out", str(tmp_path / "x"), "--style", "cartoon")
+    assert result.returncode == 2 and "cartoon" in result.stderr
+    assert not (tmp_path / "x").exists()

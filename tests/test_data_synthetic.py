@@ -49,6 +49,19 @@ def _tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+def _truth_and_photo(folder: Path, truth: str, name: str, photo: str):
+    """A try-on truth (``truth`` folder) and the photo it is compared with, as BGR arrays,
+    their parse maps, and where either shows an upper garment."""
+    truth_image = cv2.imread(str(folder / truth / name))
+    photo_image = cv2.imread(str(folder / "image" / photo))
+    truth_parse = np.asarray(Image.open(folder / f"{truth}-parse" / name))
+    photo_parse = np.asarray(Image.open(folder / "image-parse-v3" / photo))
+    garment = np.isin(truth_parse, lip.UPPER_GARMENT_IDS) | np.isin(
+        photo_parse, lip.UPPER_GARMENT_IDS
+    )
+    return truth_image, photo_image, truth_parse, photo_parse, garment
+
+
 def test_same_seed_same_bytes():
     identity, garment, pose = _draw(5)
     first, second = render_person(identity, garment, pose, 96), render_person(*_draw(5), 96)
@@ -225,14 +238,11 @@ def test_tryon_truth_is_the_frontal_person_with_the_other_garment(small_set):
 
 
 def test_own_view_truth_is_the_posed_person_with_the_other_garment(small_set):
-    folder = small_set / "viton" / "test"
-    name = "id00006_pose00__id00007_cloth.png"
-    truth = cv2.imread(str(folder / "tryon-gt-own" / name))
-    posed = cv2.imread(str(folder / "image" / "id00006_pose00.png"))
-    truth_parse = np.asarray(Image.open(folder / "tryon-gt-own-parse" / name))
-    posed_parse = np.asarray(Image.open(folder / "image-parse-v3" / "id00006_pose00.png"))
-    garment = np.isin(truth_parse, lip.UPPER_GARMENT_IDS) | np.isin(
-        posed_parse, lip.UPPER_GARMENT_IDS
+    truth, posed, _, _, garment = _truth_and_photo(
+        small_set / "viton" / "test",
+        "tryon-gt-own",
+        "id00006_pose00__id00007_cloth.png",
+        "id00006_pose00.png",
     )
     rim = cv2.dilate(garment.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     same = (truth == posed).all(axis=2)
@@ -255,3 +265,263 @@ def test_deepfashion_view_of_a_synth_set_matches_the_viton_view(small_set):
         item["target_keypoints"], same_image["person_keypoints"], atol=0.51, rtol=0
     )
     torch.testing.assert_close(item["target_person_mask"], same_image["person_mask"])
+
+
+# -- the photographic style (SynthSettings(style="photo")) -----------------------------------
+
+
+def _photo_draws(count: int, seed: int = 0):
+    """(identity, garment, pose, shot) of the first posed photo of ``count`` identities."""
+    from tryon.data.synthetic import draw_identity
+
+    for index in range(count):
+        drawn = draw_identity(seed, index, 1, "photo")
+        yield drawn.identity, drawn.garment, drawn.poses[0], drawn.photo.posed[0]
+
+
+def _spread(shot, skeleton_unit: float, size: int) -> int:
+    """How far (pixels) a change of the garment can reach in a photo of ``shot``: the edge
+    shading beside a part boundary, the defocus disc and half the motion streak."""
+    from tryon.data.synthetic.photo import REFERENCE_SIZE
+    from tryon.data.synthetic.render import EDGE_SHADE_WIDTH
+
+    scale = size / REFERENCE_SIZE
+    blur = shot.camera.defocus * scale + shot.camera.motion * scale / 2
+    return int(np.ceil(EDGE_SHADE_WIDTH * skeleton_unit + blur)) + 1
+
+
+def _reach(region: np.ndarray, spread: int, jpeg: bool) -> np.ndarray:
+    """``region`` grown by ``spread`` pixels and, for a JPEG photo, to every 16x16 block it
+    touches (4:2:0 chroma), plus 2 pixels of the decoder's chroma upsampling."""
+    grown = cv2.dilate(region.astype(np.uint8), np.ones((2 * spread + 1,) * 2, np.uint8)) > 0
+    if not jpeg:
+        return grown
+    height, width = grown.shape
+    blocks = np.zeros_like(grown)
+    for top in range(0, height, 16):
+        for left in range(0, width, 16):
+            if grown[top : top + 16, left : left + 16].any():
+                blocks[top : top + 16, left : left + 16] = True
+    return cv2.dilate(blocks.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
+def _framed_unit(identity, pose, shot, size: int) -> float:
+    from tryon.data.synthetic.photo import framing_window
+    from tryon.data.synthetic.skeleton import crop_skeleton, frame_skeleton
+
+    skeleton = frame_skeleton(identity.body, pose, size)
+    window = framing_window(shot.framing, skeleton, identity.body, size)
+    return crop_skeleton(skeleton, window, size).px_per_unit
+
+
+def test_photo_style_is_deterministic_and_independent_of_workers(tmp_path):
+    settings = SynthSettings(identities=6, poses=2, size=64, seed=3, style="photo")
+    synthesize(tmp_path / "one", settings, workers=1, progress=False)
+    synthesize(tmp_path / "two", settings, workers=2, progress=False)
+    one, two = _tree_digest(tmp_path / "one"), _tree_digest(tmp_path / "two")
+    assert one == two
+    flat = tmp_path / "flat"
+    synthesize(flat, dataclasses.replace(settings, style="flat"), progress=False)
+    flat_digest = _tree_digest(flat)
+    photo_images = [name for name in one if "/image/" in name]
+    assert all(one[name] != flat_digest[name] for name in photo_images)
+    manifest = json.loads((tmp_path / "one" / "synthetic.json").read_text())
+    assert manifest["settings"]["style"] == "photo"
+    shots = manifest["identities"]["id00000"]["shots"]
+    assert set(shots) == {"id00000_pose00.png", "id00000_pose01.png", "id00000_frontal.png"}
+    assert shots["id00000_frontal.png"]["framing"] == "frame"  # uncropped
+    assert shots["id00000_frontal.png"]["occluder"] is None
+    # a flat data set's manifest is the one from before styles existed: no "style" key, so
+    # older folders resume; a photo run refuses a flat folder
+    assert "style" not in json.loads((flat / "synthetic.json").read_text())["settings"]
+    with pytest.raises(InvalidInputError, match="other settings"):
+        synthesize(flat, settings, progress=False)
+
+
+def test_photo_style_draws_the_flat_people_and_swaps_fabric_photos_of_people():
+    from tryon.data.synthetic import draw_identity
+    from tryon.data.synthetic.style import PERSON_PHOTOS
+
+    swapped = 0
+    for index in range(200):
+        flat, photo = draw_identity(1, index, 2), draw_identity(1, index, 2, "photo")
+        assert flat.photo is None and photo.photo is not None
+        assert (photo.identity, photo.poses) == (flat.identity, flat.poses)
+        assert photo.garment.texture.image not in PERSON_PHOTOS
+        if flat.garment.texture.image in PERSON_PHOTOS:
+            swapped += 1
+            assert photo.garment.texture.image != flat.garment.texture.image
+        else:
+            assert photo.garment == flat.garment
+        for shot in (*photo.photo.posed, photo.photo.frontal):
+            assert shot.backdrop.image not in PERSON_PHOTOS
+            assert shot.occluder is None or shot.occluder.image not in PERSON_PHOTOS
+    assert swapped > 0  # the flat style does draw them: the swap is exercised
+
+
+def test_photo_style_never_reads_a_photo_of_a_person(tmp_path, monkeypatch):
+    from tryon.data.synthetic import photo, render, style, textures
+
+    for cache in (
+        textures.bundled_image,
+        textures.garment_texture,
+        textures.background_image,
+        render._garment_material,
+        photo._source_pyramid,
+    ):
+        cache.cache_clear()
+    read = []
+    original = cv2.imread
+
+    def recording_imread(path, *args):
+        read.append(Path(path).name)
+        return original(path, *args)
+
+    monkeypatch.setattr(textures.cv2, "imread", recording_imread)
+    settings = SynthSettings(identities=24, poses=2, size=64, seed=5, style="photo")
+    synthesize(tmp_path / "set", settings, workers=1, progress=False)
+    assert len(set(read)) >= 5  # backdrops, fabrics and occluder patches were read
+    assert not set(read) & style.PERSON_PHOTOS
+
+
+def test_photo_style_source_lists_exclude_photos_of_people():
+    from tryon.data.synthetic import style
+
+    assert {"astronaut.png", "camera.png", "coins.png"} <= style.PERSON_PHOTOS
+    sources = set(style.BACKDROP_PHOTOS) | set(style.FABRIC_PHOTOS)
+    assert not sources & style.PERSON_PHOTOS
+    assert len(style.BACKDROP_PHOTOS) >= 8
+
+
+def test_photo_render_garment_region_is_exact_and_nothing_else_changes():
+    """Two photos of one shot that differ only in the garment differ only around it (by the
+    blur, the edge shading and the JPEG blocks): background, light, framing, noise and
+    occluder are the same, and every garment-labelled pixel shows the garment."""
+    size, checked = 128, 0
+    for identity, garment, pose, shot in _photo_draws(12, seed=7):
+        red = render_person(identity, _solid(garment, (250, 10, 10)), pose, size, shot)
+        blue = render_person(identity, _solid(garment, (10, 10, 250)), pose, size, shot)
+        np.testing.assert_array_equal(red.parse, blue.parse)
+        region = np.isin(red.parse, lip.UPPER_GARMENT_IDS)
+        changed = (red.image != blue.image).any(axis=2)
+        if region.sum() > 20:
+            difference = np.abs(red.image.astype(int) - blue.image.astype(int)).max(axis=2)
+            assert (difference[region] > 8).mean() > 0.99
+            checked += 1
+        spread = _spread(shot, _framed_unit(identity, pose, shot, size), size)
+        outside = ~_reach(region, spread, bool(shot.camera.jpeg_quality))
+        assert not changed[outside].any()
+    assert checked >= 8
+
+
+def test_photo_keypoints_are_missing_exactly_when_outside_the_frame():
+    from tryon.data.synthetic.photo import framing_window
+    from tryon.data.synthetic.skeleton import crop_skeleton, frame_skeleton
+
+    size, cut = 128, 0
+    for identity, garment, pose, shot in _photo_draws(40, seed=2):
+        shot = dataclasses.replace(shot, occluder=None)
+        sample = render_person(identity, garment, pose, size, shot)
+        skeleton = frame_skeleton(identity.body, pose, size)
+        window = framing_window(shot.framing, skeleton, identity.body, size)
+        expected = crop_skeleton(skeleton, window, size).keypoints  # NaN: face turned away
+        outside = ((expected < -0.5) | (expected > size - 0.5)).any(axis=1)
+        missing = np.isnan(sample.keypoints).any(axis=1)
+        np.testing.assert_array_equal(missing, np.isnan(expected).any(axis=1) | outside)
+        np.testing.assert_array_equal(sample.keypoints[~missing], expected[~missing])
+        cut += int(outside.sum())
+        # the parse and the mask are framed like the keypoints: each visible joint is on the
+        # person (no occluder here)
+        columns, rows = np.round(sample.keypoints[~missing]).astype(int).T
+        assert sample.person_mask[rows, columns].all()
+    assert cut >= 20  # crops did cut people: legs, arms
+
+
+def test_photo_frontal_is_full_body_and_product_stays_a_studio_shot():
+    from tryon.data.synthetic import draw_identity
+
+    for index in range(4):
+        drawn = draw_identity(0, index, 1, "photo")
+        frontal = render_person(
+            drawn.identity, drawn.garment, CANONICAL_POSE, 128, drawn.photo.frontal
+        )
+        np.testing.assert_allclose(frontal.keypoints, canonical_keypoints(drawn.identity.body, 128))
+        flat_product = render_product(drawn.garment, 96)
+        product = render_product(drawn.garment, 96, drawn.photo.product_gains)
+        np.testing.assert_array_equal(product.mask, flat_product.mask)
+        near = cv2.dilate(product.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        assert (product.image[~near] == 255).all()
+        assert (product.image[product.mask] != flat_product.image[product.mask]).any()
+
+
+@pytest.fixture(scope="module")
+def photo_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photo") / "set"
+    settings = SynthSettings(identities=8, poses=3, size=64, seed=4, style="photo")
+    synthesize(root, settings, progress=False)
+    return root
+
+
+def test_photo_own_view_truth_is_the_posed_photo_with_the_other_garment(photo_set):
+    """As in the flat style, but a difference may also reach as far as the blur, the edge
+    shading and the JPEG blocks around the garment."""
+    from tryon.data.synthetic import draw_identity
+
+    folder, compared = photo_set / "viton" / "test", []
+    for index, partner in ((6, 7), (7, 6)):
+        drawn = draw_identity(4, index, 3, "photo")
+        for pose_index, (pose, shot) in enumerate(zip(drawn.poses, drawn.photo.posed, strict=True)):
+            stem = f"id{index:05d}_pose{pose_index:02d}"
+            truth, posed, truth_parse, posed_parse, garment = _truth_and_photo(
+                folder, "tryon-gt-own", f"{stem}__id{partner:05d}_cloth.png", f"{stem}.png"
+            )
+            spread = _spread(shot, _framed_unit(drawn.identity, pose, shot, 64), 64)
+            outside = ~_reach(garment, spread, bool(shot.camera.jpeg_quality))
+            same = (truth == posed).all(axis=2)
+            compared.append(outside.mean())
+            assert same[outside].all()  # same person, pose, light, background, framing, noise
+            assert not same[garment].all()  # another garment
+            rim = cv2.dilate(garment.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            np.testing.assert_array_equal(  # the parse agrees away from the garments
+                truth_parse[~rim], posed_parse[~rim]
+            )
+    assert np.mean(compared) > 0.2  # a fair share of the pixels was compared
+
+
+def test_photo_catalog_truth_shares_the_frontal_studio_shot(photo_set):
+    from tryon.data.synthetic import draw_identity
+
+    truth, frontal, _, _, garment = _truth_and_photo(
+        photo_set / "viton" / "test",
+        "tryon-gt",
+        "id00006_pose00__id00007_cloth.png",
+        "id00006_frontal.png",
+    )
+    drawn = draw_identity(4, 6, 3, "photo")
+    shot = drawn.photo.frontal
+    spread = _spread(shot, _framed_unit(drawn.identity, CANONICAL_POSE, shot, 64), 64)
+    outside = ~_reach(garment, spread, bool(shot.camera.jpeg_quality))
+    assert outside.mean() > 0.2
+    assert (truth == frontal).all(axis=2)[outside].all()
+    assert not (truth == frontal).all(axis=2)[garment].all()
+
+
+def test_develop_adds_noise_to_every_channel_and_keeps_a_neutral_shot_neutral():
+    from tryon.data.synthetic import photo, style
+
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    neutral = style.Shot(
+        style.Backdrop("wall"), style.Light(), style.Camera(), style.Framing(), None,
+        style.Folds(seed=0, count=0, depth=0.0, roundness=0.0),
+    )  # fmt: skip
+    np.testing.assert_array_equal(photo.develop(grey, neutral, 64), grey)  # gamma round trip
+    noisy = dataclasses.replace(neutral, camera=style.Camera(read_noise=0.02, noise_seed=3))
+    spread = photo.develop(grey, noisy, 64).reshape(-1, 3).astype(float).std(axis=0)
+    assert (spread > 2).all() and spread.max() < 1.3 * spread.min()
+    brighter = dataclasses.replace(noisy, camera=style.Camera(shot_noise=0.01, noise_seed=3))
+    dark, light = np.full_like(grey, 40), np.full_like(grey, 220)
+
+    def linear_spread(image):
+        return photo._TO_LINEAR[photo.develop(image, brighter, 64)].std()
+
+    assert linear_spread(light) > 3 * linear_spread(dark)  # shot noise grows with the signal

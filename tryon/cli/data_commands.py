@@ -46,10 +46,18 @@ from tryon.cli import data
     help="Global seed; identity i uses (seed, i).",
 )
 @click.option(
+    "--style",
+    default="flat",
+    show_default=True,
+    type=click.Choice(["flat", "photo"]),
+    help="flat: plain backdrops and flat colours; photo: photographic backdrops, light, "
+    "noise, blur, JPEG, shoppers' framings, occluders and garment folds (docs/data.md).",
+)
+@click.option(
     "--workers", default=None, type=click.IntRange(min=1), help="Processes [default: CPU count]."
 )
 def synth_command(
-    out: str, identities: int, poses: int, size: int, seed: int, workers: int | None
+    out: str, identities: int, poses: int, size: int, seed: int, style: str, workers: int | None
 ) -> None:
     """Render a synthetic fashion data set in the DeepFashion and VITON-HD layouts.
 
@@ -57,7 +65,7 @@ def synth_command(
     """
     from tryon.data.synthetic import SynthSettings, synthesize
 
-    settings = SynthSettings(identities=identities, poses=poses, size=size, seed=seed)
+    settings = SynthSettings(identities=identities, poses=poses, size=size, seed=seed, style=style)
     result = synthesize(out, settings, workers=workers or os.cpu_count() or 1)
     for split, numbers in result.counts.items():
         line = (

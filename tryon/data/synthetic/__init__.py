@@ -10,7 +10,11 @@ Python API::
     target_keypoints = canonical_keypoints(identity.body, size=256)
 
 ``CANONICAL_POSE`` is the frontal try-on pose (see params.py); ``synthesize`` writes a whole
-data set (``tryon data synth``).
+data set (``tryon data synth``). The photographic style (style.py, photo.py) renders the same
+people through a :class:`Shot`::
+
+    drawn = draw_identity(seed=0, index=3, poses=2, style="photo")
+    photo = render_person(drawn.identity, drawn.garment, drawn.poses[0], 256, drawn.photo.posed[0])
 """
 
 from tryon.data.synthetic.dataset import SynthResult, SynthSettings, draw_identity, synthesize
@@ -34,17 +38,21 @@ from tryon.data.synthetic.render import (
     render_product,
 )
 from tryon.data.synthetic.skeleton import canonical_keypoints
+from tryon.data.synthetic.style import STYLES, PhotoStyle, Shot
 
 __all__ = [
     "CANONICAL_POSE",
     "MEAN_BODY",
+    "STYLES",
     "BodyShape",
     "GarmentParams",
     "IdentityParams",
     "LimbPose",
+    "PhotoStyle",
     "Pose",
     "ProductPhoto",
     "RenderedSample",
+    "Shot",
     "SynthResult",
     "SynthSettings",
     "canonical_keypoints",

@@ -51,6 +51,13 @@ from tryon.data.synthetic.params import (
 )
 from tryon.data.synthetic.render import render_person, render_product
 from tryon.data.synthetic.skeleton import canonical_keypoints
+from tryon.data.synthetic.style import (
+    STYLES,
+    PhotoStyle,
+    Shot,
+    person_free_garment,
+    sample_photo_style,
+)
 from tryon.errors import InvalidInputError
 
 GENERATOR_VERSION = 3  # bump whenever the same settings would give other pixels
@@ -63,12 +70,19 @@ VITON_FOLDERS = ("image", "cloth", "cloth-mask", "image-parse-v3", "openpose_jso
 
 @dataclasses.dataclass(frozen=True)
 class SynthSettings:
-    """What a synthetic data set is made from; the same settings give the same bytes."""
+    """What a synthetic data set is made from; the same settings give the same bytes.
+
+    ``style`` "flat" renders plain backdrops and flat colours (the original generator);
+    "photo" adds the photographic style (:mod:`tryon.data.synthetic.style`): backdrops from
+    bundled photos and walls, light, camera noise, blur and JPEG, shoppers' framings,
+    occluders and garment folds.
+    """
 
     identities: int
     poses: int
     size: int
     seed: int = 0
+    style: str = "flat"
 
     def __post_init__(self) -> None:
         if self.identities < 1:
@@ -77,15 +91,25 @@ class SynthSettings:
             raise ValueError(f"--poses must be at least 1, got {self.poses}")
         if not 64 <= self.size <= 1024:
             raise ValueError(f"--size must be between 64 and 1024 pixels, got {self.size}")
+        if self.style not in STYLES:
+            raise ValueError(f"--style must be one of {', '.join(STYLES)}, got {self.style!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticIdentity:
-    """One identity's random draw: the person, their upper garment and their K poses."""
+    """One identity's random draw: the person, their upper garment, their K poses and (photo
+    style) how each photo was taken."""
 
     identity: IdentityParams
     garment: GarmentParams
     poses: tuple[Pose, ...]
+    photo: PhotoStyle | None = None
+
+    def shots(self) -> tuple[Shot | None, ...]:
+        """The shot of each posed photo, then of the frontal one (all None in the flat style)."""
+        if self.photo is None:
+            return (None,) * (len(self.poses) + 1)
+        return (*self.photo.posed, self.photo.frontal)
 
 
 def identity_name(index: int) -> str:
@@ -101,11 +125,22 @@ def split_of(index: int, identities: int) -> str:
     return "test" if index >= identities - test_identity_count(identities) else "train"
 
 
-def draw_identity(seed: int, index: int, poses: int) -> SyntheticIdentity:
-    """Identity ``index`` of the data set made with ``seed`` (independent of everything else)."""
+def draw_identity(seed: int, index: int, poses: int, style: str = "flat") -> SyntheticIdentity:
+    """Identity ``index`` of the data set made with ``seed`` (independent of everything else).
+
+    The photo style draws the same person, garment and poses as the flat style (those draws
+    come first) and continues the same random stream for its shots; it also swaps a fabric
+    photo showing a person for one that does not (:data:`style.PERSON_PHOTOS`).
+    """
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     identity, garment = sample_identity(rng), sample_garment(rng)
-    return SyntheticIdentity(identity, garment, tuple(sample_pose(rng) for _ in range(poses)))
+    drawn_poses = tuple(sample_pose(rng) for _ in range(poses))
+    if style == "flat":
+        return SyntheticIdentity(identity, garment, drawn_poses)
+    garment = person_free_garment(rng, garment)
+    return SyntheticIdentity(identity, garment, drawn_poses, sample_photo_style(rng, poses))
 
 
 def unpaired_partner(index: int, identities: int) -> int | None:
@@ -165,13 +200,13 @@ def _make_folders(root: Path) -> None:
 def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
     """Render and write identity ``index`` in both layouts; returns (and stores) its record."""
     name, split = identity_name(index), split_of(index, settings.identities)
-    drawn = draw_identity(settings.seed, index, settings.poses)
+    drawn = draw_identity(settings.seed, index, settings.poses, settings.style)
     viton, deepfashion = root / "viton" / split, root / "deepfashion"
     stems = [f"{name}_pose{k:02d}" for k in range(settings.poses)] + [f"{name}_frontal"]
-    poses = [*drawn.poses, CANONICAL_POSE]
+    poses, shots = [*drawn.poses, CANONICAL_POSE], drawn.shots()
     keypoints = {}
-    for stem, pose in zip(stems, poses, strict=True):
-        sample = render_person(drawn.identity, drawn.garment, pose, settings.size)
+    for stem, pose, shot in zip(stems, poses, shots, strict=True):
+        sample = render_person(drawn.identity, drawn.garment, pose, settings.size, shot)
         file = f"{stem}.png"
         _write_rgb(viton / "image" / file, sample.image)
         write_parse_png(viton / "image-parse-v3" / file, sample.parse)
@@ -181,23 +216,28 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
         link_or_copy(viton / "person-mask" / file, deepfashion / "person-mask" / split / file)
         keypoints[file] = _keypoints_json(sample.keypoints)
     cloth = f"{name}_cloth.png"
-    product = render_product(drawn.garment, settings.size)
+    gains = None if drawn.photo is None else drawn.photo.product_gains
+    product = render_product(drawn.garment, settings.size, gains)
     _write_rgb(viton / "cloth" / cloth, product.image)
     _write_mask(viton / "cloth-mask" / cloth, product.mask)
     unpaired = []
     partner = unpaired_partner(index, settings.identities)
     if partner is not None:
-        partner_garment = draw_identity(settings.seed, partner, settings.poses).garment
+        partner_garment = draw_identity(
+            settings.seed, partner, settings.poses, settings.style
+        ).garment
         partner_cloth = f"{identity_name(partner)}_cloth.png"
-        truth = render_person(drawn.identity, partner_garment, CANONICAL_POSE, settings.size)
+        truth = render_person(
+            drawn.identity, partner_garment, CANONICAL_POSE, settings.size, shots[-1]
+        )
         gt_files = [f"{stem}__{identity_name(partner)}_cloth.png" for stem in stems[:-1]]
         _write_rgb(viton / "tryon-gt" / gt_files[0], truth.image)
         write_parse_png(viton / "tryon-gt-parse" / gt_files[0], truth.parse)
         for gt_file in gt_files[1:]:
             link_or_copy(viton / "tryon-gt" / gt_files[0], viton / "tryon-gt" / gt_file)
             link_or_copy(viton / "tryon-gt-parse" / gt_files[0], viton / "tryon-gt-parse" / gt_file)
-        for pose, gt_file in zip(poses, gt_files, strict=False):  # the posed ones
-            own = render_person(drawn.identity, partner_garment, pose, settings.size)
+        for pose, shot, gt_file in zip(poses, shots, gt_files, strict=False):  # the posed ones
+            own = render_person(drawn.identity, partner_garment, pose, settings.size, shot)
             _write_rgb(viton / "tryon-gt-own" / gt_file, own.image)
             write_parse_png(viton / "tryon-gt-own-parse" / gt_file, own.parse)
         unpaired = [[f"{stem}.png", partner_cloth] for stem in stems[:-1]]
@@ -213,13 +253,22 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
         "hair_style": drawn.identity.hair_style,
         "bottom": drawn.identity.bottom.kind,
     }
+    if drawn.photo is not None:
+        record["shots"] = {
+            file: shot.summary() for file, shot in zip(keypoints, shots, strict=True)
+        }
     progress = root / PROGRESS_DIR / f"{name}.json"
     write_text_atomic(progress, json.dumps(record))
     return record
 
 
 def _settings_dict(settings: SynthSettings) -> dict:
-    return {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(settings)}
+    """The manifest's settings; the default flat style is left out, so flat data sets keep
+    the manifest (and resume) of generator version 3 from before styles existed."""
+    values = dataclasses.asdict(settings)
+    if values["style"] == "flat":
+        del values["style"]
+    return {"generator_version": GENERATOR_VERSION, **values}
 
 
 def _claim_folder(root: Path, settings: SynthSettings) -> None:
@@ -321,6 +370,7 @@ def _write_index_files(root: Path, settings: SynthSettings, records: list[dict])
                 "garment": record["garment"],
                 "hair_style": record["hair_style"],
                 "bottom": record["bottom"],
+                **({"shots": record["shots"]} if "shots" in record else {}),
             }
             for record in records
         },

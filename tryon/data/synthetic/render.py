@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from tryon.data import lip
+from tryon.data.synthetic import photo
 from tryon.data.synthetic.params import (
     CANONICAL_POSE,
     MEAN_BODY,
@@ -32,7 +33,14 @@ from tryon.data.synthetic.params import (
     IdentityParams,
     Pose,
 )
-from tryon.data.synthetic.skeleton import Skeleton, frame_skeleton, place_skeleton
+from tryon.data.synthetic.skeleton import (
+    Skeleton,
+    crop_skeleton,
+    frame_skeleton,
+    place_skeleton,
+    transform_skeleton,
+)
+from tryon.data.synthetic.style import Occluder, Shot
 from tryon.data.synthetic.textures import background_image, garment_texture
 
 SUPERSAMPLE = 2
@@ -210,6 +218,13 @@ class _Canvas:
             best_score = np.maximum(score, best_score)
         return np.ascontiguousarray(best_label)
 
+    def coverage(self, labels: tuple[int, ...], size: int) -> np.ndarray:
+        """The share of each output pixel's subpixels that layers labelled ``labels`` cover
+        (``size`` x ``size`` float32 in [0, 1])."""
+        lookup = np.zeros(256, np.float32)
+        lookup[: len(self.layers)] = [layer.label in labels for layer in self.layers]
+        return cv2.resize(lookup[self.index], (size, size), interpolation=cv2.INTER_AREA)
+
     def compose(self, backdrop: np.ndarray, size: int, shade_width: float) -> np.ndarray:
         """The finished ``size`` x ``size`` uint8 photo of this canvas.
 
@@ -268,18 +283,7 @@ def _edge_shading(groups: np.ndarray, width: float) -> np.ndarray:
 
 def _supersampled(skeleton: Skeleton) -> Skeleton:
     """The skeleton in canvas pixels (output pixel x -> SUPERSAMPLE * x + 0.5 at 2x)."""
-
-    def scale(points: np.ndarray) -> np.ndarray:
-        return points * SUPERSAMPLE + (SUPERSAMPLE - 1) / 2
-
-    return dataclasses.replace(
-        skeleton,
-        joints=scale(skeleton.joints),
-        px_per_unit=skeleton.px_per_unit * SUPERSAMPLE,
-        head_centre=scale(skeleton.head_centre),
-        hand_tips=scale(skeleton.hand_tips),
-        foot_centres=scale(skeleton.foot_centres),
-    )
+    return transform_skeleton(skeleton, SUPERSAMPLE, (SUPERSAMPLE - 1) / 2)
 
 
 class _BodyFrame:
@@ -577,13 +581,42 @@ def _draw_person(
             _draw_arm(canvas, sk, identity, side, material, pieces)
 
 
+def _draw_occluder(canvas: _Canvas, sk: Skeleton, occluder: Occluder) -> None:
+    """The occluder over everything, labelled background: the parse and the person mask
+    exclude it exactly where the image shows it."""
+    group = None
+    for part in photo.occluder_parts(occluder, sk, canvas.size):
+        shapes = [_polygon(points) for points in part.polygons] + [
+            _Shape("ellipse", np.asarray(centre, np.float64), axes, angle)
+            for centre, axes, angle in part.ellipses
+        ]
+        homography = None
+        if part.texture is not None:
+            height, width = part.texture.shape[:2]
+            corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+            homography = cv2.getPerspectiveTransform(corners, part.quad.astype(np.float32))
+        number = canvas.add(
+            lip.BACKGROUND,
+            part.colour,
+            shapes,
+            group=group,
+            texture=part.texture,
+            homography=None if homography is None else homography.astype(np.float64),
+        )
+        group = number if group is None else group
+
+
 def _check_size(size: int) -> None:
     if not 16 <= size <= 2048:
         raise ValueError(f"size must be between 16 and 2048 pixels, got {size}")
 
 
 def render_person(
-    identity: IdentityParams, garment: GarmentParams, pose: Pose, size: int
+    identity: IdentityParams,
+    garment: GarmentParams,
+    pose: Pose,
+    size: int,
+    shot: Shot | None = None,
 ) -> RenderedSample:
     """Render ``identity`` wearing ``garment`` in ``pose`` as a ``size`` x ``size`` photo.
 
@@ -592,22 +625,42 @@ def render_person(
         garment: the upper garment (``sample_garment``); any identity can wear any garment.
         pose: joint angles and framing (``sample_pose`` or ``CANONICAL_POSE``).
         size: output side in pixels (64 to 1024 are the supported data-set sizes).
+        shot: None for the flat style; else how the photo was taken (``style.sample_shot``):
+            framing, scene, occluder, garment folds, light and camera (see :mod:`.photo`).
+            The identity's own backdrop is then unused.
 
     Returns:
-        The photo with its keypoints, LIP parse map and person mask.
+        The photo with its keypoints (NaN outside the frame), LIP parse map and person mask.
     """
     _check_size(size)
     skeleton = frame_skeleton(identity.body, pose, size)
+    window = (-0.5, -0.5, float(size))
+    if shot is not None:
+        window = photo.framing_window(shot.framing, skeleton, identity.body, size)
+        skeleton = crop_skeleton(skeleton, window, size)
     canvas = _Canvas(size * SUPERSAMPLE)
     big = _supersampled(skeleton)
     _draw_person(canvas, big, identity, garment, pose)
-    backdrop = background_image(identity.background, canvas.size)
+    if shot is None:
+        backdrop = background_image(identity.background, canvas.size)
+    else:
+        if shot.occluder is not None:
+            _draw_occluder(canvas, big, shot.occluder)
+        backdrop = photo.backdrop_image(shot.backdrop, window, size, canvas.size)
     image = canvas.compose(backdrop, size, EDGE_SHADE_WIDTH * skeleton.px_per_unit)
     parse = canvas.labels()
-    return RenderedSample(image, skeleton.keypoints, parse, parse != lip.BACKGROUND)
+    keypoints = skeleton.keypoints
+    if shot is not None:
+        shading = photo.garment_shading(skeleton, identity.body, shot.folds, size)
+        coverage = canvas.coverage(lip.UPPER_GARMENT_IDS, size)
+        image = photo.develop(image, shot, size, shading, coverage)
+        keypoints = photo.keypoints_in_frame(keypoints, size)
+    return RenderedSample(image, keypoints, parse, parse != lip.BACKGROUND)
 
 
-def render_product(garment: GarmentParams, size: int) -> ProductPhoto:
+def render_product(
+    garment: GarmentParams, size: int, gains: tuple[float, float, float] | None = None
+) -> ProductPhoto:
     """The garment alone, laid flat and frontal on white (the catalogue photo) and its mask.
 
     The flat layout is the garment on the mean body in the canonical arm pose, so a worn
@@ -616,6 +669,8 @@ def render_product(garment: GarmentParams, size: int) -> ProductPhoto:
     Args:
         garment: the garment (``sample_garment``).
         size: output side in pixels.
+        gains: optional RGB gains on the garment (the photographic style's mild exposure and
+            white-balance jitter of a studio shot); the white backdrop stays white.
 
     Returns:
         The photo (size x size x 3 uint8, white backdrop) and the garment's mask.
@@ -632,5 +687,7 @@ def render_product(garment: GarmentParams, size: int) -> ProductPhoto:
         )
     backdrop = np.full((canvas.size, canvas.size, 3), PRODUCT_BACKGROUND, np.uint8)
     image = canvas.compose(backdrop, size, EDGE_SHADE_WIDTH * PRODUCT_SCALE * size)
+    if gains is not None:
+        image = photo.tint_product(image, canvas.coverage(lip.UPPER_GARMENT_IDS, size), gains)
     mask = canvas.labels() != lip.BACKGROUND
     return ProductPhoto(image, mask)

@@ -143,18 +143,24 @@ def _pose_in_units(body: BodyShape, pose: Pose) -> Skeleton:
     )
 
 
-def _placed(skeleton: Skeleton, origin: np.ndarray, px_per_unit: float) -> Skeleton:
-    def place(points: np.ndarray) -> np.ndarray:
-        return origin + points * px_per_unit
+def transform_skeleton(skeleton: Skeleton, scale: float, offset: np.ndarray | float) -> Skeleton:
+    """``skeleton`` with every point mapped to ``point * scale + offset`` (a zoom and shift)."""
+
+    def move(points: np.ndarray) -> np.ndarray:
+        return points * scale + offset
 
     return dataclasses.replace(
         skeleton,
-        joints=place(skeleton.joints),
-        px_per_unit=px_per_unit,
-        head_centre=place(skeleton.head_centre),
-        hand_tips=place(skeleton.hand_tips),
-        foot_centres=place(skeleton.foot_centres),
+        joints=move(skeleton.joints),
+        px_per_unit=skeleton.px_per_unit * scale,
+        head_centre=move(skeleton.head_centre),
+        hand_tips=move(skeleton.hand_tips),
+        foot_centres=move(skeleton.foot_centres),
     )
+
+
+def _placed(skeleton: Skeleton, origin: np.ndarray, px_per_unit: float) -> Skeleton:
+    return transform_skeleton(skeleton, px_per_unit, origin)
 
 
 def _extent_points(skeleton: Skeleton, body: BodyShape) -> np.ndarray:
@@ -171,6 +177,15 @@ def _extent_points(skeleton: Skeleton, body: BodyShape) -> np.ndarray:
         for offset in (np.array([0.7, 0.5]), np.array([-0.7, 0.5]))
     ]
     return np.vstack([skeleton.joints, *outline, skeleton.hand_tips, *feet])
+
+
+def crop_skeleton(skeleton: Skeleton, window: tuple[float, float, float], size: int) -> Skeleton:
+    """``skeleton`` seen through the square ``window`` (left, top, side) of its frame, shown
+    at ``size`` px: a zoom and shift (continuous pixel coordinates: the window's left edge
+    goes to -0.5, its right edge to size - 0.5)."""
+    left, top, side = window
+    scale = size / side
+    return transform_skeleton(skeleton, scale, -np.array([left, top]) * scale - 0.5)
 
 
 def place_skeleton(body: BodyShape, pose: Pose, origin: np.ndarray, px_per_unit: float) -> Skeleton:

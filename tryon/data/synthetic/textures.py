@@ -20,7 +20,7 @@ from tryon.data.synthetic.params import BackgroundParams, TextureParams
 FONT = cv2.FONT_HERSHEY_DUPLEX
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=32)
 def bundled_image(name: str) -> np.ndarray:
     """An image shipped inside scikit-image (skimage/data/NAME) as HxWx3 uint8 RGB."""
     path = resources.files("skimage.data") / name
@@ -46,7 +46,7 @@ def _palette(colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
     return np.asarray(colours, dtype=np.float32)
 
 
-def _random_crop(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def random_crop(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     height, width = image.shape[:2]
     side = int(min(height, width) * rng.uniform(0.35, 0.8))
     top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
@@ -55,7 +55,7 @@ def _random_crop(image: np.ndarray, rng: np.random.Generator, size: int) -> np.n
     )
 
 
-def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     """Noise with features about size/cells pixels wide, in [-1, 1] (float32 HxW)."""
     coarse = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
     return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
@@ -146,13 +146,13 @@ def garment_texture(
         _print_motif(printed, params, chest)
         fabric = printed.astype(np.float32)
     elif params.kind == "image":
-        crop = _random_crop(bundled_image(params.image), rng, size).astype(np.float32)
+        crop = random_crop(bundled_image(params.image), rng, size).astype(np.float32)
         if np.ptp(crop.reshape(-1, 3).mean(axis=0)) < 1:  # grey source: tint it with a colour
             crop = crop / 255 * colours[0] * 1.3
         fabric = crop
     else:
         raise ValueError(f"unknown texture kind {params.kind!r}")
-    grain = 1 + 0.04 * _smooth_noise(rng, size, max(size // 8, 4))
+    grain = 1 + 0.04 * smooth_noise(rng, size, max(size // 8, 4))
     shade = _folds(rng, size) * grain
     return np.clip(fabric * shade[..., None], 0, 255).astype(np.uint8)
 
@@ -169,7 +169,7 @@ def background_image(params: BackgroundParams, size: int) -> np.ndarray:
         image = np.broadcast_to(image, (size, size, 3))
     elif params.kind == "texture":
         rng = np.random.default_rng(params.seed)
-        grey = _random_crop(bundled_image(params.image), rng, size)[..., 0].astype(np.float32)
+        grey = random_crop(bundled_image(params.image), rng, size)[..., 0].astype(np.float32)
         grey = cv2.GaussianBlur(grey, (0, 0), size / 256)
         normalised = (grey - grey.mean()) / (grey.std() + 1e-6)
         image = colour * (1 + 0.035 * np.clip(normalised, -2, 2))[..., None]
