@@ -61,6 +61,9 @@ PART_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 HEAD_PART, TORSO_PART = PART_NAMES.index("head"), PART_NAMES.index("torso")
 ARM_PARTS: tuple[int, ...] = tuple(i for i, n in enumerate(PART_NAMES) if n.endswith("arm"))
+LEG_PARTS: tuple[int, ...] = tuple(
+    i for i, n in enumerate(PART_NAMES) if n.endswith(("thigh", "shin"))
+)
 
 
 @dataclass(frozen=True)

@@ -203,10 +203,11 @@ def test_intermediate_views_are_captioned_rgb_in_pipeline_order() -> None:
     region[8:24, 8:24] = True
     keypoints = np.full((18, 2), np.nan, np.float32)
     keypoints[[1, 2, 5]] = [[16, 8], [10, 10], [22, 10]]
-    layers = {"pose": rgb, "parts": rgb, "canonical": rgb, "fitted_garment": rgb}
+    layers = {"parts": rgb, "canonical": rgb, "fitted_garment": rgb}
     layers["alpha"] = layers["uncovered"] = region.astype(np.uint8) * 255
     result = TryOnResult(
         image=rgb,
+        photo=rgb,
         view="catalog",
         keypoints=keypoints,
         person_mask=region,

@@ -338,29 +338,26 @@ def test_photo_style_is_deterministic_and_independent_of_workers(tmp_path):
         synthesize(flat, settings, progress=False)
 
 
-def test_photo_style_draws_the_flat_people_and_swaps_fabric_photos_of_people():
+def test_photo_style_draws_the_flat_people_and_no_photo_of_a_person():
     from tryon.data.synthetic import draw_identity
-    from tryon.data.synthetic.style import PERSON_PHOTOS
+    from tryon.data.synthetic.params import PERSON_PHOTOS
 
-    swapped = 0
     for index in range(200):
         flat, photo = draw_identity(1, index, 2), draw_identity(1, index, 2, "photo")
         assert flat.photo is None and photo.photo is not None
-        assert (photo.identity, photo.poses) == (flat.identity, flat.poses)
-        assert photo.garment.texture.image not in PERSON_PHOTOS
-        if flat.garment.texture.image in PERSON_PHOTOS:
-            swapped += 1
-            assert photo.garment.texture.image != flat.garment.texture.image
-        else:
-            assert photo.garment == flat.garment
+        assert (photo.identity, photo.garment, photo.poses) == (
+            flat.identity, flat.garment, flat.poses,
+        )  # fmt: skip
+        assert flat.garment.texture.image not in PERSON_PHOTOS
         for shot in (*photo.photo.posed, photo.photo.frontal):
             assert shot.backdrop.image not in PERSON_PHOTOS
             assert shot.occluder is None or shot.occluder.image not in PERSON_PHOTOS
-    assert swapped > 0  # the flat style does draw them: the swap is exercised
 
 
-def test_photo_style_never_reads_a_photo_of_a_person(tmp_path, monkeypatch):
-    from tryon.data.synthetic import photo, render, style, textures
+@pytest.mark.parametrize("style", ["flat", "photo"])
+def test_no_style_ever_reads_a_photo_of_a_person(tmp_path, monkeypatch, style):
+    from tryon.data.synthetic import photo, render, textures
+    from tryon.data.synthetic.params import PERSON_PHOTOS
 
     for cache in (
         textures.bundled_image,
@@ -378,18 +375,18 @@ def test_photo_style_never_reads_a_photo_of_a_person(tmp_path, monkeypatch):
         return original(path, *args)
 
     monkeypatch.setattr(textures.cv2, "imread", recording_imread)
-    settings = SynthSettings(identities=24, poses=2, size=64, seed=5, style="photo")
+    settings = SynthSettings(identities=24, poses=2, size=64, seed=5, style=style)
     synthesize(tmp_path / "set", settings, workers=1, progress=False)
-    assert len(set(read)) >= 5  # backdrops, fabrics and occluder patches were read
-    assert not set(read) & style.PERSON_PHOTOS
+    assert len(set(read)) >= 3  # fabrics (and, in photo style, backdrops, patches) were read
+    assert not set(read) & PERSON_PHOTOS
 
 
-def test_photo_style_source_lists_exclude_photos_of_people():
-    from tryon.data.synthetic import style
+def test_source_lists_exclude_photos_of_people():
+    from tryon.data.synthetic import params, style
 
-    assert {"astronaut.png", "camera.png", "coins.png"} <= style.PERSON_PHOTOS
-    sources = set(style.BACKDROP_PHOTOS) | set(style.FABRIC_PHOTOS)
-    assert not sources & style.PERSON_PHOTOS
+    assert {"astronaut.png", "camera.png", "coins.png"} <= params.PERSON_PHOTOS
+    sources = set(style.BACKDROP_PHOTOS) | set(params.COLOUR_IMAGES) | set(params.GREY_IMAGES)
+    assert not sources & params.PERSON_PHOTOS
     assert len(style.BACKDROP_PHOTOS) >= 8
 
 

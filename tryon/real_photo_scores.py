@@ -45,7 +45,7 @@ class PreservationScores:
 
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT) > 0
+    return cv2.erode(mask.astype(np.uint8), kernel) > 0  # the frame edge does not erode
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ Layers, back to front:
 
 1. the photo itself;
 2. where the old garment is left uncovered by the new one: re-synthesised skin inside the
-   body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`);
+   body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`); the
+   legs are never re-synthesised (a long jacket and the trousers look alike);
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
    looser garment may stand a little off the body, never over the room behind), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
@@ -24,7 +25,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hpn.body_parts import ARM_PARTS, HEAD_PART, TORSO_PART, body_from_keypoints, body_region
+from hpn.body_parts import (
+    ARM_PARTS,
+    HEAD_PART,
+    LEG_PARTS,
+    TORSO_PART,
+    body_from_keypoints,
+    body_region,
+)
 from tryon.pipeline.garment_fit import FittedGarment
 from tryon.pipeline.resynthesis import background_plate, shaded_skin, skin_colour
 from tryon.preprocess.garment_region import dilate
@@ -150,7 +158,8 @@ def compose_own_view(
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
-    uncovered = old & (alpha < 0.5)
+    # Legs keep their pixels: what a jacket shares in colour with the trousers is not skin.
+    uncovered = old & (alpha < 0.5) & ~np.isin(person_labels, LEG_PARTS)
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():

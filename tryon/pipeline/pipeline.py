@@ -44,7 +44,7 @@ from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.garment_fit import fit_garment, refine_fit
 from tryon.pipeline.own_view import OwnViewConfig, compose_own_view
 from tryon.pipeline.paper_route import PaperRoute, PaperRouteConfig
-from tryon.pipeline.result import TryOnResult, skeleton_over
+from tryon.pipeline.result import TryOnResult
 
 View = Literal["own", "catalog", "paper"]
 RegionSource = Literal["auto", "parser", "classical"]
@@ -332,9 +332,9 @@ class TryOnPipeline:
                     view, person, keypoints, person_mask, region, garment, prepared, clock,
                     catalog_pose,
                 )  # fmt: skip
-        layers = {"pose": skeleton_over(person, keypoints), **layers}
         return TryOnResult(
             image=image,
+            photo=person,
             view=view,
             keypoints=keypoints,
             person_mask=person_mask,

@@ -30,6 +30,8 @@ class TryOnResult:
     Attributes:
         image: the result: the shopper's own photo dressed (own view, same size as the
             photo), the dressed canonical view (catalog view), or the paper's route.
+        photo: the shopper's photo the result was made from (the caller's array, not a
+            copy; the ``pose`` intermediate is drawn on it when asked for).
         view: "own", "catalog" or "paper".
         keypoints: (18, 2) keypoints of the person in the photo (NaN missing).
         person_mask: HxW bool person mask of the photo.
@@ -44,6 +46,7 @@ class TryOnResult:
     """
 
     image: np.ndarray
+    photo: np.ndarray
     view: str
     keypoints: np.ndarray
     person_mask: np.ndarray
@@ -65,7 +68,7 @@ class TryOnResult:
         undressed canonical view); paper: ``person_frame``, ``frontal``,
         ``frame_garment_region``, ``warped_garment``, ``flow``, ``composite``.
         """
-        images = {"pose": self.layers["pose"]} if "pose" in self.layers else {}
+        images = {"pose": skeleton_over(self.photo, self.keypoints)}
         images["person_mask"] = self.person_mask.astype(np.uint8) * 255
         if self.view != "paper":
             images["garment_region"] = self.garment_region.astype(np.uint8) * 255

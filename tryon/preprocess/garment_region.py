@@ -43,10 +43,10 @@ class ClassicalRegionConfig:
         grabcut_iterations: GrabCut iterations.
     """
 
-    working_size: int = 320
+    working_size: int = 256
     core_shrink: float = 0.35
     hand_radius: float = 0.22
-    grabcut_iterations: int = 4
+    grabcut_iterations: int = 3
 
 
 @dataclass(frozen=True)

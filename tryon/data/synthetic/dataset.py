@@ -55,12 +55,11 @@ from tryon.data.synthetic.style import (
     STYLES,
     PhotoStyle,
     Shot,
-    person_free_garment,
     sample_photo_style,
 )
 from tryon.errors import InvalidInputError
 
-GENERATOR_VERSION = 3  # bump whenever the same settings would give other pixels
+GENERATOR_VERSION = 4  # bump whenever the same settings would give other pixels
 TEST_FRACTION = 0.2  # of identities, the last ones by index
 MANIFEST = "synthetic.json"
 PROGRESS_DIR = ".synth-progress"
@@ -129,8 +128,7 @@ def draw_identity(seed: int, index: int, poses: int, style: str = "flat") -> Syn
     """Identity ``index`` of the data set made with ``seed`` (independent of everything else).
 
     The photo style draws the same person, garment and poses as the flat style (those draws
-    come first) and continues the same random stream for its shots; it also swaps a fabric
-    photo showing a person for one that does not (:data:`style.PERSON_PHOTOS`).
+    come first) and continues the same random stream for its shots.
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
@@ -139,7 +137,6 @@ def draw_identity(seed: int, index: int, poses: int, style: str = "flat") -> Syn
     drawn_poses = tuple(sample_pose(rng) for _ in range(poses))
     if style == "flat":
         return SyntheticIdentity(identity, garment, drawn_poses)
-    garment = person_free_garment(rng, garment)
     return SyntheticIdentity(identity, garment, drawn_poses, sample_photo_style(rng, poses))
 
 

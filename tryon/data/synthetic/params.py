@@ -31,11 +31,18 @@ HAIR_STYLES: tuple[str, ...] = ("short", "long", "bun", "buzz")
 BACKGROUND_KINDS: tuple[str, ...] = ("plain", "gradient", "texture")
 
 # Images bundled inside scikit-image's wheel (skimage/data/*), readable offline.
+# Photos of people are for evaluation only: never rendered into training data. skimage ships
+# these: astronaut (Eileen Collins), camera (a cameraman), coins (portrait heads on coins),
+# retina (a human eye), lfw_subset.npy (faces); no list below may name them (a test checks
+# every file the generator opens).
+PERSON_PHOTOS: frozenset[str] = frozenset(
+    {"astronaut.png", "camera.png", "coins.png", "retina.jpg", "lfw_subset.npy"}
+)
 COLOUR_IMAGES: tuple[str, ...] = (
-    "astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg",
-    "ihc.png", "color.png", "motorcycle_left.png",
+    "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg", "ihc.png", "color.png",
+    "motorcycle_left.png",
 )  # fmt: skip
-GREY_IMAGES: tuple[str, ...] = ("brick.png", "grass.png", "gravel.png", "camera.png", "moon.png")
+GREY_IMAGES: tuple[str, ...] = ("brick.png", "grass.png", "gravel.png", "moon.png")
 BACKDROP_IMAGES: tuple[str, ...] = ("brick.png", "grass.png", "gravel.png")  # even, faint textures
 PRINT_WORDS: tuple[str, ...] = ("HPN", "TRY ON", "2026", "NOVA", "SUMMER", "LUX", "OK", "CITY")
 

@@ -22,10 +22,7 @@ import math
 import numpy as np
 
 from tryon.data.synthetic.params import (
-    COLOUR_IMAGES,
-    GREY_IMAGES,
     RGB,
-    GarmentParams,
     _pick,
     _uniform,
     random_colour,
@@ -33,13 +30,6 @@ from tryon.data.synthetic.params import (
 
 STYLES: tuple[str, ...] = ("flat", "photo")
 
-# Photos bundled inside scikit-image's wheel that show a person, or a part or likeness of one.
-# Photos of people are for evaluation only: the photographic style never reads them (a test
-# checks every file it opens). astronaut: Eileen Collins; camera: a cameraman; coins: portrait
-# heads on ancient coins; retina: a human eye; lfw_subset.npy: faces (Labeled Faces in the Wild).
-PERSON_PHOTOS: frozenset[str] = frozenset(
-    {"astronaut.png", "camera.png", "coins.png", "retina.jpg", "lfw_subset.npy"}
-)
 # Backdrop sources, each looked at and showing no person: a cup on a wooden table, a cat, a
 # rocket on its launch pad at dusk, a motorcycle in a garage, the Hubble deep field, brick,
 # grass, gravel, the moon's surface. (page.png, printed text, would do too, but libpng warns
@@ -48,10 +38,6 @@ BACKDROP_PHOTOS: tuple[str, ...] = (
     "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg",
     "brick.png", "grass.png", "gravel.png", "moon.png",
 )  # fmt: skip
-# Fabric photos of the photographic style: the flat style's list without the person photos.
-FABRIC_PHOTOS: tuple[str, ...] = tuple(
-    name for name in COLOUR_IMAGES + GREY_IMAGES if name not in PERSON_PHOTOS
-)
 FRAMINGS: tuple[str, ...] = ("full", "knees", "waist", "head_shoulders", "arm_cut")
 FRAMING_WEIGHTS: tuple[float, ...] = (0.35, 0.2, 0.2, 0.1, 0.15)
 OCCLUDERS: tuple[str, ...] = ("bag", "helmet", "table", "patch")
@@ -337,15 +323,6 @@ def sample_studio_shot(rng: np.random.Generator) -> Shot:
     backdrop = _wall(rng, floor=rng.random() < 0.5)
     light, camera = sample_light(rng, studio=True), sample_camera(rng, studio=True)
     return Shot(backdrop, light, camera, Framing("frame"), None, sample_folds(rng))
-
-
-def person_free_garment(rng: np.random.Generator, garment: GarmentParams) -> GarmentParams:
-    """``garment`` with a fabric photo of a person swapped for one without (one draw always)."""
-    replacement = str(_pick(rng, FABRIC_PHOTOS))
-    if garment.texture.image not in PERSON_PHOTOS:
-        return garment
-    texture = dataclasses.replace(garment.texture, image=replacement)
-    return dataclasses.replace(garment, texture=texture)
 
 
 def sample_photo_style(rng: np.random.Generator, poses: int) -> PhotoStyle:
