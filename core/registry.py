@@ -133,6 +133,7 @@ HPN_WARP_REFINE = register(
         "hpn_warp_refine",
         "hpn.warp_refine:WarpRefineHPN",
         presets=("small", "tiny"),
+        exportable=True,
         summary="pose transfer by moving pixels: part-warp prior + pose maps -> residual "
         "flow, visibility mask and fill colours",
     )

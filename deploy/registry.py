@@ -225,6 +225,38 @@ class HPNIO(ModelIO):
         )
 
 
+class WarpRefineIO(ModelIO):
+    """Warp-and-refine HPN: prior (N, 3, R, R) + validity (N, 2, R, R) + pose maps
+    (N, 18, B, B) -> residual flow (N, 2, R, R), visibility (N, 1, R, R), fill (N, 3, R, R).
+
+    Fixed spatial size per level, like HPN.
+    """
+
+    model_type = registry.HPN_WARP_REFINE.model_type
+
+    def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
+        size = int(model.resolution)
+        if resolution is not None and resolution != size:
+            raise DeployError(
+                f"this warp-and-refine HPN is at level {size}x{size}; export it at that size"
+            )
+        bottleneck = model.pose_map_size
+        return IOSignature(
+            self.model_type,
+            inputs=(
+                TensorSpec("prior", 3, "image", size, size),
+                TensorSpec("validity", 2, "mask", size, size),
+                TensorSpec("pose_maps", NUM_KEYPOINTS, "pose_maps", bottleneck, bottleneck),
+            ),
+            outputs=(
+                TensorSpec("residual", 2, "flow", size, size),
+                TensorSpec("visibility", 1, "mask", size, size),
+                TensorSpec("generated", 3, "image", size, size),
+            ),
+            dynamic_spatial=False,
+        )
+
+
 _REGISTRY: dict[str, ModelIO] = {}
 
 
@@ -265,3 +297,4 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelIO]:
 
 register(AppearanceFlowIO())
 register(HPNIO())
+register(WarpRefineIO())
