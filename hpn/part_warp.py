@@ -158,6 +158,17 @@ def _reaches(target: Body, size: tuple[int, int], reach: float) -> dict[str, np.
     return near
 
 
+def _grid_of(part: np.ndarray, maps: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 2) source points: each pixel through its part's map (the torso's if none)."""
+    coefficients = np.zeros((len(PART_NAMES), 6), np.float32)
+    for index, name in enumerate(PART_NAMES):
+        coefficients[index] = maps.get(name, maps["torso"])[:2].reshape(-1)
+    chosen = np.where(part >= 0, part, PART_NAMES.index("torso"))
+    ys, xs = np.indices(size, dtype=np.float32)
+    a, b, c, d, e, f = (coefficients[:, k][chosen] for k in range(6))
+    return np.stack([a * xs + b * ys + c, d * xs + e * ys + f], axis=-1)
+
+
 def source_labels(
     keypoints: np.ndarray, mask: np.ndarray, config: PartWarpConfig | None = None
 ) -> np.ndarray:
@@ -222,28 +233,27 @@ def part_warp(
     size = (int(target_size[0]), int(target_size[1]))
     maps = backward_maps(source, target, fitted_from)
     near = _reaches(target, size, config.reach)
-    ys, xs = np.mgrid[0 : size[0], 0 : size[1]].astype(np.float32)
-
-    grid = np.zeros((*size, 2), np.float32)
     best_share = np.zeros(size, np.float32)
     part = np.full(size, -1, np.int8)
     undecided = np.ones(size, bool)
     for index, name in enumerate(PART_NAMES):
         if name not in maps:
             continue
-        (a, b, c), (d, e, f) = maps[name][:2].astype(np.float32)
-        map_x, map_y = a * xs + b * ys + c, d * xs + e * ys + f
         own = (labels == index).astype(np.float32)
-        share = cv2.remap(own, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # An affine backward map: OpenCV reads the source through it directly.
+        share = cv2.warpAffine(
+            own, maps[name][:2].astype(np.float64), (size[1], size[0]),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
         if name != "torso":
             share[~near[name]] = 0.0
         # A part claims the pixels where its own pixels lie (share > 0.5); where none does
         # yet (silhouette edges, seams) the largest share so far is kept.
         selected = undecided & ((share > 0.5) | (share > best_share))
-        grid[..., 0][selected], grid[..., 1][selected] = map_x[selected], map_y[selected]
-        best_share[selected] = share[selected]
+        np.copyto(best_share, share, where=selected)
         part[selected] = index
-        undecided &= ~(share > 0.5)
+        undecided &= share <= 0.5
+    grid = _grid_of(part, maps, size)
     # The photo ends at its frame, the person does not: the mask is read with its border
     # replicated, and nothing is covered from beyond the frame's outer pixel edges.
     person = source_mask.astype(np.float32)

@@ -127,6 +127,7 @@ def compose_own_view(
     old_garment: np.ndarray,
     garment: FittedGarment,
     config: OwnViewConfig | None = None,
+    long_side: int | None = None,
 ) -> OwnViewLayers:
     """Dress the shopper in the fitted garment in their own photo (see the module docstring).
 
@@ -138,13 +139,15 @@ def compose_own_view(
         old_garment: HxW bool region of the garment being replaced.
         garment: the new garment fitted to ``keypoints`` at the photo's size.
         config: spill, feather, re-synthesis.
+        long_side: the long side the config's fractions refer to (default: the photo's; a
+            crop of a larger photo passes the whole photo's).
 
     Returns:
         :class:`OwnViewLayers`.
     """
     config = config or OwnViewConfig()
     size = photo.shape[:2]
-    long_side = max(size)
+    long_side = long_side or max(size)
     person = person_mask.astype(bool)
     old = old_garment.astype(bool) & person
     alpha = garment.alpha * dilate(person, round(config.spill * long_side))

@@ -463,22 +463,35 @@ class TryOnPipeline:
                 old |= reposed.filled & _grow(old, 0.03 * max(canvas.shape[:2]))
                 layers["canonical"] = canvas
                 layers["canonical_garment_region"] = old.astype(np.uint8) * 255
+        # Everything happens near the person: the work is cut to the person's box (grown by
+        # a margin wider than any spill), and the rest of the canvas is never touched.
+        crop, shift = _work_box(mask, WORK_MARGIN)
+        local = body - shift
+        size = (crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
         with clock.stage("fit"):
             fitted = fit_garment(
-                garment, prepared.mask, prepared.keypoints, body, canvas.shape[:2],
-                self.config.part_warp, person_mask=mask,
+                garment, prepared.mask, prepared.keypoints, local, size, self.config.part_warp,
+                person_mask=mask[crop],
             )  # fmt: skip
             if self.garment_flow is not None:
-                fitted = refine_fit(self.garment_flow, fitted, garment, prepared.mask, mask, body)
+                fitted = refine_fit(
+                    self.garment_flow, fitted, garment, prepared.mask, mask[crop], local
+                )
         with clock.stage("composite"):
-            own = compose_own_view(canvas, body, mask, labels, old, fitted, self.config.own_view)
+            own = compose_own_view(
+                canvas[crop], local, mask[crop], labels[crop], old[crop], fitted,
+                self.config.own_view, long_side=max(canvas.shape[:2]),
+            )  # fmt: skip
+            image = canvas.copy()
+            image[crop] = own.image
+        shape = canvas.shape[:2]
         layers.update(
             parts=_part_colours(labels),
-            fitted_garment=fitted.image,
-            alpha=np.round(own.alpha * 255).astype(np.uint8),
-            uncovered=own.uncovered.astype(np.uint8) * 255,
+            fitted_garment=_uncrop(fitted.image, crop, shape),
+            alpha=_uncrop(np.round(own.alpha * 255).astype(np.uint8), crop, shape),
+            uncovered=_uncrop(own.uncovered.astype(np.uint8) * 255, crop, shape),
         )
-        return own.image, layers
+        return image, layers
 
     def canonical_view(
         self,
@@ -507,6 +520,30 @@ class TryOnPipeline:
             person, keypoints, person_mask, target, size, labels, config=config,
             refiner=self.refiner,
         )  # fmt: skip
+
+
+WORK_MARGIN = 0.06  # of the canvas's long side around the person: more than any spill
+
+
+def _work_box(mask: np.ndarray, margin: float) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The person's box grown by ``margin`` of the long side: (row, column) slices and the
+    (x, y) offset of its corner."""
+    from tryon.preprocess.pose import mask_bbox
+
+    height, width = mask.shape
+    box = mask_bbox(mask)
+    pad = round(margin * max(height, width))
+    x0, y0, x1, y1 = (0, 0, width - 1, height - 1) if box is None else box
+    left, top = max(0, int(x0) - pad), max(0, int(y0) - pad)
+    right, bottom = min(width, int(x1) + pad + 1), min(height, int(y1) + pad + 1)
+    return (slice(top, bottom), slice(left, right)), np.array([left, top], np.float32)
+
+
+def _uncrop(array: np.ndarray, crop: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
+    """``array`` (a crop of a canvas of ``shape``) back in the whole canvas, zero elsewhere."""
+    full = np.zeros((*shape, *array.shape[2:]), array.dtype)
+    full[crop] = array
+    return full
 
 
 def _grow(mask: np.ndarray, radius: float) -> np.ndarray:

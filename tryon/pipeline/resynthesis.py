@@ -19,7 +19,7 @@ import numpy as np
 from tryon.preprocess.body_boxes import face_box
 
 DEFAULT_SKIN = (196, 152, 128)  # used only when the photo shows no skin to measure
-PLATE_SIZE = 256
+PLATE_SIZE = 160
 
 
 def skin_colour(photo: np.ndarray, keypoints: np.ndarray, skin_hint: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ class ClassicalRegionConfig:
         grabcut_iterations: GrabCut iterations.
     """
 
-    working_size: int = 256
+    working_size: int = 192
     core_shrink: float = 0.35
     hand_radius: float = 0.22
     grabcut_iterations: int = 3
