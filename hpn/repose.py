@@ -123,8 +123,9 @@ def _fill_region(
     target: Body,
     maps: dict[str, np.ndarray],
     source_size: tuple[int, int],
-) -> np.ndarray:
-    """Where the target person should be but nothing landed: holes to fill.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the target person should be but nothing landed (holes to fill), and the
+    person's closed interior (where a partial coverage is a crack, not an outline).
 
     A hole is a pixel on a part both poses have (limbs, torso; not the head, whose outline
     the hair decides) whose source point lies inside the source photo (the photo shows that
@@ -150,7 +151,7 @@ def _fill_region(
     radius = max(1, round(0.03 * target.shoulder_width))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     closed = cv2.morphologyEx(covered.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
-    return (inside | closed) & ~covered
+    return (inside | closed) & ~covered, closed
 
 
 def spread_colours(image: np.ndarray, mask: np.ndarray, steps: int = 3) -> np.ndarray:
@@ -284,7 +285,9 @@ def repose(
     source = body_from_keypoints(keypoints, config.proportions)
     target = body_from_keypoints(target_keypoints, config.proportions)
     maps = backward_maps(source, target, fitted_from)
-    holes = _fill_region(warp.coverage, source, target, maps, mask.shape)
+    holes, interior = _fill_region(warp.coverage, source, target, maps, mask.shape)
+    # Inside the person a partial coverage is a crack between parts, not an outline: solid.
+    solid = np.where(interior | holes, 1.0, warp.coverage).astype(np.float32)
     colours = spread_colours(image, mask.astype(bool))
     backdrop = studio_backdrop(size)
     if refiner is not None:
@@ -292,7 +295,7 @@ def repose(
     else:
         moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
         moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
-        coverage = np.maximum(warp.coverage, holes.astype(np.float32))[..., None]
+        coverage = solid[..., None]
         composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
     person = (warp.coverage > 0.5) | holes
     return Reposed(
