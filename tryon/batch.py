@@ -199,6 +199,35 @@ def _person_keypoints(pair: Pair) -> np.ndarray | None:
     return people[0]
 
 
+MIN_DRESSED_FRACTION = 0.01
+"""The least share of the person a try-on's garment must cover to count as done."""
+
+
+def check_dressed(result: Any, person: np.ndarray) -> None:
+    """Refuse to report success for a try-on that changed nothing.
+
+    Args:
+        result: a :class:`tryon.pipeline.TryOnResult`.
+        person: the photo it dressed.
+
+    Raises:
+        InvalidInputError: the output is the photo unchanged, or (own and catalog views) the
+            fitted garment covers less than :data:`MIN_DRESSED_FRACTION` of the person.
+    """
+    if result.image.shape == person.shape and np.array_equal(result.image, person):
+        raise InvalidInputError("the try-on changed nothing in the photo; nothing was written")
+    alpha = result.layers.get("alpha")
+    if alpha is None:  # the paper view regenerates the frame: nothing to measure
+        return
+    covered = float((np.asarray(alpha) >= 128).sum()) / max(1, int(result.person_mask.sum()))
+    if covered < MIN_DRESSED_FRACTION:
+        raise InvalidInputError(
+            f"the garment was not applied: it covers {covered:.1%} of the person; check that "
+            "the garment photo shows the whole garment on a plain background and that the "
+            "person faces the camera"
+        )
+
+
 def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) -> ManifestRecord:
     """Run one pair and write its output atomically; errors become an "error" record.
 
@@ -211,16 +240,24 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
         The :class:`ManifestRecord` (not yet appended to any manifest).
     """
     from tryon.imageio import load_image, save_image
+    from tryon.pipeline.pipeline import check_keypoints
 
     start = time.perf_counter()
     base = {"key": pair.key, "person": str(pair.person), "garment": str(pair.garment)}
     try:
+        target = Path(out_dir) / pair.output
+        inputs = (pair.person, pair.garment)
+        if target.exists() and any(os.path.samefile(target, source) for source in inputs):
+            raise InvalidInputError(f"{target} is one of the pair's inputs; not overwritten")
         person, garment = load_image(pair.person), load_image(pair.garment)
         keypoints = _person_keypoints(pair)
+        if keypoints is not None:
+            keypoints = check_keypoints(keypoints, person.shape[:2], str(pair.keypoints_file))
         loaded = time.perf_counter()
         result = pipeline(person, garment, person_keypoints=keypoints)
+        check_dressed(result, person)
         saving = time.perf_counter()
-        save_image(Path(out_dir) / pair.output, result.image)
+        save_image(target, result.image)
         timings = {"load": loaded - start, **result.timings, "save": time.perf_counter() - saving}
     except Exception as error:  # a bad pair is recorded and the batch goes on
         return ManifestRecord(
