@@ -49,6 +49,14 @@ def _register_commands() -> None:
         importlib.import_module(f"{__name__}.{module.name}")
 
 
+def _one_line(error: Exception) -> str:
+    """An error's message on one line; an OSError as ``x.png: No space left on device``."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end as one line on stderr and exit status 1, no traceback."""
     _register_commands()
@@ -57,11 +65,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as error:
-        error.show()
+    except click.UsageError as error:  # one line too, with where to read the usage
+        command = error.ctx.command_path if error.ctx is not None else "tryon"
+        click.echo(f"error: {_one_line(error)} (see '{command} --help')", err=True)
         sys.exit(error.exit_code)
-    except (TryOnError, CoreError, FileNotFoundError) as error:
-        click.echo(f"error: {error}", err=True)
+    except click.ClickException as error:
+        click.echo(f"error: {_one_line(error)}", err=True)
+        sys.exit(error.exit_code)
+    # User-fixable failures, and OSErrors (a missing file, no permission, a full disk).
+    except (TryOnError, CoreError, OSError) as error:
+        click.echo(f"error: {_one_line(error)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo(

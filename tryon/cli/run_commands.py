@@ -12,8 +12,17 @@ import click
 from core.files import write_json_atomic
 from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
-from tryon.cli.options import device_option
+from tryon.cli.options import check_output_file, check_output_folder, device_option
 from tryon.errors import TryOnError
+
+MIN_RESOLUTION, MAX_RESOLUTION = 64, 2048
+
+
+def _multiple_of_32(context: click.Context, parameter: click.Parameter, value: int) -> int:
+    if value % 32:
+        lower = max(MIN_RESOLUTION, value // 32 * 32)
+        raise click.BadParameter(f"{value} is not a multiple of 32; try {lower}", context)
+    return value
 
 
 def model_options(function: Any) -> Any:
@@ -30,11 +39,12 @@ def model_options(function: Any) -> Any:
         device_option("cpu"),
         click.option(
             "--resolution",
-            type=int,
+            type=click.IntRange(MIN_RESOLUTION, MAX_RESOLUTION),
             default=256,
             show_default=True,
-            help="Frame side of the paper view (a multiple of 32; the own and catalog views "
-            "keep the photo's resolution).",
+            callback=_multiple_of_32,
+            help=f"Frame side of the paper view (a multiple of 32, {MIN_RESOLUTION} to "
+            f"{MAX_RESOLUTION}; the own and catalog views keep the photo's resolution).",
         ),
     ]
     for option in reversed(options):
@@ -115,15 +125,26 @@ def run_command(
     resolution: int,
 ) -> None:
     """Dress the person of one photo in the garment of a product photo."""
-    from tryon.imageio import load_image, save_image
+    from tryon.batch import check_dressed
+    from tryon.imageio import SAVE_FORMATS, load_image, save_image
+    from tryon.pipeline.pipeline import check_keypoints
 
+    # Everything that can be refused is refused before the models load and the work runs.
+    check_output_file(out, SAVE_FORMATS, inputs=(person, garment, keypoints))
+    if save_intermediates:
+        check_output_folder(out.with_name(f"{out.stem}_intermediates"))
+    person_image, garment_image = load_image(person), load_image(garment)
+    given = _keypoints(keypoints)
+    if given is not None:
+        given = check_keypoints(given, person_image.shape[:2], str(keypoints))
     pipeline = load_pipeline(models_dir, backend, device, resolution, view)
     result = pipeline(
-        load_image(person),
-        load_image(garment),
-        person_keypoints=_keypoints(keypoints),
+        person_image,
+        garment_image,
+        person_keypoints=given,
         progress=lambda stage: click.echo(f"  {stage}", err=True),
     )
+    check_dressed(result, person_image)
     save_image(out, result.image)
     click.echo(f"wrote {out}")
     if save_intermediates:
@@ -319,6 +340,7 @@ def video_command(
     from tryon.imageio import load_image
     from tryon.video import OneEuroConfig, poses_from_jsonl, poses_from_video, render_video
 
+    check_output_file(out, inputs=(person, driving, garment, keypoints))
     pipeline = load_pipeline(models_dir, backend, device, resolution)
     if driving.suffix.lower() == ".jsonl":
         sequence = poses_from_jsonl(driving, fps)
