@@ -57,12 +57,19 @@ def _one_line(error: Exception) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _interrupted() -> None:
+    click.echo("interrupted; finished work is kept, run the same command again to resume", err=True)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end as one line on stderr and exit status 1, no traceback."""
     _register_commands()
     try:
         status = cli.main(args=argv, prog_name="tryon", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as error:  # click turns Ctrl-C into Abort
+        if isinstance(error.__cause__, KeyboardInterrupt):
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.UsageError as error:  # one line too, with where to read the usage
@@ -77,9 +84,6 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {_one_line(error)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo(
-            "interrupted; finished work is kept, run the same command again to resume", err=True
-        )
-        sys.exit(130)
+        _interrupted()
     if isinstance(status, int) and status != 0:
         sys.exit(status)
