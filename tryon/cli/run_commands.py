@@ -180,40 +180,73 @@ def run_batch(
     gpus_per_actor: float = 0.0,
     batch_size: int = 4,
 ) -> None:
-    """Plan, run (resuming), summarise and write the contact sheets of one batch."""
-    from tryon.batch import plan_pairs, run_local
-    from tryon.contact_sheet import write_contact_sheets
+    """Plan, run (resuming), summarise and write the contact sheets of one batch.
+
+    Raises:
+        TryOnError: bad options or inputs, another batch writing ``out``, or (after the
+            summary and the contact sheets) any pair that failed in this run.
+    """
+    from tryon.batch import batch_lock, plan_pairs, run_local
 
     if engine == "local" and (address or gpus_per_actor):
         raise TryOnError("--address and --gpus-per-actor need --engine ray")
-    plan = plan_pairs(people, garments, pairs)
-    pipeline = load_pipeline(models_dir, backend, device, resolution, view)  # fails fast
-    if workers == 1 and engine == "local":
-        build = functools.partial(_already_loaded, pipeline)
-    else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
-        build = functools.partial(make_pipeline, models_dir, backend, device, resolution, view)
-    out.mkdir(parents=True, exist_ok=True)
-    options = {
-        "people": str(people),
-        "garments": str(garments),
-        "pairs": str(pairs) if pairs else None,
-        "models": str(models_dir) if models_dir else "bundled",
-        "backend": backend,
-        "device": device,
-        "resolution": resolution,
-        "view": view,
-    }
-    write_json_atomic(out / "options.json", options)
-    if engine == "ray":
-        from tryon.batch_ray import RayOptions, run_ray
+    check_output_folder(out)
+    with batch_lock(out):  # one batch at a time in a folder; its options, manifest and sheets
+        skipped: list[str] = []
+        plan = plan_pairs(people, garments, pairs, skipped)
+        for line in skipped:
+            click.echo(f"warning: skipped {line}", err=True)
+        pipeline = load_pipeline(models_dir, backend, device, resolution, view)  # fails fast
+        if workers == 1 and engine == "local":
+            build = functools.partial(_already_loaded, pipeline)
+        else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
+            build = functools.partial(make_pipeline, models_dir, backend, device, resolution, view)
+        options = {
+            "people": str(people),
+            "garments": str(garments),
+            "pairs": str(pairs) if pairs else None,
+            "models": str(models_dir) if models_dir else "bundled",
+            "backend": backend,
+            "device": device,
+            "resolution": resolution,
+            "view": view,
+        }
+        write_json_atomic(out / "options.json", options)
+        if engine == "ray":
+            from tryon.batch_ray import RayOptions, run_ray
 
-        ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
-        summary = run_ray(plan, out, build, ray_options)
-    else:
-        summary = run_local(plan, out, build, workers)
-    index = write_contact_sheets(out)
-    click.echo(summary.describe())
-    click.echo(f"manifest: {out / 'manifest.jsonl'}")
+            ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
+            summary = run_ray(plan, out, build, ray_options)
+        else:
+            summary = run_local(plan, out, build, workers)
+        for failure in summary.failures[:MAX_LISTED_FAILURES]:
+            click.echo(f"failed: {failure}", err=True)
+        if len(summary.failures) > MAX_LISTED_FAILURES:
+            more = len(summary.failures) - MAX_LISTED_FAILURES
+            click.echo(f"failed: ... and {more} more", err=True)
+        click.echo(summary.describe())
+        click.echo(f"manifest: {out / 'manifest.jsonl'}")
+        _contact_sheets(out)
+    if summary.failed:
+        raise TryOnError(
+            f"{summary.failed} of {summary.planned} pairs failed (listed above and in "
+            f"{out / 'index.html'}); fix them and run the same command again"
+        )
+
+
+MAX_LISTED_FAILURES = 20
+
+
+def _contact_sheets(out: Path) -> None:
+    """Write the contact sheets; a failure there (a full disk) is a warning: the results and
+    the manifest are what the batch is for."""
+    from tryon.contact_sheet import write_contact_sheets
+
+    try:
+        index = write_contact_sheets(out)
+    except (OSError, TryOnError) as error:
+        click.echo(f"warning: the contact sheets could not be written ({error})", err=True)
+        return
     click.echo(f"contact sheets: {index} (PNG per garment in {index.parent / 'contact_sheets'}/)")
 
 
