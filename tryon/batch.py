@@ -297,15 +297,27 @@ def _parse_record(line: bytes) -> ManifestRecord | None:
         return None
 
 
-def _person_keypoints(pair: Pair) -> np.ndarray | None:
-    if not pair.keypoints_file.is_file():
-        return None
+def read_keypoints_file(path: str | Path) -> np.ndarray:
+    """The first person's (18, 2) keypoints of an OpenPose JSON file (CLI, batch and app).
+
+    Raises:
+        InvalidInputError: unreadable, not OpenPose JSON (of any shape), or lists nobody.
+    """
     from tryon.preprocess import PrecomputedPoseEstimator
 
-    people = PrecomputedPoseEstimator.from_openpose_json(pair.keypoints_file).people
+    try:
+        people = PrecomputedPoseEstimator.from_openpose_json(path).people
+    except (TypeError, KeyError, IndexError) as error:  # JSON of another shape
+        raise InvalidInputError(
+            f"{path}: not a readable OpenPose JSON file ({type(error).__name__}: {error})"
+        ) from error
     if not people:
-        raise InvalidInputError(f"{pair.keypoints_file} lists no person")
+        raise InvalidInputError(f"{path} lists no person")
     return people[0]
+
+
+def _person_keypoints(pair: Pair) -> np.ndarray | None:
+    return read_keypoints_file(pair.keypoints_file) if pair.keypoints_file.is_file() else None
 
 
 MIN_DRESSED_FRACTION = 0.01
@@ -349,7 +361,7 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
         The :class:`ManifestRecord` (not yet appended to any manifest).
     """
     from tryon.imageio import load_image, save_image
-    from tryon.pipeline.pipeline import check_keypoints
+    from tryon.pipeline.pipeline import check_keypoints, check_photo
 
     start = time.perf_counter()
     base = {"key": pair.key, "person": str(pair.person), "garment": str(pair.garment)}
@@ -358,7 +370,8 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
         inputs = (pair.person, pair.garment)
         if target.exists() and any(os.path.samefile(target, source) for source in inputs):
             raise InvalidInputError(f"{target} is one of the pair's inputs; not overwritten")
-        person, garment = load_image(pair.person), load_image(pair.garment)
+        person = check_photo(load_image(pair.person), "person")
+        garment = load_image(pair.garment)
         keypoints = _person_keypoints(pair)
         if keypoints is not None:
             keypoints = check_keypoints(keypoints, person.shape[:2], str(pair.keypoints_file))

@@ -23,7 +23,7 @@ from PIL import Image
 
 from core.errors import CoreError
 from deploy.errors import DeployError
-from tryon.batch import KEYPOINTS_SUFFIX
+from tryon.batch import KEYPOINTS_SUFFIX, read_keypoints_file
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 
 if TYPE_CHECKING:
@@ -109,12 +109,7 @@ class CatalogItem:
         """
         if self.keypoints_file is None:
             return None
-        from tryon.preprocess import PrecomputedPoseEstimator
-
-        people = PrecomputedPoseEstimator.from_openpose_json(self.keypoints_file).people
-        if not people:
-            raise InvalidInputError(f"{self.keypoints_file} lists no person")
-        return people[0]
+        return read_keypoints_file(self.keypoints_file)
 
 
 @dataclass(frozen=True)

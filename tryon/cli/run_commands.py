@@ -83,17 +83,17 @@ def load_pipeline(
         return make_pipeline(models_dir, backend, device, resolution, view)
     except (DeployError, ValueError) as error:
         raise TryOnError(str(error)) from error
+    except (AttributeError, TypeError, KeyError) as error:  # a manifest of another shape
+        raise TryOnError(
+            f"{models_dir}: not a models folder this version can load ({type(error).__name__}: "
+            f"{error}); check its model_index.json"
+        ) from error
 
 
 def _keypoints(path: Path | None) -> Any:
-    if path is None:
-        return None
-    from tryon.preprocess import PrecomputedPoseEstimator
+    from tryon.batch import read_keypoints_file
 
-    people = PrecomputedPoseEstimator.from_openpose_json(path).people
-    if not people:
-        raise TryOnError(f"{path} lists no person")
-    return people[0]
+    return None if path is None else read_keypoints_file(path)
 
 
 @cli.command("run")
@@ -127,13 +127,14 @@ def run_command(
     """Dress the person of one photo in the garment of a product photo."""
     from tryon.batch import check_dressed
     from tryon.imageio import SAVE_FORMATS, load_image, save_image
-    from tryon.pipeline.pipeline import check_keypoints
+    from tryon.pipeline.pipeline import check_keypoints, check_photo
 
     # Everything that can be refused is refused before the models load and the work runs.
     check_output_file(out, SAVE_FORMATS, inputs=(person, garment, keypoints))
     if save_intermediates:
         check_output_folder(out.with_name(f"{out.stem}_intermediates"))
-    person_image, garment_image = load_image(person), load_image(garment)
+    person_image = check_photo(load_image(person), "person")
+    garment_image = check_photo(load_image(garment), "garment")
     given = _keypoints(keypoints)
     if given is not None:
         given = check_keypoints(given, person_image.shape[:2], str(keypoints))
