@@ -5,8 +5,9 @@ worded and which intermediates are shown all come from :mod:`tryon.storefront`; 
 itself is :class:`tryon.pipeline.TryOnPipeline`. Start it with ``tryon app`` (or
 ``make app``); the catalog folder comes from ``$TRYON_CATALOG`` (default: the bundled demo).
 
-Uploads stay in memory: decoded by :func:`tryon.imageio.load_image` straight from the
-uploaded bytes, never written to disk.
+Uploads stay in memory: decoded by :func:`tryon.storefront.decode_photo` straight from the
+uploaded bytes, never written to disk, one at a time with the try-ons (decoding a large photo
+takes as much memory as a try-on).
 """
 
 from __future__ import annotations
@@ -99,12 +100,8 @@ def on_photo_input(key: str) -> None:
     uploaded = st.session_state.get(key)
     if uploaded is None:
         return
-    try:
-        image = load_image(
-            uploaded,
-            max_bytes=storefront.MAX_UPLOAD_BYTES,
-            max_pixels=storefront.MAX_UPLOAD_PIXELS,
-        )
+    try:  # one heavy job at a time in the server: this decode waits for running try-ons
+        image = storefront.decode_photo(uploaded)
     except Exception as error:  # every failure becomes a message; the page keeps working
         st.session_state.photo_error = storefront.describe_failure(error)
         return

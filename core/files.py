@@ -4,6 +4,12 @@ Every writer puts its bytes into a hidden temporary file in the target's folder 
 over the target only when the write succeeded (``os.replace`` is atomic on one file system),
 so a killed process never leaves a truncated file behind where a reader expects a whole one.
 ``fsync=True`` also flushes the bytes to disk before the rename (against power loss; slower).
+
+Every file written gets the permissions a new file of ``open()`` gets (0666 less the umask),
+not ``mkstemp``'s 0600, so a web server running as another user can serve what was written.
+A process killed mid-write (SIGKILL) leaves its
+temporary behind: it is named ``.<stem>.<random>.partial<suffix>`` (:data:`TEMPORARY_GLOB`),
+so whoever owns the folder can find and delete it (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,27 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+TEMPORARY_GLOB = ".*.partial*"
+"""What every temporary of :func:`atomic_path` matches (``Path.glob`` pattern)."""
+_NEW_FILE_MODE = 0o666  # what open() asks for; the kernel takes the umask off
+
+
+def _create_temporary(folder: Path, prefix: str, suffix: str, mode: int) -> Path:
+    """A new empty file ``folder/prefix<random>suffix``, created with ``mode`` less the umask."""
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            handle = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return candidate
+    raise FileExistsError(f"no free temporary name for {prefix}*{suffix} in {folder}")
 
 
 @contextlib.contextmanager
@@ -36,13 +59,12 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        dir=target.parent,
+    temporary = _create_temporary(
+        target.parent,
         prefix=f".{target.stem}.",
         suffix=f".partial{target.suffix if suffix is None else suffix}",
+        mode=_NEW_FILE_MODE,
     )
-    os.close(handle)
-    temporary = Path(name)
     try:
         yield temporary
         os.replace(temporary, target)
@@ -60,6 +82,21 @@ def atomic_open(target: str | Path, mode: str = "wb", fsync: bool = False) -> It
         if fsync:
             stream.flush()
             os.fsync(stream.fileno())
+
+
+def remove_stale_temporaries(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Delete the temporaries that killed writers left in ``folder``; returns them.
+
+    Only call it while no other process writes there (a batch holds its folder's lock).
+    """
+    folder = Path(folder)
+    found = folder.rglob(TEMPORARY_GLOB) if recursive else folder.glob(TEMPORARY_GLOB)
+    removed = []
+    for path in found:
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Self, TypeVar
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from core.errors import CheckpointError, UnknownModelTypeError
@@ -68,8 +68,26 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def config_from_dict(config_class: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
-    """Rebuild ``config_class`` from :func:`config_to_dict` output, refusing unknown keys."""
+def config_from_dict(
+    config_class: type[ConfigT], data: Mapping[str, Any], where: str = "config"
+) -> ConfigT:
+    """Rebuild ``config_class`` from :func:`config_to_dict` output, checking every value.
+
+    Unknown keys are refused, and so is a value of the wrong type for its field (a string
+    where an int goes, a float for a bool, a list of the wrong length): a model is never
+    built from a config it was not written with. JSON lists become the declared tuples.
+
+    Args:
+        config_class: the frozen config dataclass.
+        data: its JSON form.
+        where: how messages name ``data`` (nested configs extend it: ``config.loss``).
+
+    Raises:
+        CheckpointError: not a JSON object, an unknown key, a value of the wrong type, or a
+            value the dataclass itself refuses.
+    """
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{where} must be a JSON object, got {_describe(data)}")
     fields = {field.name: field for field in dataclasses.fields(config_class)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -78,26 +96,75 @@ def config_from_dict(config_class: type[ConfigT], data: Mapping[str, Any]) -> Co
             "written for another version of the model"
         )
     hints = typing.get_type_hints(config_class)
-    values = {name: _coerce(hints[name], value) for name, value in data.items()}
-    return config_class(**values)
+    values = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    try:
+        return config_class(**values)
+    except (TypeError, ValueError) as error:  # the dataclass's own checks
+        raise CheckpointError(f"{where}: {error}") from error
 
 
-def _coerce(hint: Any, value: Any) -> Any:
-    """Turn JSON lists back into the tuples a frozen dataclass declares."""
+def _describe(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool | None) else ""
+    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+    kind |= {list: "a list", dict: "an object", type(None): "null"}
+    name = kind.get(type(value), type(value).__name__)
+    return f"{name} {text}".strip() if text and len(text) <= 40 else name
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """``value`` as the type ``hint`` declares (JSON lists become tuples), or CheckpointError."""
     origin = typing.get_origin(hint)
+    if hint is Any or isinstance(hint, typing.TypeVar):
+        return value
     if origin in (typing.Union, types.UnionType):
-        if value is None:
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
             return None
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _coerce(options[0], value) if len(options) == 1 else value
-    if origin is tuple and isinstance(value, list):
+        for option in (arg for arg in options if arg is not type(None)):
+            with contextlib.suppress(CheckpointError):
+                return _coerce(option, value, where)
+        raise CheckpointError(f"{where} must be {_expected(hint)}, got {_describe(value)}")
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint) or isinstance(value, bool):
+            raise CheckpointError(f"{where} must be {_expected(hint)}, got {_describe(value)}")
+        return value
+    if origin is tuple:
         args = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise CheckpointError(f"{where} must be a list, got {_describe(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], item) for item in value)
-        return tuple(_coerce(arg, item) for arg, item in zip(args, value, strict=True))
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return config_from_dict(hint, value)  # type: ignore[arg-type]
+            return tuple(_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+        if len(value) != len(args):
+            raise CheckpointError(f"{where} must be a list of {len(args)} values, got {len(value)}")
+        return tuple(
+            _coerce(arg, item, f"{where}[{i}]")
+            for i, (arg, item) in enumerate(zip(args, value, strict=True))
+        )
+    if dataclasses.is_dataclass(hint):
+        return config_from_dict(hint, value, where)  # type: ignore[arg-type]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise CheckpointError(f"{where} must be true or false, got {_describe(value)}")
+        return value
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CheckpointError(f"{where} must be an integer, got {_describe(value)}")
+        return value
+    if hint is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise CheckpointError(f"{where} must be a number, got {_describe(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise CheckpointError(f"{where} must be a string, got {_describe(value)}")
+        return value
     return value
+
+
+def _expected(hint: Any) -> str:
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(json.dumps(arg) for arg in typing.get_args(hint))
+    return str(hint).replace("typing.", "")
 
 
 # --------------------------------------------------------------------------- the document
@@ -205,14 +272,24 @@ def migrate_document(document: Mapping[str, Any], source: str | Path = "") -> di
         raise CheckpointError(f"{source}: {CONFIG_FILE} names no model_type")
     with contextlib.suppress(UnknownModelTypeError):  # a class outside the registry (tests)
         model_type = canonical_model_type(model_type)
-    metadata = document.get("metadata") or {}
+    blocks = {}
+    for name in ("config", "architecture", "metadata"):
+        block = document.get(name)
+        if block is None:  # absent (older writers): defaults, which the weights then check
+            block = {}
+        if not isinstance(block, dict):
+            raise CheckpointError(
+                f"{source}: {CONFIG_FILE}'s {name!r} must be a JSON object, got {_describe(block)}"
+            )
+        blocks[name] = dict(block)
+    metadata = blocks["metadata"]
     return {
         "format_version": FORMAT_VERSION,
         "library_version": document.get("library_version", "unknown"),
         "model_type": model_type,
-        "config": dict(document.get("config") or {}),
-        "architecture": dict(document.get("architecture") or {}),
-        "metadata": migrate_metadata(metadata) if version == 0 else dict(metadata),
+        "config": blocks["config"],
+        "architecture": blocks["architecture"],
+        "metadata": migrate_metadata(metadata) if version == 0 else metadata,
     }
 
 
@@ -222,9 +299,14 @@ def read_raw_config_json(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{directory}: not a model directory (no {CONFIG_FILE})")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror or error})") from error
+    except ValueError as error:  # not JSON, or not UTF-8
         raise CheckpointError(f"{path}: invalid JSON ({error})") from error
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path}: must hold a JSON object, got {_describe(document)}")
+    return document
 
 
 def read_config_json(directory: str | Path) -> dict[str, Any]:
@@ -248,6 +330,59 @@ def read_weights(directory: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"{path}: unreadable weights, truncated or corrupt ({error})"
         ) from error
+
+
+def read_weight_shapes(directory: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in ``model.safetensors``, from its header alone.
+
+    Raises:
+        CheckpointError: the file is missing, truncated or not safetensors.
+    """
+    path = Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: no {WEIGHTS_FILE}")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            names = weights.keys()
+            return {name: tuple(weights.get_slice(name).get_shape()) for name in names}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path}: unreadable weights, truncated or corrupt ({error})"
+        ) from error
+
+
+def check_weights_fit(
+    directory: str | Path, expected: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    """Refuse a model directory whose weights are not the tensors its config builds.
+
+    Args:
+        directory: the model directory.
+        expected: name -> shape of the model ``config.json`` builds (a ``meta``-device model's
+            ``state_dict``: nothing allocated).
+
+    Returns:
+        The weights' shapes.
+
+    Raises:
+        CheckpointError: names missing or extra, or shapes that differ, with the first few.
+    """
+    found = read_weight_shapes(directory)
+    problems = [f"{name} is missing" for name in expected if name not in found]
+    problems += [f"{name} is not in the model" for name in found if name not in expected]
+    problems += [
+        f"{name} is {list(found[name])} in {WEIGHTS_FILE} but {list(shape)} by {CONFIG_FILE}"
+        for name, shape in expected.items()
+        if name in found and tuple(found[name]) != tuple(shape)
+    ]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CheckpointError(
+            f"{directory}: the weights do not fit the config in {CONFIG_FILE}: "
+            f"{'; '.join(problems[:3])}{more}; "
+            "the config or the weights were changed since they were saved together"
+        )
+    return found
 
 
 def find_absolute_paths(value: Any, where: str = "") -> list[str]:
@@ -341,8 +476,16 @@ class PretrainedMixin:
                 f"{directory}: holds a {document['model_type']!r} model, "
                 f"not a {cls.model_type!r} model"
             )
-        config = config_from_dict(cls.config_class, document["config"])
-        model = cls.from_architecture_state(config, document["architecture"])
+        try:
+            config = config_from_dict(cls.config_class, document["config"])
+        except CheckpointError as error:
+            raise CheckpointError(f"{directory}/{CONFIG_FILE}: {error}") from error
+        # Build on the meta device first (no memory) and compare with the weights' header, so
+        # a config that asks for 200000 channels is refused before anything is allocated.
+        skeleton = cls._build(directory, config, document["architecture"], torch.device("meta"))
+        expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+        check_weights_fit(directory, expected)
+        model = cls._build(directory, config, document["architecture"])
         module = typing.cast(torch.nn.Module, model)
         try:
             module.load_state_dict(read_weights(directory), strict=True)
@@ -350,3 +493,21 @@ class PretrainedMixin:
             raise CheckpointError(f"{directory}: weights do not fit the config: {error}") from error
         model.pretrained_metadata = document["metadata"]
         return typing.cast(Self, module.eval())
+
+    @classmethod
+    def _build(
+        cls,
+        directory: str | Path,
+        config: Any,
+        architecture: dict[str, Any],
+        device: torch.device | None = None,
+    ) -> Any:
+        """The untrained model of a directory's config (on ``device``; None: the default)."""
+        try:
+            with torch.device(device) if device is not None else contextlib.nullcontext():
+                return cls.from_architecture_state(config, architecture)
+        except (TypeError, ValueError, KeyError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{directory}: {CONFIG_FILE} does not describe a model that can be built "
+                f"({type(error).__name__}: {error})"
+            ) from error

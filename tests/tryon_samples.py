@@ -62,3 +62,26 @@ def write_openpose_json(path: Path, keypoints: np.ndarray) -> None:
         missing = np.isnan(x) or np.isnan(y)
         values += [0.0, 0.0, 0.0] if missing else [float(x), float(y), 1.0]
     path.write_text(json.dumps({"people": [{"pose_keypoints_2d": values}]}))
+
+
+def make_catalog(root: Path, people: int = 2, garments: int = 1, size: int = 96) -> Path:
+    """``root/people`` (synthetic photos with ``<stem>_keypoints.json``), ``root/garments``
+    and an empty ``root/models`` (the own view needs no model): a batch's inputs."""
+    from tryon.imageio import save_image
+
+    for index in range(people):
+        image, keypoints = synthetic_person(seed=10 + index, size=size)
+        save_image(root / "people" / f"person{index}.png", image)
+        write_openpose_json(root / "people" / f"person{index}_keypoints.json", keypoints)
+    for index in range(garments):
+        save_image(
+            root / "garments" / f"garment{index}.png", synthetic_garment(seed=20 + index, size=size)
+        )
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def batch_arguments(root: Path, out: Path, *extra: str) -> list[str]:
+    """``tryon batch`` arguments for a :func:`make_catalog` folder."""
+    return ["batch", "--people", str(root / "people"), "--garments", str(root / "garments"),
+            "--models", str(root / "models"), "--out", str(out), *extra]  # fmt: skip

@@ -14,10 +14,8 @@ import cv2
 import numpy as np
 
 from core.files import write_text_atomic
-from tryon.batch import Manifest, ManifestRecord
-from tryon.errors import TryOnError
+from tryon.batch import SHEETS_DIR, Manifest, ManifestRecord
 
-SHEETS_DIR = "contact_sheets"
 INDEX_FILE = "index.html"
 
 
@@ -33,7 +31,7 @@ def _tile(path: str | Path | None, size: int) -> np.ndarray:
         return tile
     try:
         image = load_image(path)
-    except TryOnError:  # an unreadable input of a failed pair
+    except Exception:  # a photo gone or unreadable since: a tile never stops the sheet
         return _tile(None, size)
     scale = size / max(image.shape[:2])
     height, width = (max(1, round(side * scale)) for side in image.shape[:2])
@@ -43,11 +41,18 @@ def _tile(path: str | Path | None, size: int) -> np.ndarray:
     return tile
 
 
-def garment_sheet(records: list[ManifestRecord], out_dir: Path, tile: int) -> np.ndarray:
-    """The sheet of one garment's records (all share the garment)."""
+def garment_sheet(
+    records: list[ManifestRecord], out_dir: Path, tile: int, manifest: Manifest | None = None
+) -> np.ndarray:
+    """The sheet of one garment's records (all share the garment).
+
+    A result is shown only when it is a file inside ``out_dir`` (:meth:`Manifest.output_path`).
+    """
+    if manifest is None:
+        manifest = Manifest(out_dir / "manifest.jsonl")
     top = [_tile(records[0].garment, tile)] + [_tile(r.person, tile) for r in records]
     blank = np.full((tile, tile, 3), 255, np.uint8)
-    bottom = [blank] + [_tile(out_dir / r.output if r.ok else None, tile) for r in records]
+    bottom = [blank] + [_tile(manifest.output_path(r, out_dir), tile) for r in records]
     return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
 
 
@@ -67,16 +72,24 @@ def write_contact_sheets(out_dir: str | Path, tile: int = 160) -> Path:
     sections = []
     for garment, records in sorted(by_garment.items()):
         sheet_path = out_dir / SHEETS_DIR / f"{garment}.png"
-        save_image(sheet_path, garment_sheet(records, out_dir, tile))
+        try:
+            save_image(sheet_path, garment_sheet(records, out_dir, tile, manifest))
+            picture = (
+                f'<img src="{SHEETS_DIR}/{html.escape(garment)}.png" alt="{html.escape(garment)}">'
+            )
+        except OSError as error:  # a full disk: the page still lists the pairs
+            picture = f"<p>The sheet could not be written: {html.escape(str(error))}</p>"
         failures = "".join(
             f"<li>{html.escape(r.key)}: {html.escape(r.error)}</li>" for r in records if not r.ok
         )
         sections.append(
             f"<h2>{html.escape(garment)}</h2>"
-            f'<img src="{SHEETS_DIR}/{html.escape(garment)}.png" alt="{html.escape(garment)}">'
+            + picture
             + (f"<ul>{failures}</ul>" if failures else "")
         )
-    ok = sum(record.ok for record in manifest.records.values())
+    ok = sum(
+        manifest.output_path(record, out_dir) is not None for record in manifest.records.values()
+    )
     page = (
         "<!doctype html><meta charset='utf-8'><title>try-on batch</title>"
         f"<h1>Try-on batch: {ok} of {len(manifest.records)} pairs ok</h1>"

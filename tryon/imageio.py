@@ -89,12 +89,7 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
         The written path.
     """
     target = Path(path)
-    image_format = SAVE_FORMATS.get(target.suffix.lower())
-    if image_format is None:
-        raise ValueError(
-            f"{target}: cannot tell the image format from the suffix; use one of "
-            f"{', '.join(SAVE_FORMATS)}"
-        )
+    image_format = save_format(target)
     array = np.asarray(image)
     if array.dtype != np.uint8 or not (
         array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)
@@ -108,6 +103,23 @@ def save_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     return target
 
 
+def save_format(path: str | os.PathLike[str]) -> str:
+    """The PIL format :func:`save_image` writes ``path`` in, from its suffix.
+
+    Raises:
+        InvalidInputError: the suffix is missing or not one of :data:`SAVE_FORMATS`.
+    """
+    suffix = Path(path).suffix.lower()
+    image_format = SAVE_FORMATS.get(suffix)
+    if image_format is None:
+        found = f"suffix {suffix!r}" if suffix else "no suffix"
+        raise InvalidInputError(
+            f"{path}: cannot tell the image format ({found}); end the name with one of "
+            f"{', '.join(SAVE_FORMATS)}"
+        )
+    return image_format
+
+
 def _read_bytes(source: ImageSource, max_bytes: int) -> tuple[str, bytes]:
     """(name for messages, file contents), refusing more than ``max_bytes``."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -117,10 +129,15 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> tuple[str, bytes]:
         name = str(path)
         if not path.is_file():
             raise InvalidInputError(f"{name}: no such file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InvalidInputError(f"{name}: {_too_big(size, max_bytes)}")
-        data = path.read_bytes()
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise InvalidInputError(f"{name}: {_too_big(size, max_bytes)}")
+            data = path.read_bytes()
+        except OSError as error:  # no permission, an I/O error, a file gone meanwhile
+            raise InvalidInputError(
+                f"{name}: the file cannot be read ({error.strerror or error})"
+            ) from error
     elif hasattr(source, "read"):
         name = str(getattr(source, "name", "<uploaded image>"))
         data = source.read(max_bytes + 1)

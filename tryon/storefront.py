@@ -8,21 +8,22 @@ stage is announced, which intermediates are shown and how a result is downloaded
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from core.errors import CoreError
 from deploy.errors import DeployError
-from tryon.batch import KEYPOINTS_SUFFIX
+from tryon.batch import KEYPOINTS_SUFFIX, read_keypoints_file
 from tryon.errors import InvalidInputError, NoPersonFound, TryOnError
 
 if TYPE_CHECKING:
@@ -108,12 +109,7 @@ class CatalogItem:
         """
         if self.keypoints_file is None:
             return None
-        from tryon.preprocess import PrecomputedPoseEstimator
-
-        people = PrecomputedPoseEstimator.from_openpose_json(self.keypoints_file).people
-        if not people:
-            raise InvalidInputError(f"{self.keypoints_file} lists no person")
-        return people[0]
+        return read_keypoints_file(self.keypoints_file)
 
 
 @dataclass(frozen=True)
@@ -210,12 +206,55 @@ def available_devices() -> tuple[str, ...]:
     return ("cuda", "cpu") if torch.cuda.is_available() else ("cpu",)
 
 
+HEAVY_WORK = threading.Lock()
+"""Held by every try-on and every photo decode of this server process: one at a time.
+
+A 40-megapixel upload takes over a gigabyte to decode, and a try-on about as much; a few
+shoppers uploading at once must queue, not exhaust the server's memory.
+"""
+
+
+def decode_photo(
+    source: bytes | BinaryIO, progress: Callable[[str], None] | None = None
+) -> np.ndarray:
+    """Decode a shopper's upload or camera shot in memory, one heavy job at a time.
+
+    Args:
+        source: the uploaded file (or its bytes).
+        progress: told :data:`QUEUE_STAGE` when another try-on or decode must finish first.
+
+    Returns:
+        HxWx3 uint8 RGB.
+
+    Raises:
+        InvalidInputError: too large (:data:`MAX_UPLOAD_BYTES`, :data:`MAX_UPLOAD_PIXELS`),
+            corrupt or not an image.
+    """
+    from tryon.imageio import load_image
+
+    with _heavy_work(progress):
+        return load_image(source, max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_UPLOAD_PIXELS)
+
+
+@contextlib.contextmanager
+def _heavy_work(progress: Callable[[str], None] | None) -> Iterator[None]:
+    if not HEAVY_WORK.acquire(blocking=False):
+        if progress is not None:
+            progress(QUEUE_STAGE)
+        HEAVY_WORK.acquire()
+    try:
+        yield
+    finally:
+        HEAVY_WORK.release()
+
+
 class SharedPipeline:
     """A try-on pipeline shared by every browser session of one server: one try-on at a time.
 
     Streamlit runs each session in its own thread and the app loads the models once per
     process, but :class:`~tryon.pipeline.TryOnPipeline` is not thread safe; a second shopper
     waits (and is told so through ``progress``) instead of corrupting the first one's run.
+    The lock is :data:`HEAVY_WORK`, which photo decoding takes too.
 
     Args:
         pipeline: anything called like ``TryOnPipeline`` (the loaded pipeline).
@@ -223,7 +262,6 @@ class SharedPipeline:
 
     def __init__(self, pipeline: Callable[..., TryOnResult]) -> None:
         self.pipeline = pipeline
-        self._lock = threading.Lock()
 
     def __call__(
         self,
@@ -234,11 +272,7 @@ class SharedPipeline:
         progress: Callable[[str], None] | None = None,
     ) -> TryOnResult:
         """Run the pipeline once the models are free; see ``TryOnPipeline.__call__``."""
-        if not self._lock.acquire(blocking=False):
-            if progress is not None:
-                progress(QUEUE_STAGE)
-            self._lock.acquire()
-        try:
+        with _heavy_work(progress):
             return self.pipeline(
                 person,
                 garment,
@@ -246,8 +280,6 @@ class SharedPipeline:
                 view=view,
                 progress=progress,
             )
-        finally:
-            self._lock.release()
 
 
 def load_pipeline(settings: PipelineSettings) -> SharedPipeline:

@@ -49,24 +49,41 @@ def _register_commands() -> None:
         importlib.import_module(f"{__name__}.{module.name}")
 
 
+def _one_line(error: Exception) -> str:
+    """An error's message on one line; an OSError as ``x.png: No space left on device``."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _interrupted() -> None:
+    click.echo("interrupted; finished work is kept, run the same command again to resume", err=True)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes end as one line on stderr and exit status 1, no traceback."""
     _register_commands()
     try:
         status = cli.main(args=argv, prog_name="tryon", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as error:  # click turns Ctrl-C into Abort
+        if isinstance(error.__cause__, KeyboardInterrupt):
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as error:
-        error.show()
+    except click.UsageError as error:  # one line too, with where to read the usage
+        command = error.ctx.command_path if error.ctx is not None else "tryon"
+        click.echo(f"error: {_one_line(error)} (see '{command} --help')", err=True)
         sys.exit(error.exit_code)
-    except (TryOnError, CoreError, FileNotFoundError) as error:
-        click.echo(f"error: {error}", err=True)
+    except click.ClickException as error:
+        click.echo(f"error: {_one_line(error)}", err=True)
+        sys.exit(error.exit_code)
+    # User-fixable failures, and OSErrors (a missing file, no permission, a full disk).
+    except (TryOnError, CoreError, OSError) as error:
+        click.echo(f"error: {_one_line(error)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo(
-            "interrupted; finished work is kept, run the same command again to resume", err=True
-        )
-        sys.exit(130)
+        _interrupted()
     if isinstance(status, int) and status != 0:
         sys.exit(status)

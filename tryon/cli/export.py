@@ -16,6 +16,7 @@ import click
 
 from deploy.names import PRECISIONS
 from tryon.cli import cli
+from tryon.cli.options import check_output_file
 from tryon.errors import TryOnError
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def export_command(
     from deploy.errors import DeployError
     from deploy.tensorrt_build import BatchProfile
 
+    check_output_file(out_path, inputs=(model_dir / "model.safetensors",))
     try:
         profile = BatchProfile.parse(batch)
     except ValueError as error:

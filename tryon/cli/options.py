@@ -9,11 +9,15 @@ by click types, so a bad value is a usage error before anything loads.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 import click
+
+from tryon.errors import InvalidInputError
 
 # The loop's options (core.training.loop.LoopOptions) as the CLI spells them.
 LOOP_FIELDS = (
@@ -243,3 +247,63 @@ def write_scores(path: Path | None, scores: dict[str, Any]) -> None:
         from core.files import write_json_atomic
 
         write_json_atomic(path, scores)
+
+
+def check_output_folder(folder: Path) -> Path:
+    """Make sure files can be written into ``folder`` before any work: create it and probe it.
+
+    Raises:
+        InvalidInputError: a file stands where the folder (or one above it) should be, or the
+            folder cannot be created or written (read-only, no permission, no space).
+    """
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InvalidInputError(f"{folder} cannot be written: {ancestor} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-probe."):
+            pass
+    except OSError as error:
+        raise InvalidInputError(
+            f"{folder} is not a folder this program can write into "
+            f"({error.strerror or error}); choose another output"
+        ) from error
+    return folder
+
+
+def check_output_file(
+    path: Path,
+    suffixes: Collection[str] | None = None,
+    inputs: Iterable[Path | None] = (),
+) -> Path:
+    """Refuse, before any work, an output that could not be written or would destroy an input.
+
+    Args:
+        path: the file the command will write.
+        suffixes: the suffixes it may have (lower case, with the dot); None: any.
+        inputs: the command's input files; the output must be none of them (same file,
+            also through a link).
+
+    Raises:
+        InvalidInputError: a wrong or missing suffix, an existing folder, one of the inputs,
+            or a folder that cannot be written (see :func:`check_output_folder`).
+    """
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        found = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+        raise InvalidInputError(
+            f"{path}: cannot write this kind of file ({found}); end the name with one of "
+            f"{', '.join(sorted(suffixes))}"
+        )
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder; give the file name to write")
+    if path.exists():
+        for source in inputs:
+            if source is not None and Path(source).exists() and os.path.samefile(path, source):
+                raise InvalidInputError(
+                    f"{path} is also an input ({source}); writing there would overwrite it. "
+                    "Choose another output file"
+                )
+    check_output_folder(path.parent)
+    return path

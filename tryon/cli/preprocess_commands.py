@@ -10,6 +10,7 @@ import click
 from core import registry
 from tryon.cli import cli, evaluate, train
 from tryon.cli.options import (
+    check_output_file,
     data_option,
     device_option,
     eval_output_options,
@@ -43,9 +44,12 @@ def pose_command(image: Path, out: Path, mask_out: Path | None, keypoint_file: P
     import numpy as np
 
     from tryon.data.keypoint_formats import write_openpose_json
-    from tryon.imageio import load_image, save_image
+    from tryon.imageio import SAVE_FORMATS, load_image, save_image
     from tryon.preprocess import BlazePoseEstimator, PrecomputedPoseEstimator, person_mask
 
+    check_output_file(out, (".json",), inputs=(image, keypoint_file))
+    if mask_out is not None:
+        check_output_file(mask_out, SAVE_FORMATS, inputs=(image, keypoint_file, out))
     photo = load_image(image)
     if keypoint_file is not None:
         estimator = PrecomputedPoseEstimator.from_openpose_json(keypoint_file)
@@ -68,9 +72,10 @@ def pose_command(image: Path, out: Path, mask_out: Path | None, keypoint_file: P
 @click.option("--out", "out", type=_IMAGE, required=True, help="Mask PNG to write.")
 def garment_mask_command(image: Path, out: Path) -> None:
     """Mask of the garment in a catalog product photo on a plain background."""
-    from tryon.imageio import load_image, save_image
+    from tryon.imageio import SAVE_FORMATS, load_image, save_image
     from tryon.preprocess import garment_mask
 
+    check_output_file(out, SAVE_FORMATS, inputs=(image,))
     mask = garment_mask(load_image(image))
     save_image(out, mask.astype("uint8") * 255)
     click.echo(f"{out}: garment covers {mask.mean():.1%} of the photo")
@@ -179,9 +184,12 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
 
     from core.files import atomic_open
     from tryon.data.lip import PALETTE
-    from tryon.imageio import load_image, save_image
+    from tryon.imageio import SAVE_FORMATS, load_image, save_image
     from tryon.preprocess.parser import HumanParser, garment_region, parse_image
 
+    check_output_file(out, (".png",), inputs=(image,))
+    if mask_out is not None:
+        check_output_file(mask_out, SAVE_FORMATS, inputs=(image, out))
     parse = parse_image(HumanParser.from_pretrained(model_dir), load_image(image))
     picture = Image.fromarray(parse, mode="P")
     picture.putpalette(PALETTE.reshape(-1).tolist())

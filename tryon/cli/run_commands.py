@@ -12,8 +12,17 @@ import click
 from core.files import write_json_atomic
 from deploy.names import BACKENDS
 from tryon.cli import cli, evaluate, models
-from tryon.cli.options import device_option
+from tryon.cli.options import check_output_file, check_output_folder, device_option
 from tryon.errors import TryOnError
+
+MIN_RESOLUTION, MAX_RESOLUTION = 64, 2048
+
+
+def _multiple_of_32(context: click.Context, parameter: click.Parameter, value: int) -> int:
+    if value % 32:
+        lower = max(MIN_RESOLUTION, value // 32 * 32)
+        raise click.BadParameter(f"{value} is not a multiple of 32; try {lower}", context)
+    return value
 
 
 def model_options(function: Any) -> Any:
@@ -30,11 +39,12 @@ def model_options(function: Any) -> Any:
         device_option("cpu"),
         click.option(
             "--resolution",
-            type=int,
+            type=click.IntRange(MIN_RESOLUTION, MAX_RESOLUTION),
             default=256,
             show_default=True,
-            help="Frame side of the paper view (a multiple of 32; the own and catalog views "
-            "keep the photo's resolution).",
+            callback=_multiple_of_32,
+            help=f"Frame side of the paper view (a multiple of 32, {MIN_RESOLUTION} to "
+            f"{MAX_RESOLUTION}; the own and catalog views keep the photo's resolution).",
         ),
     ]
     for option in reversed(options):
@@ -73,17 +83,17 @@ def load_pipeline(
         return make_pipeline(models_dir, backend, device, resolution, view)
     except (DeployError, ValueError) as error:
         raise TryOnError(str(error)) from error
+    except (AttributeError, TypeError, KeyError) as error:  # a manifest of another shape
+        raise TryOnError(
+            f"{models_dir}: not a models folder this version can load ({type(error).__name__}: "
+            f"{error}); check its model_index.json"
+        ) from error
 
 
 def _keypoints(path: Path | None) -> Any:
-    if path is None:
-        return None
-    from tryon.preprocess import PrecomputedPoseEstimator
+    from tryon.batch import read_keypoints_file
 
-    people = PrecomputedPoseEstimator.from_openpose_json(path).people
-    if not people:
-        raise TryOnError(f"{path} lists no person")
-    return people[0]
+    return None if path is None else read_keypoints_file(path)
 
 
 @cli.command("run")
@@ -115,15 +125,27 @@ def run_command(
     resolution: int,
 ) -> None:
     """Dress the person of one photo in the garment of a product photo."""
-    from tryon.imageio import load_image, save_image
+    from tryon.batch import check_dressed
+    from tryon.imageio import SAVE_FORMATS, load_image, save_image
+    from tryon.pipeline.pipeline import check_keypoints, check_photo
 
+    # Everything that can be refused is refused before the models load and the work runs.
+    check_output_file(out, SAVE_FORMATS, inputs=(person, garment, keypoints))
+    if save_intermediates:
+        check_output_folder(out.with_name(f"{out.stem}_intermediates"))
+    person_image = check_photo(load_image(person), "person")
+    garment_image = check_photo(load_image(garment), "garment")
+    given = _keypoints(keypoints)
+    if given is not None:
+        given = check_keypoints(given, person_image.shape[:2], str(keypoints))
     pipeline = load_pipeline(models_dir, backend, device, resolution, view)
     result = pipeline(
-        load_image(person),
-        load_image(garment),
-        person_keypoints=_keypoints(keypoints),
+        person_image,
+        garment_image,
+        person_keypoints=given,
         progress=lambda stage: click.echo(f"  {stage}", err=True),
     )
+    check_dressed(result, person_image)
     save_image(out, result.image)
     click.echo(f"wrote {out}")
     if save_intermediates:
@@ -159,40 +181,73 @@ def run_batch(
     gpus_per_actor: float = 0.0,
     batch_size: int = 4,
 ) -> None:
-    """Plan, run (resuming), summarise and write the contact sheets of one batch."""
-    from tryon.batch import plan_pairs, run_local
-    from tryon.contact_sheet import write_contact_sheets
+    """Plan, run (resuming), summarise and write the contact sheets of one batch.
+
+    Raises:
+        TryOnError: bad options or inputs, another batch writing ``out``, or (after the
+            summary and the contact sheets) any pair that failed in this run.
+    """
+    from tryon.batch import batch_lock, plan_pairs, run_local
 
     if engine == "local" and (address or gpus_per_actor):
         raise TryOnError("--address and --gpus-per-actor need --engine ray")
-    plan = plan_pairs(people, garments, pairs)
-    pipeline = load_pipeline(models_dir, backend, device, resolution, view)  # fails fast
-    if workers == 1 and engine == "local":
-        build = functools.partial(_already_loaded, pipeline)
-    else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
-        build = functools.partial(make_pipeline, models_dir, backend, device, resolution, view)
-    out.mkdir(parents=True, exist_ok=True)
-    options = {
-        "people": str(people),
-        "garments": str(garments),
-        "pairs": str(pairs) if pairs else None,
-        "models": str(models_dir) if models_dir else "bundled",
-        "backend": backend,
-        "device": device,
-        "resolution": resolution,
-        "view": view,
-    }
-    write_json_atomic(out / "options.json", options)
-    if engine == "ray":
-        from tryon.batch_ray import RayOptions, run_ray
+    check_output_folder(out)
+    with batch_lock(out):  # one batch at a time in a folder; its options, manifest and sheets
+        skipped: list[str] = []
+        plan = plan_pairs(people, garments, pairs, skipped)
+        for line in skipped:
+            click.echo(f"warning: skipped {line}", err=True)
+        pipeline = load_pipeline(models_dir, backend, device, resolution, view)  # fails fast
+        if workers == 1 and engine == "local":
+            build = functools.partial(_already_loaded, pipeline)
+        else:  # each worker process / Ray actor loads its own (the partial is pickled to it)
+            build = functools.partial(make_pipeline, models_dir, backend, device, resolution, view)
+        options = {
+            "people": str(people),
+            "garments": str(garments),
+            "pairs": str(pairs) if pairs else None,
+            "models": str(models_dir) if models_dir else "bundled",
+            "backend": backend,
+            "device": device,
+            "resolution": resolution,
+            "view": view,
+        }
+        write_json_atomic(out / "options.json", options)
+        if engine == "ray":
+            from tryon.batch_ray import RayOptions, run_ray
 
-        ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
-        summary = run_ray(plan, out, build, ray_options)
-    else:
-        summary = run_local(plan, out, build, workers)
-    index = write_contact_sheets(out)
-    click.echo(summary.describe())
-    click.echo(f"manifest: {out / 'manifest.jsonl'}")
+            ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
+            summary = run_ray(plan, out, build, ray_options)
+        else:
+            summary = run_local(plan, out, build, workers)
+        for failure in summary.failures[:MAX_LISTED_FAILURES]:
+            click.echo(f"failed: {failure}", err=True)
+        if len(summary.failures) > MAX_LISTED_FAILURES:
+            more = len(summary.failures) - MAX_LISTED_FAILURES
+            click.echo(f"failed: ... and {more} more", err=True)
+        click.echo(summary.describe())
+        click.echo(f"manifest: {out / 'manifest.jsonl'}")
+        _contact_sheets(out)
+    if summary.failed:
+        raise TryOnError(
+            f"{summary.failed} of {summary.planned} pairs failed (listed above and in "
+            f"{out / 'index.html'}); fix them and run the same command again"
+        )
+
+
+MAX_LISTED_FAILURES = 20
+
+
+def _contact_sheets(out: Path) -> None:
+    """Write the contact sheets; a failure there (a full disk) is a warning: the results and
+    the manifest are what the batch is for."""
+    from tryon.contact_sheet import write_contact_sheets
+
+    try:
+        index = write_contact_sheets(out)
+    except (OSError, TryOnError) as error:
+        click.echo(f"warning: the contact sheets could not be written ({error})", err=True)
+        return
     click.echo(f"contact sheets: {index} (PNG per garment in {index.parent / 'contact_sheets'}/)")
 
 
@@ -319,6 +374,7 @@ def video_command(
     from tryon.imageio import load_image
     from tryon.video import OneEuroConfig, poses_from_jsonl, poses_from_video, render_video
 
+    check_output_file(out, inputs=(person, driving, garment, keypoints))
     pipeline = load_pipeline(models_dir, backend, device, resolution)
     if driving.suffix.lower() == ".jsonl":
         sequence = poses_from_jsonl(driving, fps)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from core.keypoints import DEFAULT_CANONICAL_POSE, NUM_KEYPOINTS, CanonicalPose
+from core.keypoints import DEFAULT_CANONICAL_POSE, KEYPOINT_NAMES, NUM_KEYPOINTS, CanonicalPose
 from hpn.body_parts import complete_arms
 from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
@@ -50,6 +50,10 @@ View = Literal["own", "catalog", "paper"]
 RegionSource = Literal["auto", "parser", "classical"]
 VIEWS: tuple[str, ...] = ("own", "catalog", "paper")
 MIN_IMAGE_SIDE = 32
+GARMENT_PLAIN_BORDER = 0.6
+"""The least share of a product photo's border that must be its plain background colour."""
+KEYPOINT_MARGIN = 0.02
+"""How far (a fraction of the photo's longer side) a given keypoint may lie outside it."""
 GARMENT_CACHE_SIZE = 64
 
 
@@ -100,6 +104,84 @@ def check_photo(image: Any, name: str) -> np.ndarray:
             f"{MIN_IMAGE_SIDE} px per side is needed"
         )
     return array
+
+
+def check_keypoints(
+    keypoints: Any, size: tuple[int, int], source: str = "person_keypoints"
+) -> np.ndarray:
+    """Given keypoints as (18, 2) float32 pixel (x, y) on a photo of ``size`` = (height, width).
+
+    A point is missing when x or y is NaN; every other point must be a finite number within
+    :data:`KEYPOINT_MARGIN` of the photo (keypoints computed on a resized copy, or in another
+    unit, would otherwise dress nobody and report success).
+
+    Raises:
+        InvalidInputError: not 18 pairs of numbers, a point at infinity, or outside the photo.
+        NoPersonFound: every point is missing.
+    """
+    try:
+        array = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(f"{source}: keypoints must be numbers ({error})") from error
+    if array.shape != (NUM_KEYPOINTS, 2):
+        raise InvalidInputError(
+            f"{source} must be (18, 2) COCO-18 pixel (x, y), got shape {array.shape}"
+        )
+    present = ~np.isnan(array).any(axis=1)
+    if not present.any():
+        raise NoPersonFound(f"{source}: every keypoint is missing: there is no person")
+    height, width = size
+    margin = KEYPOINT_MARGIN * max(height, width)
+    x, y = array[:, 0], array[:, 1]
+    inside = (x >= -margin) & (x <= width - 1 + margin)
+    inside &= (y >= -margin) & (y <= height - 1 + margin)
+    for index in np.flatnonzero(present & ~inside):
+        where = f"({x[index]:.6g}, {y[index]:.6g})"
+        problem = (
+            "is not a finite number"
+            if not np.isfinite(array[index]).all()
+            else f"lies outside the {width}x{height} photo"
+        )
+        raise InvalidInputError(
+            f"{source}: keypoint {index} ({KEYPOINT_NAMES[index]}) at {where} {problem}; "
+            "keypoints must be pixels of this photo (were they computed on a resized copy?)"
+        )
+    return array.astype(np.float32)
+
+
+def check_garment_photo(garment: np.ndarray) -> None:
+    """Refuse a product photo whose garment fills the frame, before its mask is guessed.
+
+    The garment mask takes the photo's border as the background; where the garment covers
+    most of the border (a close crop without margin), the "background" is the garment and
+    the mask finds scraps of real background instead, so the try-on would silently dress
+    nobody. The border must be mostly one plain colour: within the mask's colour distance of
+    its median for at least :data:`GARMENT_PLAIN_BORDER` of its pixels.
+
+    Raises:
+        InvalidInputError: too little of the border is plain background.
+    """
+    import cv2
+
+    from tryon.preprocess.garment_mask import GarmentMaskConfig
+
+    config = GarmentMaskConfig()
+    height, width = garment.shape[:2]
+    scale = min(1.0, config.working_size / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(garment, size, interpolation=cv2.INTER_AREA)
+    band = max(2, round(config.border_fraction * max(small.shape[:2])))
+    ring = np.ones(small.shape[:2], bool)
+    ring[band:-band, band:-band] = False
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)[ring]
+    plain = np.linalg.norm(lab - np.median(lab, axis=0), axis=1) <= config.colour_distance
+    if plain.mean() < GARMENT_PLAIN_BORDER:
+        raise InvalidInputError(
+            f"the garment photo has no plain background around the garment (only "
+            f"{plain.mean():.0%} of its border is one background colour): it looks cropped "
+            "to the garment or shot on a busy background. Use a product photo of the whole "
+            "garment on a plain background with a margin around it"
+        )
 
 
 class _StageClock:
@@ -308,6 +390,7 @@ class TryOnPipeline:
         """
         person = check_photo(person, "person")
         garment = check_photo(garment, "garment")
+        check_garment_photo(garment)
         view = view or self.config.view
         if view not in VIEWS:
             raise InvalidInputError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
@@ -368,13 +451,7 @@ class TryOnPipeline:
             warnings.extend(result.warnings)
             keypoints = np.asarray(result.keypoints, dtype=np.float32)
         else:
-            keypoints = np.asarray(given, dtype=np.float32)
-            if keypoints.shape != (NUM_KEYPOINTS, 2):
-                raise InvalidInputError(
-                    f"person_keypoints must be (18, 2) COCO-18 pixel (x, y), got {keypoints.shape}"
-                )
-            if np.isnan(keypoints).all():
-                raise NoPersonFound("every given keypoint is missing: there is no person")
+            keypoints = check_keypoints(given, person.shape[:2])
             result = None
         if np.isnan(keypoints[[2, 5]]).any():
             raise InvalidInputError(
