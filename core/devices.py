@@ -22,7 +22,8 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     """``name`` as a ``torch.device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"`` / None.
 
     Raises:
-        DeviceUnavailableError: CUDA asked for, but no CUDA GPU is visible.
+        DeviceUnavailableError: CUDA asked for, but no CUDA GPU is visible; or another
+            device type (mps, xpu, meta, ...), which the project does not support.
     """
     if name is None or str(name) == AUTO:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -32,6 +33,11 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
         raise DeviceUnavailableError(
             f"unknown device {str(name)!r}; use cpu, cuda, cuda:N or auto"
         ) from error
+    if device.type not in ("cpu", "cuda"):
+        raise DeviceUnavailableError(
+            f"device {str(name)!r} is not supported (only CPU and CUDA are tested); use cpu, "
+            "cuda, cuda:N or auto"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailableError(
             f"device {str(name)!r} asked for, but no CUDA GPU is visible; use cpu or auto"

@@ -70,3 +70,12 @@ def test_a_valid_directory_still_loads_identically(model_dir) -> None:
     ):
         assert torch.equal(a, b), name
     assert next(loaded.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("name", ["mps", "xpu", "meta", "banana"])
+def test_the_api_refuses_devices_it_does_not_support(name) -> None:
+    from core.devices import resolve_device
+    from core.errors import DeviceUnavailableError
+
+    with pytest.raises(DeviceUnavailableError):
+        resolve_device(name)

@@ -116,3 +116,13 @@ def test_save_pretrained_needs_the_torch_backend(tmp_path):
     pipeline.paper_route.hpn = Compiled()
     with pytest.raises(InvalidInputError, match=r"needs the torch backend.*onnxruntime"):
         pipeline.save_pretrained(tmp_path / "saved")
+
+
+@pytest.mark.parametrize(
+    "document", [[1, 2], {"format_version": 1, "components": ["hpn"]}, {"format_version": 1,
+    "components": {"hpn": 3}}],
+)  # fmt: skip
+def test_a_manifest_of_another_shape_is_a_user_error(tmp_path, document):
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(document))
+    with pytest.raises(InvalidInputError):
+        read_manifest(tmp_path)

@@ -97,13 +97,19 @@ def read_manifest(models_dir: str | Path) -> ModelsManifest:
         document = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise InvalidInputError(f"{path}: invalid JSON ({error})") from error
+    if not isinstance(document, dict):
+        raise InvalidInputError(f"{path} must hold a JSON object, not {type(document).__name__}")
     version = document.get("format_version")
     if not isinstance(version, int) or version > MANIFEST_VERSION:
         raise InvalidInputError(
             f"{path} has format_version {version!r}; this hpn-tryon reads up to "
             f"{MANIFEST_VERSION}: upgrade hpn-tryon"
         )
-    components = dict(document.get("components", {}))
+    components = document.get("components", {})
+    if not isinstance(components, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in components.items()
+    ):
+        raise InvalidInputError(f"{path}: components must map folder names to model types")
     for name, model_type in components.items():
         try:
             stored = read_config_json(root / name)["model_type"]
