@@ -15,6 +15,7 @@ from torch import nn
 from core.errors import CheckpointError
 from core.keypoints import FLIP_PERMUTATION, KEYPOINT_NAMES, flip_keypoints, scale_keypoints
 from core.modelio import WEIGHTS_FILE, PretrainedMixin
+from tryon.assets import ASSETS
 
 
 def test_flip_permutation_swaps_every_left_right_pair():
@@ -89,6 +90,7 @@ def test_cli_user_error_is_one_line_without_traceback():
         text=True,
     )
     assert result.returncode == 1
+    known = ", ".join(ASSETS)
     assert result.stderr.strip().splitlines() == [
-        "error: unknown asset 'no-such-asset'; known: blazepose, vgg16-hed"
+        f"error: unknown asset 'no-such-asset'; known: {known}"
     ]
