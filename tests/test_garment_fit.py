@@ -3,6 +3,8 @@ composite: on renders with exact truth, and on scikit-image's astronaut (a real 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from skimage import data
@@ -129,3 +131,31 @@ def test_own_view_keeps_face_and_background_and_recolours_the_torso(astronaut_po
     garment_colour = np.median(product.image[product.mask], axis=0)
     result_colour = np.median(layers.image[torso], axis=0)
     assert np.abs(result_colour.astype(float) - garment_colour).max() < 30
+
+
+def test_old_garment_below_the_new_hem_keeps_its_pixels() -> None:
+    """A coat longer than the new shirt: below the shirt's hem the coat stays, never skin."""
+    from hpn.body_parts import HEAD_PART, TORSO_PART
+    from tryon.pipeline.own_view import below_hem
+
+    rng = np.random.default_rng(3)
+    identity, garment = sample_identity(rng), sample_garment(rng)
+    worn = render_person(identity, garment, sample_pose(rng), SIZE)
+    person = worn.parse > 0
+    keypoints = complete_arms(worn.keypoints)
+    labels = source_labels(keypoints, person)
+    coat = person & (labels != HEAD_PART)  # everything below the head wears the "coat"
+    product = render_product(sample_garment(rng), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    cropped = fit.alpha * (np.arange(SIZE)[:, None] < keypoints[[8, 11], 1].mean() - 20)
+    fit = dataclasses.replace(fit, alpha=cropped.astype(np.float32))  # a cropped top
+    layers = compose_own_view(worn.image, keypoints, person, labels, coat, fit)
+
+    under = below_hem(keypoints, fit.alpha, labels) & coat & (layers.alpha == 0)
+    under &= labels == TORSO_PART  # the legs were never re-synthesised anyway
+    assert under.sum() > 200  # the coat shows below the top
+    assert not (layers.uncovered & under).any()
+    assert np.array_equal(layers.image[under], worn.image[under])
+    assert layers.uncovered.any()  # a bare neckline or forearm is still re-synthesised

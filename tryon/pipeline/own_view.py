@@ -5,7 +5,9 @@ Layers, back to front:
 1. the photo itself;
 2. where the old garment is left uncovered by the new one: re-synthesised skin inside the
    body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`); the
-   legs are never re-synthesised (a long jacket and the trousers look alike);
+   legs are never re-synthesised (a long jacket and the trousers look alike), nor is the
+   old garment below the new one's hem (what a coat hides under a shirt's hem is trousers
+   or a skirt, never skin: the coat's own pixels are the least wrong guess);
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
    looser garment may stand a little off the body, never over the room behind), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
@@ -28,10 +30,14 @@ import numpy as np
 from hpn.body_parts import (
     ARM_PARTS,
     HEAD_PART,
+    L_HIP,
     LEG_PARTS,
+    NECK,
+    R_HIP,
     TORSO_PART,
     body_from_keypoints,
     body_region,
+    complete_points,
 )
 from tryon.pipeline.garment_fit import FittedGarment
 from tryon.pipeline.resynthesis import background_plate, shaded_skin, skin_colour
@@ -93,6 +99,26 @@ def _body_outline(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scaled = (np.asarray(keypoints, np.float64) + 0.5) * factor - 0.5
     outline = body_region(body_from_keypoints(scaled.astype(np.float32)), small)
     return cv2.resize(outline.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+
+
+def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """HxW bool, the non-arm pixels farther down the torso's axis than the garment reaches.
+
+    The axis runs from the neck to the hips' midpoint; the hem is the garment's lowest point
+    on it among its non-arm pixels (a sleeve hanging below the waist does not lengthen it).
+    Nothing is below a garment that shows no body piece.
+    """
+    points, _ = complete_points(keypoints)
+    neck, hips = points[NECK], points[[R_HIP, L_HIP]].mean(axis=0)
+    axis = hips - neck
+    axis /= max(float(np.linalg.norm(axis)), 1e-6)
+    rows, cols = np.indices(alpha.shape, dtype=np.float32)
+    depth = (cols - neck[0]) * axis[0] + (rows - neck[1]) * axis[1]
+    body = ~np.isin(labels, ARM_PARTS)
+    worn = (alpha >= 0.5) & body
+    if not worn.any():
+        return np.zeros(alpha.shape, bool)
+    return body & (depth > depth[worn].max())
 
 
 SHADING_RANGE = (0.55, 1.3)
@@ -163,6 +189,7 @@ def compose_own_view(
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
     # Legs keep their pixels: what a jacket shares in colour with the trousers is not skin.
     uncovered = old & (alpha < 0.5) & ~np.isin(person_labels, LEG_PARTS)
+    uncovered &= ~below_hem(keypoints, alpha, person_labels)
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
