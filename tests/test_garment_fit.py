@@ -159,3 +159,25 @@ def test_old_garment_below_the_new_hem_keeps_its_pixels() -> None:
     assert not (layers.uncovered & under).any()
     assert np.array_equal(layers.image[under], worn.image[under])
     assert layers.uncovered.any()  # a bare neckline or forearm is still re-synthesised
+
+
+def test_a_region_that_strays_onto_skin_keeps_the_skin(astronaut_pose) -> None:
+    """The old garment's region reaching the chin: the chin keeps its pixels, unpainted."""
+    from tryon.preprocess.body_boxes import face_box
+
+    photo, pose = astronaut_pose
+    keypoints = complete_arms(pose.keypoints)
+    labels = source_labels(keypoints, pose.person_mask)
+    old = classical_garment_region(photo, pose.keypoints, pose.person_mask)
+    x0, y0, x1, y1 = face_box(pose.keypoints, photo.shape[:2])
+    cheeks = np.zeros_like(old)
+    cheeks[(y0 + y1) // 2 : y1, x0 + (x1 - x0) // 3 : x1 - (x1 - x0) // 3] = True
+    product = render_product(sample_garment(np.random.default_rng(0)), 512)
+    mask = garment_mask(product.image)
+    fit = fit_garment(product.image, mask, garment_landmarks(mask), keypoints, photo.shape[:2])
+    layers = compose_own_view(photo, keypoints, pose.person_mask, labels, old | cheeks, fit)
+
+    bare_cheeks = cheeks & (layers.alpha == 0) & pose.person_mask
+    assert bare_cheeks.sum() > 100
+    changed = np.abs(layers.image.astype(int) - photo.astype(int)).max(axis=-1) > 0
+    assert changed[bare_cheeks].mean() < 0.2

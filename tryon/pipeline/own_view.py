@@ -7,7 +7,8 @@ Layers, back to front:
    body's outline, background plate outside it (:mod:`tryon.pipeline.resynthesis`); the
    legs are never re-synthesised (a long jacket and the trousers look alike), nor is the
    old garment below the new one's hem (what a coat hides under a shirt's hem is trousers
-   or a skirt, never skin: the coat's own pixels are the least wrong guess);
+   or a skirt, never skin: the coat's own pixels are the least wrong guess), nor what
+   already looks like the shopper's skin;
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
    looser garment may stand a little off the body, never over the room behind), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
@@ -40,7 +41,12 @@ from hpn.body_parts import (
     complete_points,
 )
 from tryon.pipeline.garment_fit import FittedGarment
-from tryon.pipeline.resynthesis import background_plate, shaded_skin, skin_colour
+from tryon.pipeline.resynthesis import (
+    background_plate,
+    looks_like_skin,
+    shaded_skin,
+    skin_colour,
+)
 from tryon.preprocess.garment_region import dilate
 
 BODY_SIZE = 320  # the body outline is drawn at this long side, then upsampled
@@ -194,8 +200,9 @@ def compose_own_view(
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
         outline = _body_outline(keypoints, size)
-        skin = uncovered & outline
         colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
+        uncovered &= ~looks_like_skin(photo, colour)  # already skin: it keeps its pixels
+        skin = uncovered & outline
         base[skin] = (shaded_skin(skin, colour) * light)[skin]
         backdrop = uncovered & ~outline
         if backdrop.any():

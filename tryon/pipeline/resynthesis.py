@@ -9,6 +9,10 @@ loose jacket leaves the jacket's outline. Those pixels must not keep the old gar
 - outside it they become background: a background plate made by inpainting the person away
   (at a reduced resolution: the plate only has to be right in narrow strips next to the
   real background).
+
+Pixels of the old garment's region that already look like the shopper's skin (a region that
+strayed onto the chin or neck, an open collar) keep their own pixels: real skin beats a
+painted one.
 """
 
 from __future__ import annotations
@@ -55,6 +59,21 @@ def background_plate(photo: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
     plate = cv2.inpaint(small, hole, 5, cv2.INPAINT_TELEA)
     plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.where(person_mask[..., None], plate, photo)
+
+
+SKIN_CHROMA_TOLERANCE = 14.0  # CIELAB a*b* distance to the measured skin colour
+SKIN_LIGHTNESS_TOLERANCE = 30.0  # CIELAB L* distance (shading darkens skin a lot)
+
+
+def looks_like_skin(photo: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """HxW bool, pixels within the CIELAB tolerances of the skin ``colour`` (RGB)."""
+    lab = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float32)
+    swatch = np.clip(np.round(colour), 0, 255).astype(np.uint8)[None, None]
+    reference = cv2.cvtColor(swatch, cv2.COLOR_RGB2LAB).astype(np.float32)[0, 0]
+    # OpenCV's 8-bit Lab: L* scaled by 255/100, a* and b* offset by 128.
+    lightness = np.abs(lab[..., 0] - reference[0]) * (100.0 / 255.0)
+    chroma = np.hypot(lab[..., 1] - reference[1], lab[..., 2] - reference[2])
+    return (lightness <= SKIN_LIGHTNESS_TOLERANCE) & (chroma <= SKIN_CHROMA_TOLERANCE)
 
 
 def shaded_skin(region: np.ndarray, colour: np.ndarray) -> np.ndarray:
