@@ -12,7 +12,8 @@ Layers, back to front:
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
    looser garment may stand a little off the body, never over the room behind), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
-   the light of the photo fall on the new fabric (and on re-synthesised skin);
+   the light of the photo fall on the new fabric (not on re-synthesised skin: a white shirt
+   under a dark suit is albedo, not light, and would bleach the skin painted over it);
 4. in front of it, the photo's own pixels that lie in front of the garment piece there: the
    head (face, hair, neck) over every piece where it is not old garment, and the arms and
    hands over the garment's torso piece (an arm held in front of the body stays in front;
@@ -203,7 +204,7 @@ def compose_own_view(
         colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
         uncovered &= ~looks_like_skin(photo, colour)  # already skin: it keeps its pixels
         skin = uncovered & outline
-        base[skin] = (shaded_skin(skin, colour) * light)[skin]
+        base[skin] = shaded_skin(skin, colour)[skin]
         backdrop = uncovered & ~outline
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]
