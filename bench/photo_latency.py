@@ -4,11 +4,12 @@
 
 What a shopper waits for after the upload (decoding excluded): BlazePose and its person
 mask, the garment region, the fit and the composite, in the own view (the default) and the
-catalog view, on scikit-image's astronaut upscaled to 1024x1024 with the bundled demo
-models. Per thread count: the median wall time and the median process CPU time of
-``--runs`` runs after one warm-up, with the load average at the start, since this machine's
-two cores are often shared: on a loaded machine the wall time is the CPU time stretched by
-the other jobs, and the CPU time is what the run itself costs.
+catalog view, and the canonical view alone (``tryon repose``: pose and the part warp, with
+the warp-and-refine HPN when the models folder has one), on scikit-image's astronaut
+upscaled to 1024x1024 with the bundled demo models. Per thread count: the median wall time
+and the median process CPU time of ``--runs`` runs after one warm-up, with the load average
+at the start, since this machine's two cores are often shared: on a loaded machine the wall
+time is the CPU time stretched by the other jobs, and the CPU time is what the run costs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def time_view(view: str, threads: int, runs: int, side: int) -> dict[str, float]
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    pipeline = make_pipeline(None, "torch", "cpu", 256, view)
+    pipeline = make_pipeline(None, "torch", "cpu", 256, "catalog" if view == "canonical" else view)
     photo = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
     garment = load_image(GARMENT)
     walls, cpus = [], []
@@ -43,7 +44,10 @@ def time_view(view: str, threads: int, runs: int, side: int) -> dict[str, float]
     for run in range(runs + 1):
         pipeline.clear_caches()
         wall, cpu = time.perf_counter(), time.process_time()
-        pipeline(photo, garment)
+        if view == "canonical":
+            pipeline.canonical_view(photo, *pipeline.person_pose(photo))
+        else:
+            pipeline(photo, garment)
         if run:  # the first run warms up
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
@@ -62,7 +66,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     arguments = parser.parse_args()
     report: dict[str, dict[str, dict[str, float]]] = {}
-    for view in ("own", "catalog"):
+    for view in ("own", "catalog", "canonical"):
         for threads in arguments.threads:
             scores = time_view(view, threads, arguments.runs, arguments.side)
             report.setdefault(view, {})[str(threads)] = scores
