@@ -140,12 +140,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/real_photos.json")
     parser.add_argument("--pictures", type=Path, default=None, help="write a picture per photo")
     parser.add_argument("--only", nargs="*", default=None, help="photo names to score")
+    parser.add_argument(
+        "--refine", action="store_true", help="the canonical view with the warp-and-refine HPN"
+    )
     arguments = parser.parse_args()
 
     from tryon.imageio import load_image
-    from tryon.pipeline import TryOnPipeline
+    from tryon.pipeline import PipelineConfig, TryOnPipeline
 
-    pipeline = TryOnPipeline.from_pretrained()
+    pipeline = TryOnPipeline.from_pretrained(config=PipelineConfig(refine=arguments.refine))
     garment = load_image(sorted(GARMENTS.glob("*.png"))[0])
     photos = collect_photos(arguments.photos)
     report = {}

@@ -34,6 +34,7 @@ def test_the_bundled_folder_names_its_components_and_canonical_pose():
         "hpn": "hpn",
         "flow": "appearance_flow",
         "parser": "human_parser",
+        "hpn_refine": "hpn_warp_refine",
     }
     assert manifest.canonical_pose.frame == 256
     assert manifest.canonical_pose == DEFAULT_CANONICAL_POSE

@@ -73,3 +73,18 @@ def test_the_photo_is_never_overwritten(tmp_path, capsys) -> None:
         main(["repose", "--person", str(photo), "--out", str(photo)])
     assert "is the input photo" in capsys.readouterr().err
     assert photo.read_bytes() == ASTRONAUT.read_bytes()
+
+
+def test_refine_is_opt_in_and_uses_the_bundled_refiner(tmp_path) -> None:
+    """Default: the part warp alone (real photos come first); --refine: the refiner's output."""
+    from tryon.pipeline import PipelineConfig, TryOnPipeline
+
+    assert TryOnPipeline.from_pretrained().canonical_refiner is None
+    refined_pipeline = TryOnPipeline.from_pretrained(config=PipelineConfig(refine=True))
+    assert refined_pipeline.canonical_refiner is refined_pipeline.refiner is not None
+    plain, refined = tmp_path / "plain.png", tmp_path / "refined.png"
+    main(["repose", "--person", str(ASTRONAUT), "--out", str(plain)])
+    main(["repose", "--person", str(ASTRONAUT), "--out", str(refined), "--refine"])
+    first, second = load_image(plain), load_image(refined)
+    assert first.shape == second.shape
+    assert np.abs(first.astype(int) - second.astype(int)).mean() > 0.5

@@ -236,7 +236,7 @@ def render_video(
                     target = place(pose)
                 frame = repose(
                     person, person_keypoints, mask, target, (height, width), labels,
-                    refiner=pipeline.refiner,
+                    refiner=pipeline.canonical_refiner,
                 )  # fmt: skip
                 writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
         finally:

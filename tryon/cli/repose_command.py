@@ -1,10 +1,10 @@
 """``tryon repose``: pose transfer as a command (the paper's own application).
 
-The person of a photo is moved, by moving their own pixels (:func:`hpn.repose.repose`; with
-the models folder's warp-and-refine HPN when it has one), into their canonical frontal pose
-or into the pose of an OpenPose JSON file, on the studio backdrop. ``--roundtrip`` also moves
-that result back to the photo's own pose, from the result alone, at the photo's size: what
-DATA.md's round-trip measures score.
+The person of a photo is moved, by moving their own pixels (:func:`hpn.repose.repose`;
+with ``--refine``, corrected by the models folder's warp-and-refine HPN), into their
+canonical frontal pose or into the pose of an OpenPose JSON file, on the studio backdrop.
+``--roundtrip`` also moves that result back to the photo's own pose, from the result alone,
+at the photo's size: what DATA.md's round-trip measures score.
 """
 
 from __future__ import annotations
@@ -50,12 +50,20 @@ from tryon.errors import TryOnError
     "--models",
     "models_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Models folder (its hpn_refine/ is used when present) [default: bundled].",
+    help="Models folder [default: bundled].",
+)
+@click.option(
+    "--refine/--no-refine",
+    default=False,
+    show_default=True,
+    help="Correct the part warp with the models folder's warp-and-refine HPN (trained on "
+    "renders: better on them, worse on real photos; docs/hpn.md).",
 )
 @device_option("cpu")
 def repose_command(
     person: Path, target: str, out: Path, size: str | None, keypoints: Path | None,
-    keypoints_out: Path | None, roundtrip: Path | None, models_dir: Path | None, device: str,
+    keypoints_out: Path | None, roundtrip: Path | None, models_dir: Path | None,
+    refine: bool, device: str,
 ) -> None:  # fmt: skip
     """Move the person of a photo into another pose (canonical by default)."""
     import numpy as np
@@ -63,13 +71,17 @@ def repose_command(
     from hpn.repose import repose
     from tryon.data.keypoint_formats import write_openpose_json
     from tryon.imageio import load_image, save_image
-    from tryon.pipeline import TryOnPipeline
+    from tryon.pipeline import PipelineConfig, TryOnPipeline
     from tryon.preprocess import PrecomputedPoseEstimator
 
     for path in (out, roundtrip, keypoints_out):
         if path is not None and path.resolve() == person.resolve():
             raise TryOnError(f"{path} is the input photo: choose another output")
-    pipeline = TryOnPipeline.from_pretrained(models_dir, device=device)
+    pipeline = TryOnPipeline.from_pretrained(
+        models_dir, device=device, config=PipelineConfig(refine=refine)
+    )
+    if refine and pipeline.refiner is None:
+        raise TryOnError("--refine needs a models folder with hpn_refine/ (see docs/models.md)")
     photo = load_image(person)
     given = None
     if keypoints is not None:
@@ -95,7 +107,7 @@ def repose_command(
                 raise TryOnError(f"--size must be WIDTHxHEIGHT, got {size!r}") from None
         result = repose(
             photo, points, mask, np.asarray(poses[0], np.float32), (height, width),
-            refiner=pipeline.refiner,
+            refiner=pipeline.canonical_refiner,
         )  # fmt: skip
     save_image(out, result.image)
     click.echo(f"wrote {out} ({result.image.shape[1]}x{result.image.shape[0]})")
@@ -105,7 +117,7 @@ def repose_command(
     if roundtrip is not None:
         back = repose(
             result.image, result.keypoints, result.person_mask, points, photo.shape[:2],
-            result.labels, fitted_from="target", refiner=pipeline.refiner,
+            result.labels, fitted_from="target", refiner=pipeline.canonical_refiner,
         )  # fmt: skip
         save_image(roundtrip, back.image)
         click.echo(f"wrote {roundtrip} (the result moved back to the photo's pose)")
