@@ -347,3 +347,29 @@ def test_evaluate_pose_with_the_reference_keypoints_scores_one(tiny_data):
     estimator = PrecomputedPoseEstimator.from_openpose_json(keypoints)
     report = evaluate_pose(estimator, tiny_data, "test", limit=1, show_progress=False)
     assert (report.photos, report.found, report.pck) == (1, 1, 1.0)
+
+
+def test_onnxruntime_backend_parses_like_the_torch_model(tmp_path):
+    """A serving process parses through ONNX Runtime: same labels, logits within 1e-3."""
+    pytest.importorskip("onnxruntime")
+    import deploy
+    from deploy.onnx_export import export_model_dir
+
+    torch.manual_seed(0)
+    model = HumanParser(TINY).eval()
+    directory = model.save_pretrained(tmp_path / "parser")
+    export_model_dir(directory, directory / "model.onnx", check_batches=(1,))
+    runtime = deploy.load_backend(directory, backend="onnxruntime", threads=1)
+    assert runtime.input_names == ("image", "person_mask", "pose_maps")
+    inputs = _guided_inputs(1, 64, seed=4)
+    with torch.no_grad():
+        expected = model(**inputs)
+    torch.testing.assert_close(runtime(**inputs)["logits"], expected, atol=1e-3, rtol=0)
+    photo = np.random.default_rng(2).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    mask = np.zeros((80, 60), bool)
+    mask[10:70, 15:45] = True
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[[2, 5]] = [(20, 20), (40, 20)]
+    from_torch = parse_image(model, photo, keypoints, mask)
+    from_onnx = parse_image(runtime, photo, keypoints, mask)
+    assert (from_torch == from_onnx).mean() > 0.99  # argmax ties aside, the same parse
