@@ -153,6 +153,7 @@ HUMAN_PARSER = register(
         "tryon.preprocess.parser:HumanParser",
         presets=("small", "mobile"),
         aliases=("human-parser",),
-        summary="human parsing: photo -> 20 LIP labels per pixel",
+        exportable=True,
+        summary="human parsing: photo + person mask + pose maps -> 20 LIP labels per pixel",
     )
 )

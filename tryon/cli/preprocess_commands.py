@@ -90,7 +90,15 @@ def garment_mask_command(image: Path, out: Path) -> None:
     type=click.Choice(registry.HUMAN_PARSER.presets),
     default="small",
     show_default=True,
-    help="Architecture preset (small: ResNet-18 encoder; mobile: MobileNetV2).",
+    help="Architecture preset (small: EfficientNet-Lite0 encoder; mobile: MobileNetV2).",
+)
+@click.option(
+    "--encoder-weights",
+    type=click.Choice(["efficientnet-lite0", "none"]),
+    default="efficientnet-lite0",
+    show_default=True,
+    help="Start the encoder from these ImageNet weights (`tryon models fetch "
+    "efficientnet-lite0`), or from scratch.",
 )
 @click.option("--encoder", help="smp encoder name, instead of the preset's.")
 @click.option(
@@ -114,8 +122,12 @@ def train_parser_command(**options: Any) -> None:
     """
     import dataclasses
 
-    from tryon.preprocess.parse_data import ParseDataset
-    from tryon.preprocess.parser_training import ParserTask, ParserTrainOptions
+    from tryon.preprocess.parser_training import (
+        ParserTask,
+        ParserTrainOptions,
+        encoder_record,
+        parser_dataset,
+    )
 
     config = registry.HUMAN_PARSER.preset(options["preset"])
     changes: dict[str, Any] = {"resolution": options["resolution"]}
@@ -126,14 +138,20 @@ def train_parser_command(**options: Any) -> None:
             widths = options["decoder_channels"].split(",")
             changes["decoder_channels"] = tuple(int(width) for width in widths)
         config = dataclasses.replace(config, **changes)
+        weights = options["encoder_weights"]
         train_options = ParserTrainOptions(
-            steps=options["steps"], batch_size=options["batch_size"], **pop_loop_options(options)
+            steps=options["steps"],
+            batch_size=options["batch_size"],
+            encoder_weights=None if weights == "none" else weights,
+            **pop_loop_options(options),
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from error
-    dataset = ParseDataset(options["data"], "train", config.resolution, flip=True)
     task = ParserTask(config, train_options)
-    train_from_options(task, dataset, options, options["data"], extra={"split": "train"})
+    train_from_options(
+        task, parser_dataset(options["data"], config), options, options["data"],
+        backbone=encoder_record(train_options), extra={"split": "train"},
+    )  # fmt: skip
 
 
 @evaluate.command("parser")
@@ -145,7 +163,7 @@ def train_parser_command(**options: Any) -> None:
 def eval_parser_command(
     model_dir: Path, data: Path, split: str, json_path: Path | None, limit: int | None, device: str
 ) -> None:
-    """Upper-garment IoU of the parser and of the keypoint-geometry fallback on DATA's split."""
+    """Upper-garment IoU of the parser, the keypoint-geometry fallback and the classical region."""
     import dataclasses
 
     from core.devices import resolve_device
@@ -158,7 +176,9 @@ def eval_parser_command(
     click.echo(
         f"{report.photos} {split} photos: upper-garment IoU parser {report.parser_iou_mean:.3f} "
         f"(pooled {report.parser_iou_pooled:.3f}), keypoint-geometry fallback "
-        f"{report.fallback_iou_mean:.3f} (pooled {report.fallback_iou_pooled:.3f}); parser mIoU "
+        f"{report.fallback_iou_mean:.3f} (pooled {report.fallback_iou_pooled:.3f}), classical "
+        f"region {report.classical_iou_mean:.3f} (pooled {report.classical_iou_pooled:.3f}); "
+        f"parser mIoU "
         f"over {len(report.parser_class_iou)} classes {report.parser_mean_class_iou:.3f}; "
         f"parsing {report.parse_seconds_median * 1000:.0f} ms per photo (median)"
     )
@@ -172,25 +192,59 @@ def eval_parser_command(
 @click.option(
     "--model",
     "model_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Parser model directory (RUN_DIR/model of `tryon train parser`).",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Parser model directory [default: the bundled parser, tryon/demo/models/parser].",
 )
 @click.option("--out", "out", type=_IMAGE, required=True, help="Parse map PNG (LIP palette).")
 @click.option("--garment-mask", "mask_out", type=_IMAGE, help="Also write the garment region.")
-def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None) -> None:
-    """Human parsing of IMAGE into LIP ids (a palette PNG as in VITON-HD's image-parse-v3)."""
+@click.option(
+    "--keypoints",
+    "keypoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take keypoints from this OpenPose JSON instead of running BlazePose.",
+)
+@click.option(
+    "--person-mask",
+    "person_mask_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the person mask from this PNG (white: person) instead of BlazePose's.",
+)
+@click.option(
+    "--save-intermediates",
+    "intermediates",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the guides the parser used here: person_mask.png and keypoints.json.",
+)
+def parse_command(
+    image: Path,
+    model_dir: Path | None,
+    out: Path,
+    mask_out: Path | None,
+    keypoint_file: Path | None,
+    person_mask_file: Path | None,
+    intermediates: Path | None,
+) -> None:
+    """Human parsing of IMAGE into LIP ids (a palette PNG as in VITON-HD's image-parse-v3).
+
+    The parser is guided by the person's keypoints and person mask (BlazePose's unless given)
+    and labels nothing outside the dilated person mask.
+    """
     from PIL import Image
 
     from core.files import atomic_open
+    from tryon.data.keypoint_formats import write_openpose_json
     from tryon.data.lip import PALETTE
     from tryon.imageio import SAVE_FORMATS, load_image, save_image
+    from tryon.pipeline.pipeline import bundled_models_dir
     from tryon.preprocess.parser import HumanParser, garment_region, parse_image
 
     check_output_file(out, (".png",), inputs=(image,))
     if mask_out is not None:
         check_output_file(mask_out, SAVE_FORMATS, inputs=(image, out))
-    parse = parse_image(HumanParser.from_pretrained(model_dir), load_image(image))
+    photo = load_image(image)
+    keypoints, person_mask = _parser_guides(photo, keypoint_file, person_mask_file)
+    model = HumanParser.from_pretrained(model_dir or bundled_models_dir() / "parser")
+    parse = parse_image(model, photo, keypoints, person_mask)
     picture = Image.fromarray(parse, mode="P")
     picture.putpalette(PALETTE.reshape(-1).tolist())
     with atomic_open(out) as stream:
@@ -200,6 +254,37 @@ def parse_command(image: Path, model_dir: str, out: Path, mask_out: Path | None)
         region = garment_region(parse)
         save_image(mask_out, region.astype("uint8") * 255)
         click.echo(f"{mask_out}: upper garment covers {region.mean():.1%} of the photo")
+    if intermediates is not None:
+        intermediates.mkdir(parents=True, exist_ok=True)
+        save_image(intermediates / "person_mask.png", person_mask.astype("uint8") * 255)
+        write_openpose_json(intermediates / "keypoints.json", keypoints)
+        click.echo(f"{intermediates}: person_mask.png and keypoints.json the parser used")
+
+
+def _parser_guides(
+    photo: Any, keypoint_file: Path | None, person_mask_file: Path | None
+) -> tuple[Any, Any]:
+    """Keypoints and person mask for the parser: from the given files, else from BlazePose."""
+    import numpy as np
+
+    from tryon.errors import InvalidInputError
+    from tryon.imageio import load_image
+    from tryon.preprocess import BlazePoseEstimator, PrecomputedPoseEstimator, person_mask
+
+    if keypoint_file is not None:
+        result = PrecomputedPoseEstimator.from_openpose_json(keypoint_file).estimate(photo)
+    else:
+        result = BlazePoseEstimator().estimate(photo)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if person_mask_file is None:
+        return result.keypoints, person_mask(photo, result)
+    mask = load_image(person_mask_file).mean(axis=-1) > 127
+    if mask.shape != photo.shape[:2]:
+        raise InvalidInputError(
+            f"{person_mask_file}: the person mask is {mask.shape}, the photo {photo.shape[:2]}"
+        )
+    return np.asarray(result.keypoints, np.float32), mask
 
 
 @evaluate.command("preprocess-latency")

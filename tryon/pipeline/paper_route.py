@@ -163,7 +163,10 @@ class PaperRoute:
             return template_region, "keypoints"
         from tryon.preprocess.parser import garment_region, parse_image
 
-        region = garment_region(parse_image(self.parser, frontal))
+        # HPN's frontal comes with no person mask: the whole frame passes the parser's gate,
+        # and the agreement with the template's region below guards this route instead.
+        everywhere = np.ones((size, size), bool)
+        region = garment_region(parse_image(self.parser, frontal, self.template, everywhere))
         agreement = mask_iou(region, template_region)
         if agreement >= self.config.min_parser_agreement:
             return region, "parser"

@@ -221,7 +221,8 @@ class TryOnPipeline:
     (give each worker process its own).
 
     Args:
-        parser: a :class:`tryon.preprocess.parser.HumanParser` in eval mode, or None.
+        parser: a :class:`tryon.preprocess.parser.HumanParser` in eval mode or a deploy
+            backend of one (what :meth:`from_pretrained` loads), or None.
         config: view, region source, compositing.
         pose_estimator: anything with ``estimate(image) -> PoseResult``; default: BlazePose,
             created on the first call that needs it.
@@ -237,7 +238,7 @@ class TryOnPipeline:
 
     def __init__(
         self,
-        parser: torch.nn.Module | None = None,
+        parser: Any | None = None,
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
         paper_route: PaperRoute | None = None,
@@ -271,7 +272,7 @@ class TryOnPipeline:
         Args:
             models_dir: folder of model directories: ``parser/``, ``hpn/`` and ``flow/``
                 (each optional; the paper view needs the last two).
-            backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net.
+            backend: "torch", "onnxruntime" or "tensorrt" for the parser, HPN and the flow net.
             device: "cpu", "cuda", "cuda:N" or "auto".
             config: pipeline options.
             pose_estimator: override the BlazePose default.
@@ -289,14 +290,12 @@ class TryOnPipeline:
         config = config or PipelineConfig()
         device = str(resolve_device(device))
         parser = None
-        if "parser" in manifest.components:
-            from tryon.preprocess.parser import HumanParser
+        from deploy import load_backend
 
-            parser = HumanParser.from_pretrained(root / "parser").to(device).eval()
+        if "parser" in manifest.components:
+            parser = load_backend(root / "parser", backend=backend, device=device)
         paper_route = None
         if {"hpn", "flow"} <= set(manifest.components):
-            from deploy import load_backend
-
             hpn = load_backend(root / "hpn", backend=backend, device=device)
             flow = load_backend(root / "flow", backend=backend, device=device)
             paper_route = PaperRoute(hpn, flow, parser, config.paper, manifest.canonical_pose)
@@ -505,7 +504,8 @@ class TryOnPipeline:
         if self.parser is not None and source in ("auto", "parser"):
             from tryon.preprocess.parser import garment_region, parse_image
 
-            region = garment_region(parse_image(self.parser, person)) & person_mask
+            parse = parse_image(self.parser, person, keypoints, person_mask)
+            region = garment_region(parse) & person_mask
             if source == "parser":
                 return region, "parser"
             scores = region_plausibility(region, keypoints, person_mask)

@@ -57,8 +57,12 @@ def preprocess_latency(
     }
     if parser_dir is not None:
         from tryon.preprocess.parser import HumanParser, parse_image
+        from tryon.preprocess.person_mask import person_mask
 
         model = HumanParser.from_pretrained(parser_dir)
+        mask = person_mask(photo, pose)
         report["parser_resolution"] = model.config.resolution
-        report["parse_ms"] = 1000 * median_seconds(lambda: parse_image(model, photo), runs)
+        report["parse_ms"] = 1000 * median_seconds(
+            lambda: parse_image(model, photo, pose.keypoints, mask), runs
+        )
     return report

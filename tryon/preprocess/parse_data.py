@@ -3,7 +3,8 @@
 The same reader serves ``tryon data synth`` output (``ROOT/viton/{split}``) and a real
 VITON-HD download (``ROOT/{split}``): ``image/<name>.jpg|png`` beside
 ``image-parse-v3/<name>.png`` (palette PNGs whose indices are LIP ids) and, when present,
-``openpose_json/<name>_keypoints.json`` (used by the keypoint-geometry baseline).
+``openpose_json/<name>_keypoints.json`` and ``person-mask/<name>.png`` (the parser's guides;
+the keypoints also feed the keypoint-geometry baseline).
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from core.keypoints import NUM_KEYPOINTS, flip_keypoints
+from tryon.data.keypoint_formats import read_openpose_json
 from tryon.data.lip import NUM_LABELS, flip_parse
 from tryon.errors import InvalidInputError
 from tryon.imageio import load_image
-from tryon.preprocess.parser import letterbox_tensor
+from tryon.preprocess.parser_inputs import parser_inputs
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -81,38 +85,102 @@ def read_parse(path: str | Path) -> np.ndarray:
 
 
 class ParseDataset(Dataset):
-    """(image (3, R, R) in [-1, 1], parse (R, R) int64) pairs, letterboxed as at inference.
+    """(image, person mask, pose maps, parse) tensors, letterboxed as at inference.
+
+    Items are :func:`~.parser_inputs.parser_inputs`' three tensors without the batch axis and
+    the (R, R) int64 LIP ids. The person mask is the data set's ``person-mask/`` PNG, or the
+    parse's non-background pixels; missing keypoints are NaN (zero maps).
 
     Args:
         root: data root (see module docstring).
         split: ``train`` or ``test``.
         resolution: the parser's input side.
+        pose_sigma: pose-map sigma as a fraction of ``resolution``.
         flip: double the data set with mirrored copies (indices past the photos; left/right
-            ids swapped), so a seeded sampler decides reproducibly which copy it draws.
+            ids and joints swapped), so a seeded sampler decides reproducibly which copy it
+            draws.
+        augment: perturb the person mask (grown or shrunk) and the keypoints (moved, some
+            dropped) the way BlazePose's differ from the truth; draws from torch's global RNG,
+            which the training loop seeds and checkpoints.
     """
 
-    def __init__(self, root: str | Path, split: str, resolution: int, flip: bool = False):
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        resolution: int,
+        pose_sigma: float = 0.025,
+        flip: bool = False,
+        augment: bool = False,
+    ) -> None:
         self.samples = list_samples(root, split)
         self.resolution = resolution
+        self.pose_sigma = pose_sigma
         self.flip = flip
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.samples) * (2 if self.flip else 1)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         sample = self.samples[index % len(self.samples)]
-        image = load_image(sample.image)
-        parse = read_parse(sample.parse)
-        if parse.shape != image.shape[:2]:
-            raise InvalidInputError(
-                f"{sample.parse}: parse map is {parse.shape}, photo is {image.shape[:2]}"
-            )
+        image, parse, mask, keypoints = read_sample(sample)
         if index >= len(self.samples):
+            width = image.shape[1]
             image, parse = np.ascontiguousarray(image[:, ::-1]), flip_parse(parse)
-        tensor, (top, left, height, width) = letterbox_tensor(image, self.resolution)
+            mask, keypoints = np.ascontiguousarray(mask[:, ::-1]), flip_keypoints(keypoints, width)
+        if self.augment:
+            mask, keypoints = perturb_mask(mask), perturb_keypoints(keypoints, image.shape[:2])
+        inputs, box = parser_inputs(image, keypoints, mask, self.resolution, self.pose_sigma)
         labels = torch.zeros((self.resolution, self.resolution), dtype=torch.int64)
         resized = F.interpolate(
-            torch.from_numpy(parse)[None, None].float(), size=(height, width), mode="nearest"
+            torch.from_numpy(parse)[None, None].float(),
+            size=(box.height, box.width),
+            mode="nearest",
         )
-        labels[top : top + height, left : left + width] = resized[0, 0].long()
-        return tensor[0], labels
+        labels[box.top : box.top + box.height, box.left : box.left + box.width] = resized[
+            0, 0
+        ].long()
+        return inputs["image"][0], inputs["person_mask"][0], inputs["pose_maps"][0], labels
+
+
+def read_sample(sample: ParseSample) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Photo, parse ids, person mask (bool) and keypoints ((18, 2), NaN missing) of a sample."""
+    image = load_image(sample.image)
+    parse = read_parse(sample.parse)
+    if parse.shape != image.shape[:2]:
+        raise InvalidInputError(
+            f"{sample.parse}: parse map is {parse.shape}, photo is {image.shape[:2]}"
+        )
+    mask_path = sample.parse.parent.parent / "person-mask" / sample.parse.name
+    if mask_path.is_file():
+        with Image.open(mask_path) as mask_image:
+            mask = np.array(mask_image.convert("L")) > 127
+    else:
+        mask = parse != 0
+    if sample.keypoints is None:
+        keypoints = np.full((NUM_KEYPOINTS, 2), np.nan, np.float32)
+    else:
+        keypoints = read_openpose_json(sample.keypoints)
+    return image, parse, mask, keypoints
+
+
+def perturb_mask(mask: np.ndarray, reach: float = 0.015) -> np.ndarray:
+    """The mask grown or shrunk by up to ``reach`` of its long side (a square kernel)."""
+    radius = round(float(torch.empty(()).uniform_(-reach, reach)) * max(mask.shape))
+    if radius == 0:
+        return mask
+    kernel = np.ones((2 * abs(radius) + 1, 2 * abs(radius) + 1), np.uint8)
+    grow = cv2.dilate if radius > 0 else cv2.erode
+    return grow(mask.astype(np.uint8), kernel) > 0
+
+
+def perturb_keypoints(
+    keypoints: np.ndarray, shape: tuple[int, int], spread: float = 0.012, drop: float = 0.08
+) -> np.ndarray:
+    """Keypoints moved by Gaussian noise (``spread`` of the long side), each dropped at ``drop``."""
+    noise = torch.randn(NUM_KEYPOINTS, 2).numpy() * spread * max(shape)
+    dropped = torch.rand(NUM_KEYPOINTS).numpy() < drop
+    moved = (keypoints + noise).astype(np.float32)
+    moved[dropped] = np.nan
+    return moved

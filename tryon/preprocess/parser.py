@@ -1,16 +1,20 @@
-"""The human parser: a small U-Net over the 20 LIP ids, and its inference on a photo.
+"""The human parser: a U-Net over the 20 LIP ids, guided by the person mask and the pose.
 
-Model = ``segmentation_models_pytorch.Unet`` with an encoder trained from scratch
-(``encoder_weights=None``: nothing is downloaded) and narrow decoder channels so it trains and
-runs on a CPU. It is saved as a model directory (``config.json`` + ``model.safetensors``).
+Model = ``segmentation_models_pytorch.Unet`` on timm's ``tf_efficientnet_lite0`` encoder,
+whose first conv takes RGB + person mask + 18 pose maps (:mod:`.parser_inputs`); it starts
+from ImageNet weights (:mod:`.efficientnet_lite`) when trained, and is saved as a model
+directory (``config.json`` + ``model.safetensors``); building it downloads nothing.
 
-Inference letterboxes the photo into the model's square input (padding is background), and the
-logits are cropped and resized back, so a parse map lines up with the photo pixel for pixel.
+Hard gate: no pixel outside the person mask dilated by ``gate_dilation`` of the input side
+gets a person label. :meth:`HumanParser.forward` forces those logits to background, and
+:func:`parse_image` applies the same rule again at the photo's own resolution, so a real
+photo's background can never be called clothing, whatever the network learned.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,11 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.images import uint8_to_tensor
+from core.keypoints import NUM_KEYPOINTS
 from core.modelio import PretrainedMixin
-from tryon.data.lip import NUM_LABELS, UPPER_GARMENT_IDS
+from tryon.data.lip import BACKGROUND, NUM_LABELS, UPPER_GARMENT_IDS
+from tryon.preprocess.parser_inputs import parser_inputs
 
 _DOWNSAMPLING = 32  # a depth-5 U-Net halves the input five times
+GUIDE_CHANNELS = 1 + NUM_KEYPOINTS  # person mask + pose maps, after RGB
+GATE_LOGIT = -1e4  # a person label's logit outside the gate: never the argmax, finite in fp16
 
 
 @dataclass(frozen=True)
@@ -30,16 +37,20 @@ class ParserConfig:
     """Architecture of :class:`HumanParser` (the constructor arguments, saved as config.json).
 
     Attributes:
-        encoder: an smp encoder name (``resnet18``, ``mobilenet_v2``, ``tu-<timm model>``).
+        encoder: an smp encoder name; ``tu-tf_efficientnet_lite0`` takes the ImageNet weights.
         decoder_channels: U-Net decoder widths, deepest first (one per encoder stage).
         num_classes: 20 LIP ids.
         resolution: side of the square input the model is trained and run at (multiple of 32).
+        pose_sigma: pose-map Gaussian sigma, as a fraction of ``resolution``.
+        gate_dilation: the person mask is grown by this fraction of the side before gating.
     """
 
-    encoder: str = "resnet18"
+    encoder: str = "tu-tf_efficientnet_lite0"
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
     num_classes: int = NUM_LABELS
     resolution: int = 128
+    pose_sigma: float = 0.025
+    gate_dilation: float = 0.03
 
     def __post_init__(self) -> None:
         if self.resolution % _DOWNSAMPLING or self.resolution < _DOWNSAMPLING:
@@ -52,20 +63,37 @@ class ParserConfig:
                 f"decoder_channels needs one width per encoder stage (5), got "
                 f"{self.decoder_channels}"
             )
+        if self.pose_sigma <= 0 or not 0 <= self.gate_dilation < 0.5:
+            raise ValueError(
+                f"pose_sigma must be positive and gate_dilation in [0, 0.5), got "
+                f"{self.pose_sigma} and {self.gate_dilation}"
+            )
+
+    @property
+    def gate_radius(self) -> int:
+        """The gate's dilation in input cells."""
+        return round(self.gate_dilation * self.resolution)
 
     @classmethod
     def small(cls) -> ParserConfig:
-        """ResNet-18 encoder, narrow decoder, 128 px input (the trainer's default)."""
+        """EfficientNet-Lite0 encoder, narrow decoder, 128 px input: the shipped parser."""
         return cls()
 
     @classmethod
     def mobile(cls) -> ParserConfig:
-        """MobileNetV2 encoder (a third of the size in fp16): the shipped demo parser."""
+        """MobileNetV2 encoder (no pretrained weights ship for it): a from-scratch baseline."""
         return cls(encoder="mobilenet_v2")
 
 
+def gate_mask(person_mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """(N, 1, H, W) person mask -> bool, grown by ``radius`` cells (a square max-pool)."""
+    if radius <= 0:
+        return person_mask > 0.5
+    return F.max_pool2d(person_mask, 2 * radius + 1, stride=1, padding=radius) > 0.5
+
+
 class HumanParser(nn.Module, PretrainedMixin):
-    """U-Net human parser: (N, 3, R, R) images in [-1, 1] -> (N, 20, R, R) LIP logits."""
+    """Guided U-Net parser: image, person mask and pose maps -> (N, 20, R, R) LIP logits."""
 
     model_type = "human_parser"
     config_class = ParserConfig
@@ -78,63 +106,85 @@ class HumanParser(nn.Module, PretrainedMixin):
         self.unet = smp.Unet(
             encoder_name=config.encoder,
             encoder_weights=None,
+            in_channels=3 + GUIDE_CHANNELS,
             decoder_channels=config.decoder_channels,
             classes=config.num_classes,
         )
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """LIP logits per pixel.
+    def load_imagenet_encoder(self, weights: dict[str, torch.Tensor]) -> None:
+        """Start the encoder from timm-named EfficientNet-Lite0 weights (first conv widened)."""
+        from tryon.preprocess.efficientnet_lite import TIMM_NAME, load_into_encoder
+
+        if self.config.encoder != f"tu-{TIMM_NAME}":
+            raise ValueError(
+                f"ImageNet weights exist for the tu-{TIMM_NAME} encoder only, this parser has "
+                f"{self.config.encoder}; train it with --encoder-weights none"
+            )
+        load_into_encoder(self.unet.encoder.model, weights)
+
+    def forward(
+        self, image: torch.Tensor, person_mask: torch.Tensor, pose_maps: torch.Tensor
+    ) -> torch.Tensor:
+        """Gated LIP logits per pixel.
 
         Shapes:
-            images: (N, 3, H, W) in [-1, 1], H and W multiples of 32; returns (N, 20, H, W).
+            image: (N, 3, H, W) in [-1, 1]; person_mask: (N, 1, H, W) in {0, 1};
+            pose_maps: (N, 18, H, W) in [0, 1]; H, W multiples of 32. Returns (N, 20, H, W).
         """
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(
-                f"expected (N, 3, H, W) RGB images in [-1, 1], got {tuple(images.shape)}"
-            )
-        height, width = images.shape[-2:]
+        expected = {"image": 3, "person_mask": 1, "pose_maps": NUM_KEYPOINTS}
+        given = {"image": image, "person_mask": person_mask, "pose_maps": pose_maps}
+        for name, tensor in given.items():
+            if tensor.ndim != 4 or tensor.shape[1] != expected[name]:
+                raise ValueError(
+                    f"{name} must be (N, {expected[name]}, H, W), got {tuple(tensor.shape)}; "
+                    "parser_inputs() builds all three from a photo"
+                )
+            if tensor.shape[0] != image.shape[0] or tensor.shape[-2:] != image.shape[-2:]:
+                raise ValueError(
+                    f"{name} is {tuple(tensor.shape)}, image is {tuple(image.shape)}: the batch "
+                    "and H, W must match"
+                )
+        height, width = image.shape[-2:]
         if height % _DOWNSAMPLING or width % _DOWNSAMPLING:
             raise ValueError(
                 f"image sides must be multiples of {_DOWNSAMPLING}, got {height}x{width}; "
                 "use parse_image(), which letterboxes any photo"
             )
-        return self.unet(images)
+        logits = self.unet(torch.cat([image, person_mask, pose_maps], dim=1))
+        outside = ~gate_mask(person_mask, self.config.gate_radius)
+        person_label = torch.arange(logits.shape[1], device=logits.device).view(1, -1, 1, 1)
+        return logits.masked_fill(outside & (person_label != BACKGROUND), GATE_LOGIT)
 
 
-def letterbox_tensor(
-    image: np.ndarray, size: int
-) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """An HxWx3 uint8 photo -> (1, 3, size, size) in [-1, 1], centred and padded with black.
-
-    Returns:
-        The tensor and (top, left, height, width) of the photo inside it (aspect kept).
-    """
-    height, width = image.shape[:2]
-    scale = size / max(height, width)
-    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    tensor = uint8_to_tensor(image)[None]
-    resized = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear", antialias=True)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    padded = F.pad(resized, (left, size - new_w - left, top, size - new_h - top), value=-1.0)
-    return padded, (top, left, new_h, new_w)
+def _logits(model: Any, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits from a :class:`HumanParser` or a deploy backend of one (which returns a dict)."""
+    if isinstance(model, nn.Module):
+        device = next(model.parameters()).device
+        return model(**{name: tensor.to(device) for name, tensor in inputs.items()})
+    return model(**inputs)["logits"]
 
 
 @torch.inference_mode()
-def parse_image(model: HumanParser, image: np.ndarray) -> np.ndarray:
-    """LIP id of every pixel of a photo.
+def parse_image(
+    model: Any, image: np.ndarray, keypoints: np.ndarray, person_mask: np.ndarray
+) -> np.ndarray:
+    """LIP id of every pixel of a photo, background outside the dilated person mask.
 
     Args:
-        model: a trained parser (in eval mode).
+        model: a trained :class:`HumanParser` (in eval mode) or a deploy backend of one.
         image: HxWx3 uint8 RGB photo of any size.
+        keypoints: (18, 2) pixel (x, y) of the person (BlazePose's), NaN for missing.
+        person_mask: HxW bool person mask (BlazePose's) of the same photo.
 
     Returns:
         HxW uint8 LIP ids, aligned with ``image``.
     """
     height, width = image.shape[:2]
-    size = model.config.resolution
-    device = next(model.parameters()).device
-    batch, (top, left, new_h, new_w) = letterbox_tensor(np.asarray(image, np.uint8), size)
-    logits = model(batch.to(device))[:, :, top : top + new_h, left : left + new_w]
+    config = model.config
+    size = config.resolution
+    inputs, box = parser_inputs(image, keypoints, person_mask, size, config.pose_sigma)
+    logits = _logits(model, inputs)
+    logits = logits[:, :, box.top : box.top + box.height, box.left : box.left + box.width]
     # Labels are decided at up to twice the model's resolution, then resized with nearest
     # neighbours: bilinear logits of a whole 12-megapixel photo cost seconds for no detail.
     scale = min(1.0, 2 * size / max(height, width))
@@ -143,6 +193,9 @@ def parse_image(model: HumanParser, image: np.ndarray) -> np.ndarray:
     labels = logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
     if work != (height, width):
         labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+    radius = max(1, round(config.gate_dilation * max(height, width)))
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    labels[cv2.dilate(person_mask.astype(np.uint8), kernel) == 0] = BACKGROUND
     return labels
 
 

@@ -1,15 +1,18 @@
-"""``tryon eval parser``: the parser against the keypoint-geometry fallback on a test split.
+"""``tryon eval parser``: the parser against the two network-free regions on a test split.
 
 The number that matters downstream is how well the upper-garment region (LIP upper clothes,
-dress, coat: the region the garment is warped onto) is found, so both methods are scored by
+dress, coat: the region the garment is warped onto) is found, so every method is scored by
 the IoU of that region against the ground-truth parse map, at the photo's own resolution:
 
 - ``*_iou_mean``: the mean over photos of each photo's IoU (a photo whose truth has no upper
   garment is skipped);
 - ``*_iou_pooled``: intersections and unions summed over the split, then divided.
 
-The fallback gets the data set's own keypoints (``openpose_json``), i.e. perfect keypoints: its
-best case. A photo whose keypoints are missing or lack a shoulder scores 0 for the fallback.
+Methods: the parser; the keypoint-geometry fallback (``fallback_*``); the classical region of
+:mod:`.garment_region` (``classical_*``: geometry in the person mask, refined by GrabCut). All
+get the data set's own keypoints (``openpose_json``) and person mask (``person-mask/``), i.e.
+perfect guides: their best case. A photo whose keypoints are missing or lack a shoulder scores
+0 for both network-free methods (and the parser then sees no pose).
 The parser's per-class IoU (pooled) over the 20 LIP ids is reported too, with the median
 parsing time per photo.
 """
@@ -23,12 +26,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from tryon.data.keypoint_formats import read_openpose_json
 from tryon.data.lip import LABEL_NAMES, NUM_LABELS
 from tryon.errors import InvalidInputError
-from tryon.imageio import load_image
 from tryon.preprocess.body_geometry import GarmentGeometry, upper_clothes_region
-from tryon.preprocess.parse_data import list_samples, read_parse
+from tryon.preprocess.garment_region import classical_garment_region
+from tryon.preprocess.parse_data import list_samples, read_sample
 from tryon.preprocess.parser import HumanParser, garment_region, parse_image
 
 
@@ -44,6 +46,8 @@ class ParserEvaluation:
     fallback_iou_mean: float
     fallback_iou_pooled: float
     fallback_without_keypoints: int
+    classical_iou_mean: float
+    classical_iou_pooled: float
     parser_class_iou: dict[str, float]
     parser_mean_class_iou: float
     parse_seconds_median: float
@@ -79,7 +83,7 @@ def evaluate_parser(
     geometry: GarmentGeometry | None = None,
     show_progress: bool = True,
 ) -> ParserEvaluation:
-    """Score the parser and the keypoint-geometry fallback on ``split`` of ``data``.
+    """Score the parser and the two network-free regions on ``split`` of ``data``.
 
     Args:
         model: a trained parser (it is put in eval mode).
@@ -91,16 +95,15 @@ def evaluate_parser(
     """
     model.eval()
     samples = list_samples(data, split)[:limit]
-    parser_score, fallback_score = _RegionScore(), _RegionScore()
+    parser_score, fallback_score, classical_score = _RegionScore(), _RegionScore(), _RegionScore()
     class_intersection = np.zeros(NUM_LABELS, np.int64)
     class_union = np.zeros(NUM_LABELS, np.int64)
     timings: list[float] = []
     without_keypoints = 0
     for sample in tqdm(samples, desc=f"eval parser ({split})", disable=not show_progress):
-        photo = load_image(sample.image)
-        truth = read_parse(sample.parse)
+        photo, truth, person_mask, keypoints = read_sample(sample)
         started = time.perf_counter()
-        predicted = parse_image(model, photo)
+        predicted = parse_image(model, photo, keypoints, person_mask)
         timings.append(time.perf_counter() - started)
         for label in range(NUM_LABELS):
             predicted_label, true_label = predicted == label, truth == label
@@ -110,11 +113,14 @@ def evaluate_parser(
         if not true_region.any():
             continue
         parser_score.add(garment_region(predicted), true_region)
-        fallback = _fallback_region(sample.keypoints, truth.shape, geometry)
+        fallback = _fallback_region(keypoints, truth.shape, geometry)
         if fallback is None:
             without_keypoints += 1
-            fallback = np.zeros_like(true_region)
+            fallback_score.add(np.zeros_like(true_region), true_region)
+            classical_score.add(np.zeros_like(true_region), true_region)
+            continue
         fallback_score.add(fallback, true_region)
+        classical_score.add(classical_garment_region(photo, keypoints, person_mask), true_region)
     present = class_union > 0
     class_iou = {
         LABEL_NAMES[label]: float(class_intersection[label] / class_union[label])
@@ -129,6 +135,8 @@ def evaluate_parser(
         fallback_iou_mean=fallback_score.mean(),
         fallback_iou_pooled=fallback_score.pooled(),
         fallback_without_keypoints=without_keypoints,
+        classical_iou_mean=classical_score.mean(),
+        classical_iou_pooled=classical_score.pooled(),
         parser_class_iou=class_iou,
         parser_mean_class_iou=float(np.mean(list(class_iou.values()))),
         parse_seconds_median=float(np.median(timings)),
@@ -136,11 +144,10 @@ def evaluate_parser(
 
 
 def _fallback_region(
-    keypoints_path: Path | None, size: tuple[int, int], geometry: GarmentGeometry | None
+    keypoints: np.ndarray, size: tuple[int, int], geometry: GarmentGeometry | None
 ) -> np.ndarray | None:
-    if keypoints_path is None:
-        return None
+    """The keypoint-geometry region, or None when the keypoints lack a shoulder."""
     try:
-        return upper_clothes_region(read_openpose_json(keypoints_path), size, geometry)
+        return upper_clothes_region(keypoints, size, geometry)
     except InvalidInputError:
         return None
