@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,34 @@ def test_a_worker_that_cannot_load_models_records_errors_instead_of_hanging(
     assert (summary.ok, summary.failed) == (0, 2)
     records = Manifest(tmp_path / "out" / MANIFEST_FILE).records.values()
     assert all("could not load the pipeline" in record.error for record in records)
+
+
+def _report_threads() -> None:
+    """A make_pipeline that fails with the worker's thread counts in its message."""
+    import cv2
+    import torch
+
+    raise RuntimeError(
+        f"threads torch={torch.get_num_threads()} interop={torch.get_num_interop_threads()} "
+        f"cv2={cv2.getNumThreads()}"
+    )
+
+
+def test_pool_workers_each_use_one_thread_in_every_pool(catalog, tmp_path) -> None:
+    # Two workers on two cores must not oversubscribe: torch and OpenCV pools capped at 1.
+    people, garments, _ = catalog
+    plan = plan_pairs(people, garments)[:2]
+    run_local(plan, tmp_path / "out", _report_threads, workers=2, show_progress=False)
+    records = Manifest(tmp_path / "out" / MANIFEST_FILE).records.values()
+    assert {record.error.rsplit(": ", 1)[1] for record in records} == {
+        "threads torch=1 interop=1 cv2=1"
+    }
+
+
+def test_records_carry_the_time_they_finished(catalog, tmp_path) -> None:
+    people, garments, models = catalog
+    plan = plan_pairs(people, garments)[:2]
+    before = time.time()
+    run_local(plan, tmp_path, functools.partial(TryOnPipeline.from_pretrained, models), 1, False)
+    records = list(Manifest(tmp_path / MANIFEST_FILE).records.values())
+    assert all(before <= record.finished <= time.time() for record in records)

@@ -174,6 +174,8 @@ class ManifestRecord:
         error: ``ErrorType: message`` on error, else "".
         seconds: wall time of the pair.
         worker: process id that made it.
+        finished: wall-clock time (``time.time()``) the pair ended; steady-state throughput
+            is read from these (0 in manifests written before it existed).
     """
 
     key: str
@@ -185,6 +187,7 @@ class ManifestRecord:
     error: str = ""
     seconds: float = 0.0
     worker: int = 0
+    finished: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -275,6 +278,7 @@ _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "error": str,
     "seconds": (int, float),
     "worker": int,
+    "finished": (int, float),
 }
 
 
@@ -388,6 +392,7 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
             error=f"{type(error).__name__}: {error}",
             seconds=time.perf_counter() - start,
             worker=os.getpid(),
+            finished=time.time(),
         )
     return ManifestRecord(
         **base,
@@ -396,6 +401,7 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
         timings={name: round(value, 6) for name, value in timings.items()},
         seconds=time.perf_counter() - start,
         worker=os.getpid(),
+        finished=time.time(),
     )
 
 
@@ -513,6 +519,24 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def limit_threads(threads: int) -> None:
+    """Cap every thread pool a worker's try-on uses, not only torch's intra-op one.
+
+    Workers share the machine's cores: with torch capped but OpenCV's pool (all cores) and
+    torch's inter-op pool left alone, two workers on two cores run four or more busy threads
+    and lose to one worker. ``set_num_interop_threads`` works only before the first parallel
+    torch op, so a process that already ran one keeps its inter-op pool.
+    """
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+    cv2.setNumThreads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # for libraries that read it later
+
+
 def _init_worker(make_pipeline: Callable[[], Any], threads: int, parent: int = 0) -> None:
     """Build this worker's pipeline; a failure is kept and reported per pair (a raising
     initializer would make the pool respawn workers forever).
@@ -521,13 +545,11 @@ def _init_worker(make_pipeline: Callable[[], Any], threads: int, parent: int = 0
     once); a worker ignores SIGINT and dies with the batch process. A temporary a worker
     leaves that way is removed by the batch (:func:`remove_stale_outputs`).
     """
-    import torch
-
     global _WORKER_PIPELINE, _WORKER_LOAD_ERROR
     if parent:
         _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     try:
         _WORKER_PIPELINE = make_pipeline()
     except Exception as error:  # reported in every record of this worker
