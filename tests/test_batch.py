@@ -16,7 +16,15 @@ from tryon_samples import (
     write_openpose_json,
 )
 
-from tryon.batch import MANIFEST_FILE, Manifest, Pair, plan_pairs, process_pair, run_local
+from tryon.batch import (
+    MANIFEST_FILE,
+    Manifest,
+    Pair,
+    plan_pairs,
+    process_pair,
+    run_local,
+    worker_threads,
+)
 from tryon.contact_sheet import write_contact_sheets
 from tryon.errors import InvalidInputError
 from tryon.imageio import save_image
@@ -165,14 +173,16 @@ def _report_threads() -> None:
     )
 
 
-def test_pool_workers_each_use_one_thread_in_every_pool(catalog, tmp_path) -> None:
-    # Two workers on two cores must not oversubscribe: torch and OpenCV pools capped at 1.
+@pytest.mark.parametrize("threads", [None, 1])
+def test_pool_workers_share_the_cores_in_every_thread_pool(catalog, tmp_path, threads) -> None:
+    # Workers must not oversubscribe the cores: torch's and OpenCV's pools are capped too.
     people, garments, _ = catalog
     plan = plan_pairs(people, garments)[:2]
-    run_local(plan, tmp_path / "out", _report_threads, workers=2, show_progress=False)
-    records = Manifest(tmp_path / "out" / MANIFEST_FILE).records.values()
+    run_local(plan, tmp_path, _report_threads, workers=2, show_progress=False, threads=threads)
+    expected = threads or worker_threads(2)
+    records = Manifest(tmp_path / MANIFEST_FILE).records.values()
     assert {record.error.rsplit(": ", 1)[1] for record in records} == {
-        "threads torch=1 interop=1 cv2=1"
+        f"threads torch={expected} interop={expected} cv2={expected}"
     }
 
 

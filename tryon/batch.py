@@ -519,6 +519,11 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def worker_threads(workers: int) -> int:
+    """Threads per worker when the workers share this machine's cores evenly (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def limit_threads(threads: int) -> None:
     """Cap every thread pool a worker's try-on uses, not only torch's intra-op one.
 
@@ -583,6 +588,7 @@ def run_local(
     make_pipeline: Callable[[], Any],
     workers: int = 1,
     show_progress: bool = True,
+    threads: int | None = None,
 ) -> BatchSummary:
     """Make every pair not yet done, appending each outcome to ``OUT/manifest.jsonl``.
 
@@ -591,19 +597,22 @@ def run_local(
         out_dir: the out folder (created).
         make_pipeline: builds a pipeline; called once per worker (picklable when
             ``workers > 1``, e.g. ``functools.partial(TryOnPipeline.from_pretrained, ...)``).
-        workers: 1 runs in this process; more start a process pool (each worker's torch uses
-            one thread).
+        workers: 1 runs in this process; more start a process pool.
         show_progress: tqdm bar with ETA.
+        threads: threads per worker in every pool (torch, OpenCV; :func:`limit_threads`);
+            None: :func:`worker_threads` for pool workers, this process left as it is.
 
     Returns:
         The :class:`BatchSummary`.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     return drive_batch(
         pairs,
         Path(out_dir),
-        lambda todo, out: _records(todo, out, make_pipeline, workers),
+        lambda todo, out: _records(todo, out, make_pipeline, workers, threads),
         workers=workers,
         description="try-on",
         show_progress=show_progress,
@@ -672,10 +681,13 @@ def _records(
     out_dir: str,
     make_pipeline: Callable[[], Any],
     workers: int,
+    threads: int | None,
 ) -> Iterable[ManifestRecord]:
     if not todo:
         return
     if workers == 1:
+        if threads is not None:
+            limit_threads(threads)
         pipeline = make_pipeline()
         for pair in todo:
             yield process_pair(pipeline, pair, out_dir)
@@ -684,6 +696,6 @@ def _records(
 
     context = multiprocessing.get_context("spawn")
     tasks = [(pair, out_dir) for pair in todo]
-    initargs = (make_pipeline, 1, os.getpid())
+    initargs = (make_pipeline, threads or worker_threads(workers), os.getpid())
     with context.Pool(workers, initializer=_init_worker, initargs=initargs) as pool:
         yield from pool.imap_unordered(_work, tasks)
