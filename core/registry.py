@@ -153,6 +153,7 @@ HUMAN_PARSER = register(
         "tryon.preprocess.parser:HumanParser",
         presets=("small", "mobile"),
         aliases=("human-parser",),
+        exportable=True,
         summary="human parsing: photo -> 20 LIP labels per pixel",
     )
 )

@@ -26,7 +26,7 @@ from core.keypoints import NUM_KEYPOINTS
 from core.modelio import config_from_dict, read_config_json
 from deploy.errors import DeployError
 
-TensorKind = Literal["image", "mask", "pose_maps", "flow"]
+TensorKind = Literal["image", "mask", "pose_maps", "flow", "logits"]
 BATCH_AXIS = "batch"
 HEIGHT_AXIS = "height"
 WIDTH_AXIS = "width"
@@ -40,7 +40,7 @@ class TensorSpec:
         name: the keyword the model's ``forward`` takes (inputs) or the output's name.
         channels: C of the (N, C, H, W) tensor.
         kind: what it holds; decides how example inputs are drawn (images in [-1, 1],
-            masks in {0, 1}, pose maps in [0, 1]).
+            masks in {0, 1}, pose maps in [0, 1]); "logits" are outputs only.
         height: H at the signature's resolution.
         width: W at the signature's resolution.
     """
@@ -295,6 +295,31 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelIO]:
     return model_io.load(directory).eval(), model_io
 
 
+class HumanParserIO(ModelIO):
+    """The parser: images (N, 3, H, W) -> LIP logits (N, 20, H, W).
+
+    Fully convolutional, so the spatial axes stay dynamic (multiples of 32); the example size
+    is the resolution it was trained at, the one the pipeline letterboxes photos to. Exported,
+    it lets an ONNX Runtime serving process run every network of the own view.
+    """
+
+    model_type = registry.HUMAN_PARSER.model_type
+
+    def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
+        config = model.config
+        size = config.resolution if resolution is None else resolution
+        if size <= 0 or size % 32:
+            raise DeployError(f"the parser needs a positive multiple of 32, got {size}")
+        return IOSignature(
+            self.model_type,
+            inputs=(TensorSpec("images", 3, "image", size, size),),
+            outputs=(TensorSpec("logits", config.num_classes, "logits", size, size),),
+            dynamic_spatial=True,
+            size_multiple=32,
+        )
+
+
 register(AppearanceFlowIO())
 register(HPNIO())
 register(WarpRefineIO())
+register(HumanParserIO())

@@ -34,3 +34,26 @@ def test_torch_and_onnxruntime_pipelines_match(tmp_path) -> None:
         assert np.abs(a - b).mean() < 0.05, name
     a, b = eager.image.astype(int), runtime.image.astype(int)
     assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.05
+
+
+def test_an_exported_parser_runs_on_onnxruntime(tmp_path) -> None:
+    import torch
+
+    from deploy import Backend
+    from deploy.onnx_export import export_model_dir
+    from tryon.pipeline import TryOnPipeline
+    from tryon.preprocess.parser import HumanParser, ParserConfig, parse_image
+
+    models = tmp_path / "models"  # the parser alone: HPN and the flow net are tested above
+    torch.manual_seed(0)
+    HumanParser(ParserConfig.mobile()).eval().save_pretrained(models / "parser")
+    # Not exported yet: the parser stays on torch, as before it could be exported.
+    assert isinstance(TryOnPipeline.from_pretrained(models, "onnxruntime").parser, HumanParser)
+    export_model_dir(models / "parser", models / "parser" / "model.onnx", check_batches=(1,))
+    runtime = TryOnPipeline.from_pretrained(models, "onnxruntime").parser
+    assert isinstance(runtime, Backend) and runtime.name == "onnxruntime"
+    person, _ = synthetic_person(seed=7, size=96)
+    eager = TryOnPipeline.from_pretrained(models, "torch").parser
+    labels = parse_image(eager, person), parse_image(runtime, person)
+    assert labels[0].shape == person.shape[:2]
+    assert (labels[0] != labels[1]).mean() < 0.002  # argmax ties flip on float differences

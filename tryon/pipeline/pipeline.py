@@ -215,7 +215,8 @@ class TryOnPipeline:
     (give each worker process its own).
 
     Args:
-        parser: a :class:`tryon.preprocess.parser.HumanParser` in eval mode, or None.
+        parser: a :class:`tryon.preprocess.parser.HumanParser` in eval mode, a
+            :class:`deploy.Backend` of one, or None.
         config: view, region source, compositing.
         pose_estimator: anything with ``estimate(image) -> PoseResult``; default: BlazePose,
             created on the first call that needs it.
@@ -231,7 +232,7 @@ class TryOnPipeline:
 
     def __init__(
         self,
-        parser: torch.nn.Module | None = None,
+        parser: Any | None = None,
         config: PipelineConfig | None = None,
         pose_estimator: Any | None = None,
         paper_route: PaperRoute | None = None,
@@ -265,7 +266,9 @@ class TryOnPipeline:
         Args:
             models_dir: folder of model directories: ``parser/``, ``hpn/`` and ``flow/``
                 (each optional; the paper view needs the last two).
-            backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net.
+            backend: "torch", "onnxruntime" or "tensorrt" for HPN and the flow net, and for
+                the parser when its artefact was exported into ``parser/`` (else it runs on
+                torch, as before the parser could be exported).
             device: "cpu", "cuda", "cuda:N" or "auto".
             config: pipeline options.
             pose_estimator: override the BlazePose default.
@@ -282,11 +285,7 @@ class TryOnPipeline:
         manifest = read_manifest(root)
         config = config or PipelineConfig()
         device = str(resolve_device(device))
-        parser = None
-        if "parser" in manifest.components:
-            from tryon.preprocess.parser import HumanParser
-
-            parser = HumanParser.from_pretrained(root / "parser").to(device).eval()
+        parser = _load_parser(root, manifest.components, backend, device)
         paper_route = None
         if {"hpn", "flow"} <= set(manifest.components):
             from deploy import load_backend
@@ -600,6 +599,22 @@ class TryOnPipeline:
 
 
 WORK_MARGIN = 0.06  # of the canvas's long side around the person: more than any spill
+
+
+def _load_parser(root: Path, components: Any, backend: str, device: str) -> Any:
+    """The parser on ``backend`` when its artefact is exported, else on torch (or None)."""
+    if "parser" not in components:
+        return None
+    if backend != "torch":
+        from deploy import BackendUnavailableError, load_backend
+
+        try:
+            return load_backend(root / "parser", backend=backend, device=device)
+        except BackendUnavailableError:  # not exported: the parser stays on torch
+            pass
+    from tryon.preprocess.parser import HumanParser
+
+    return HumanParser.from_pretrained(root / "parser").to(device).eval()
 
 
 def _work_box(mask: np.ndarray, margin: float) -> tuple[tuple[slice, slice], np.ndarray]:

@@ -11,6 +11,7 @@ logits are cropped and resized back, so a parse map lines up with the photo pixe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -120,11 +121,11 @@ def letterbox_tensor(
 
 
 @torch.inference_mode()
-def parse_image(model: HumanParser, image: np.ndarray) -> np.ndarray:
+def parse_image(model: HumanParser | Any, image: np.ndarray) -> np.ndarray:
     """LIP id of every pixel of a photo.
 
     Args:
-        model: a trained parser (in eval mode).
+        model: a trained parser (in eval mode), or a :class:`deploy.Backend` of one.
         image: HxWx3 uint8 RGB photo of any size.
 
     Returns:
@@ -132,9 +133,12 @@ def parse_image(model: HumanParser, image: np.ndarray) -> np.ndarray:
     """
     height, width = image.shape[:2]
     size = model.config.resolution
-    device = next(model.parameters()).device
     batch, (top, left, new_h, new_w) = letterbox_tensor(np.asarray(image, np.uint8), size)
-    logits = model(batch.to(device))[:, :, top : top + new_h, left : left + new_w]
+    if isinstance(model, nn.Module):
+        logits = model(batch.to(next(model.parameters()).device))
+    else:  # a deploy Backend (onnxruntime, tensorrt): named inputs, named outputs
+        logits = model(images=batch)["logits"]
+    logits = logits[:, :, top : top + new_h, left : left + new_w]
     # Labels are decided at up to twice the model's resolution, then resized with nearest
     # neighbours: bilinear logits of a whole 12-megapixel photo cost seconds for no detail.
     scale = min(1.0, 2 * size / max(height, width))
