@@ -527,10 +527,10 @@ def worker_threads(workers: int) -> int:
 def limit_threads(threads: int) -> None:
     """Cap every thread pool a worker's try-on uses, not only torch's intra-op one.
 
-    Workers share the machine's cores: with torch capped but OpenCV's pool (all cores) and
-    torch's inter-op pool left alone, two workers on two cores run four or more busy threads
-    and lose to one worker. ``set_num_interop_threads`` works only before the first parallel
-    torch op, so a process that already ran one keeps its inter-op pool.
+    Workers share the machine's cores: with torch capped but OpenCV's pool and torch's
+    inter-op pool left at one thread per core, two workers on two cores can run more busy
+    threads than there are cores. ``set_num_interop_threads`` works only before the first
+    parallel torch op, so a process that already ran one keeps its inter-op pool.
     """
     import cv2
     import torch
@@ -539,7 +539,6 @@ def limit_threads(threads: int) -> None:
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(threads)
     cv2.setNumThreads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # for libraries that read it later
 
 
 def _init_worker(make_pipeline: Callable[[], Any], threads: int, parent: int = 0) -> None:
