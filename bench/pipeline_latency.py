@@ -1,6 +1,12 @@
 """Per-stage CPU latency of TryOnPipeline and batch throughput with 1 and 2 workers.
 
     OMP_NUM_THREADS=1 python bench/pipeline_latency.py --runs 5 --json bench/results/pipeline.json
+    OMP_NUM_THREADS=1 python bench/pipeline_latency.py --backends torch,onnxruntime --no-batch
+
+``--backends``: every view once per backend, in the same run; for onnxruntime the bundled
+models are copied to a temporary folder and HPN, the flow net and the parser exported there
+(checked, parity-tested ONNX files), so every network of every view runs on ONNX Runtime.
+The ratio per view is torch eager's total over the backend's.
 
 Latency: each view (own, catalog, paper at ``--resolution``) with the bundled demo models on
 a demo-catalog pair (keypoints given, so "pose" is the file lookup and the selfie mask;
@@ -16,22 +22,40 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from core.files import write_json_atomic
 
 CATALOG = Path(__file__).resolve().parents[1] / "tryon" / "demo" / "catalog"
 
 
-def stage_latency(runs: int, resolution: int, view: str) -> dict[str, float]:
+def exported_models(folder: Path) -> Path:
+    """The bundled models copied into ``folder``, each with its ONNX file exported."""
+    import shutil
+
+    from deploy.artifacts import ONNX_FILE
+    from deploy.onnx_export import export_model_dir
+    from tryon.pipeline.pipeline import bundled_models_dir
+
+    models = Path(shutil.copytree(bundled_models_dir(), folder / "models"))
+    for component in ("hpn", "flow", "parser"):
+        export_model_dir(models / component, models / component / ONNX_FILE, check_batches=(1,))
+    return models
+
+
+def stage_latency(
+    runs: int, resolution: int, view: str, backend: str = "torch", models: Path | None = None
+) -> dict[str, float]:
     from tryon.cli.run_commands import make_pipeline
     from tryon.imageio import load_image
     from tryon.preprocess import PrecomputedPoseEstimator
 
-    pipeline = make_pipeline(None, "torch", "cpu", resolution, view)
+    pipeline = make_pipeline(models, backend, "cpu", resolution, view)
     person_file = CATALOG / "people" / "id00171_pose01.png"
     keypoints = PrecomputedPoseEstimator.from_openpose_json(
         person_file.with_name("id00171_pose01_keypoints.json")
@@ -85,19 +109,33 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--people", type=Path, default=CATALOG / "people", help="batch people")
     parser.add_argument("--garments", type=Path, default=CATALOG / "garments")
+    parser.add_argument("--backends", default="torch", help="e.g. torch,onnxruntime")
+    parser.add_argument("--no-batch", action="store_true", help="latency only")
     arguments = parser.parse_args()
-    report = {
+    report: dict[str, Any] = {
         "resolution": arguments.resolution,
         "runs": arguments.runs,
-        "latency_median_seconds": {
-            view: stage_latency(arguments.runs, arguments.resolution, view)
-            for view in ("own", "catalog", "paper")
-        },
-        "batch": {
+        "load_average_before": os.getloadavg(),
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in arguments.backends.split(","):
+            models = None if backend == "torch" else exported_models(Path(folder))
+            key = "latency_median_seconds" + ("" if backend == "torch" else f"_{backend}")
+            report[key] = {
+                view: stage_latency(arguments.runs, arguments.resolution, view, backend, models)
+                for view in ("own", "catalog", "paper")
+            }
+            if backend != "torch" and "latency_median_seconds" in report:
+                report[f"speedup_{backend}_vs_torch"] = {
+                    view: report["latency_median_seconds"][view]["total"] / stages["total"]
+                    for view, stages in report[key].items()
+                }
+    if not arguments.no_batch:
+        report["batch"] = {
             str(w): batch_throughput(w, arguments.resolution, arguments.people, arguments.garments)
             for w in (1, 2)
-        },
-    }
+        }
+    report["load_average_after"] = os.getloadavg()
     text = json.dumps(report, indent=2)
     print(text)
     if arguments.json is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,15 @@ from tryon_samples import (
     write_openpose_json,
 )
 
-from tryon.batch import MANIFEST_FILE, Manifest, Pair, plan_pairs, process_pair, run_local
+from tryon.batch import (
+    MANIFEST_FILE,
+    Manifest,
+    Pair,
+    plan_pairs,
+    process_pair,
+    run_local,
+    worker_threads,
+)
 from tryon.contact_sheet import write_contact_sheets
 from tryon.errors import InvalidInputError
 from tryon.imageio import save_image
@@ -151,3 +160,36 @@ def test_a_worker_that_cannot_load_models_records_errors_instead_of_hanging(
     assert (summary.ok, summary.failed) == (0, 2)
     records = Manifest(tmp_path / "out" / MANIFEST_FILE).records.values()
     assert all("could not load the pipeline" in record.error for record in records)
+
+
+def _report_threads() -> None:
+    """A make_pipeline that fails with the worker's thread counts in its message."""
+    import cv2
+    import torch
+
+    raise RuntimeError(
+        f"threads torch={torch.get_num_threads()} interop={torch.get_num_interop_threads()} "
+        f"cv2={cv2.getNumThreads()}"
+    )
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_pool_workers_share_the_cores_in_every_thread_pool(catalog, tmp_path, threads) -> None:
+    # Workers must not oversubscribe the cores: torch's and OpenCV's pools are capped too.
+    people, garments, _ = catalog
+    plan = plan_pairs(people, garments)[:2]
+    run_local(plan, tmp_path, _report_threads, workers=2, show_progress=False, threads=threads)
+    expected = threads or worker_threads(2)
+    records = Manifest(tmp_path / MANIFEST_FILE).records.values()
+    assert {record.error.rsplit(": ", 1)[1] for record in records} == {
+        f"threads torch={expected} interop={expected} cv2={expected}"
+    }
+
+
+def test_records_carry_the_time_they_finished(catalog, tmp_path) -> None:
+    people, garments, models = catalog
+    plan = plan_pairs(people, garments)[:2]
+    before = time.time()
+    run_local(plan, tmp_path, functools.partial(TryOnPipeline.from_pretrained, models), 1, False)
+    records = list(Manifest(tmp_path / MANIFEST_FILE).records.values())
+    assert all(before <= record.finished <= time.time() for record in records)

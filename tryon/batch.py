@@ -174,6 +174,8 @@ class ManifestRecord:
         error: ``ErrorType: message`` on error, else "".
         seconds: wall time of the pair.
         worker: process id that made it.
+        finished: wall-clock time (``time.time()``) the pair ended; steady-state throughput
+            is read from these (0 in manifests written before it existed).
     """
 
     key: str
@@ -185,6 +187,7 @@ class ManifestRecord:
     error: str = ""
     seconds: float = 0.0
     worker: int = 0
+    finished: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -275,6 +278,7 @@ _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "error": str,
     "seconds": (int, float),
     "worker": int,
+    "finished": (int, float),
 }
 
 
@@ -388,6 +392,7 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
             error=f"{type(error).__name__}: {error}",
             seconds=time.perf_counter() - start,
             worker=os.getpid(),
+            finished=time.time(),
         )
     return ManifestRecord(
         **base,
@@ -396,6 +401,7 @@ def process_pair(pipeline: Callable[..., Any], pair: Pair, out_dir: str | Path) 
         timings={name: round(value, 6) for name, value in timings.items()},
         seconds=time.perf_counter() - start,
         worker=os.getpid(),
+        finished=time.time(),
     )
 
 
@@ -513,6 +519,28 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def worker_threads(workers: int) -> int:
+    """Threads per worker when the workers share this machine's cores evenly (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def limit_threads(threads: int) -> None:
+    """Cap every thread pool a worker's try-on uses, not only torch's intra-op one.
+
+    Workers share the machine's cores: with torch capped but OpenCV's pool and torch's
+    inter-op pool left at one thread per core, two workers on two cores can run more busy
+    threads than there are cores. ``set_num_interop_threads`` works only before the first
+    parallel torch op, so a process that already ran one keeps its inter-op pool.
+    """
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+    cv2.setNumThreads(threads)
+
+
 def _init_worker(make_pipeline: Callable[[], Any], threads: int, parent: int = 0) -> None:
     """Build this worker's pipeline; a failure is kept and reported per pair (a raising
     initializer would make the pool respawn workers forever).
@@ -521,13 +549,11 @@ def _init_worker(make_pipeline: Callable[[], Any], threads: int, parent: int = 0
     once); a worker ignores SIGINT and dies with the batch process. A temporary a worker
     leaves that way is removed by the batch (:func:`remove_stale_outputs`).
     """
-    import torch
-
     global _WORKER_PIPELINE, _WORKER_LOAD_ERROR
     if parent:
         _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     try:
         _WORKER_PIPELINE = make_pipeline()
     except Exception as error:  # reported in every record of this worker
@@ -561,6 +587,7 @@ def run_local(
     make_pipeline: Callable[[], Any],
     workers: int = 1,
     show_progress: bool = True,
+    threads: int | None = None,
 ) -> BatchSummary:
     """Make every pair not yet done, appending each outcome to ``OUT/manifest.jsonl``.
 
@@ -569,19 +596,22 @@ def run_local(
         out_dir: the out folder (created).
         make_pipeline: builds a pipeline; called once per worker (picklable when
             ``workers > 1``, e.g. ``functools.partial(TryOnPipeline.from_pretrained, ...)``).
-        workers: 1 runs in this process; more start a process pool (each worker's torch uses
-            one thread).
+        workers: 1 runs in this process; more start a process pool.
         show_progress: tqdm bar with ETA.
+        threads: threads per worker in every pool (torch, OpenCV; :func:`limit_threads`);
+            None: :func:`worker_threads` for pool workers, this process left as it is.
 
     Returns:
         The :class:`BatchSummary`.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     return drive_batch(
         pairs,
         Path(out_dir),
-        lambda todo, out: _records(todo, out, make_pipeline, workers),
+        lambda todo, out: _records(todo, out, make_pipeline, workers, threads),
         workers=workers,
         description="try-on",
         show_progress=show_progress,
@@ -650,10 +680,13 @@ def _records(
     out_dir: str,
     make_pipeline: Callable[[], Any],
     workers: int,
+    threads: int | None,
 ) -> Iterable[ManifestRecord]:
     if not todo:
         return
     if workers == 1:
+        if threads is not None:
+            limit_threads(threads)
         pipeline = make_pipeline()
         for pair in todo:
             yield process_pair(pipeline, pair, out_dir)
@@ -662,6 +695,6 @@ def _records(
 
     context = multiprocessing.get_context("spawn")
     tasks = [(pair, out_dir) for pair in todo]
-    initargs = (make_pipeline, 1, os.getpid())
+    initargs = (make_pipeline, threads or worker_threads(workers), os.getpid())
     with context.Pool(workers, initializer=_init_worker, initargs=initargs) as pool:
         yield from pool.imap_unordered(_work, tasks)

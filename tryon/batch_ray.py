@@ -24,6 +24,7 @@ from tryon.batch import (
     ManifestRecord,
     Pair,
     drive_batch,
+    limit_threads,
     load_failure_record,
     process_pair,
 )
@@ -72,9 +73,7 @@ class PairActor:
         out_dir: str,
         threads: int,
     ) -> None:
-        import torch
-
-        torch.set_num_threads(threads)
+        limit_threads(threads)
         self.out_dir = out_dir
         self.load_error = ""
         try:

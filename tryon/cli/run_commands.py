@@ -180,6 +180,7 @@ def run_batch(
     address: str | None = None,
     gpus_per_actor: float = 0.0,
     batch_size: int = 4,
+    threads: int | None = None,
 ) -> None:
     """Plan, run (resuming), summarise and write the contact sheets of one batch.
 
@@ -216,10 +217,10 @@ def run_batch(
         if engine == "ray":
             from tryon.batch_ray import RayOptions, run_ray
 
-            ray_options = RayOptions(address, workers, gpus_per_actor, batch_size)
+            ray_options = RayOptions(address, workers, gpus_per_actor, batch_size, threads or 1)
             summary = run_ray(plan, out, build, ray_options)
         else:
-            summary = run_local(plan, out, build, workers)
+            summary = run_local(plan, out, build, workers, threads=threads)
         for failure in summary.failures[:MAX_LISTED_FAILURES]:
             click.echo(f"failed: {failure}", err=True)
         if len(summary.failures) > MAX_LISTED_FAILURES:
@@ -291,6 +292,13 @@ def _contact_sheets(out: Path) -> None:
     default=4,
     show_default=True,
     help="Ray: pairs per actor call.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads per worker (torch and OpenCV). Default: local workers share the cores "
+    "evenly (1 worker: torch's default); Ray: 1 CPU per actor.",
 )
 @model_options
 def batch_command(**options: Any) -> None:
