@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import cv2
-import torch
 from skimage import data
 
 from core.files import write_json_atomic
@@ -31,11 +30,11 @@ GARMENT = Path(__file__).resolve().parents[1] / "tryon/demo/catalog/garments/id0
 
 def time_view(view: str, threads: int, runs: int, side: int) -> dict[str, float]:
     """Median wall and CPU seconds of ``runs`` try-ons in ``view`` with ``threads`` threads."""
+    from tryon.batch import limit_threads
     from tryon.cli.run_commands import make_pipeline
     from tryon.imageio import load_image
 
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    limit_threads(threads)
     pipeline = make_pipeline(None, "torch", "cpu", 256, "catalog" if view == "canonical" else view)
     photo = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
     garment = load_image(GARMENT)

@@ -32,8 +32,8 @@ and, with ``--pictures``, the photo with both regions drawn on it.
 from __future__ import annotations
 
 import argparse
-import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +67,7 @@ def collect_photos(extra: Path | None) -> dict[str, np.ndarray]:
     return photos
 
 
-def score_photo(pipeline, name: str, photo: np.ndarray, garment: np.ndarray) -> dict:
+def score_photo(pipeline, photo: np.ndarray, garment: np.ndarray) -> dict:
     """Every measure of the module docstring for one photo."""
     from hpn.repose import repose
     from tryon.preprocess.body_boxes import torso_mask
@@ -177,6 +177,64 @@ def save_picture(path: Path, photo: np.ndarray, images: tuple[np.ndarray, ...]) 
     save_image(path, np.concatenate(row, axis=1))
 
 
+def own_view_line(name: str, scores: dict) -> str:
+    """One line of the default run's measures."""
+    return (
+        f"{name} {scores['size'][1]}x{scores['size'][0]}: region on person "
+        f"{scores['region_on_person']:.0%} torso {scores['region_torso_covered']:.0%} face "
+        f"{scores['region_face_covered']:.0%} ({scores['region_source']}) | own view: "
+        f"background {scores['own_background_mad_4pct']:.2f} (10 px: "
+        f"{scores['own_background_mad_10px']:.2f}) face SSIM {scores['own_face_ssim'] or 0:.3f}"
+        f" torso colour gap {scores['own_torso_colour_gap']:.0f} | round trip SSIM "
+        f"{scores['round_trip_ssim']:.3f} sharpness {scores['round_trip_sharpness']:.2f} | "
+        f"canonical re-detected {scores['canonical_redetected']} tilt "
+        f"{scores['canonical_shoulder_tilt_deg'] or float('nan'):.1f} | "
+        f"{scores['own_seconds']:.2f} s own, {scores['canonical_seconds']:.2f} s canonical"
+    )
+
+
+def regions_line(name: str, scores: dict) -> str:
+    """One line of ``--regions-only``: the parser's region beside the classical one."""
+    return (
+        f"{name} {scores['size'][1]}x{scores['size'][0]}: parser region on person "
+        f"{scores['parser_on_person']:.0%} torso {scores['parser_torso_covered']:.0%} face "
+        f"{scores['parser_face_covered']:.0%} | classical on person "
+        f"{scores['classical_on_person']:.0%} torso {scores['classical_torso_covered']:.0%} "
+        f"face {scores['classical_face_covered']:.0%} | parser {scores['parse_ms']:.0f} ms"
+    )
+
+
+def score_photos(
+    arguments: argparse.Namespace,
+    score: Callable[[np.ndarray], dict],
+    line: Callable[[str, dict], str],
+) -> None:
+    """Score every chosen photo, print a line each, save the pictures and the JSON report.
+
+    A photo the pipeline refuses (no person, no shoulders) is a result too: its error is
+    reported in its place.
+    """
+    from core.files import write_json_atomic
+
+    report = {}
+    for name, photo in collect_photos(arguments.photos).items():
+        if arguments.only and name not in arguments.only:
+            continue
+        try:
+            scores = score(photo)
+        except Exception as error:
+            report[name] = {"error": f"{type(error).__name__}: {error}"}
+            print(f"{name}: {report[name]['error']}")
+            continue
+        pictures = scores.pop("_pictures")
+        if arguments.pictures is not None:
+            save_picture(arguments.pictures / f"{name}.png", photo, pictures)
+        report[name] = scores
+        print(line(name, scores))
+    write_json_atomic(arguments.json, report)
+    print(f"wrote {arguments.json}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, default=None, help="more photos of people")
@@ -190,76 +248,16 @@ def main() -> None:
         "--regions-only", action="store_true", help="score the parser's and classical regions"
     )
     arguments = parser.parse_args()
-    if arguments.regions_only:
-        main_regions(arguments)
-        return
 
     from tryon.imageio import load_image
     from tryon.pipeline import PipelineConfig, TryOnPipeline
 
     pipeline = TryOnPipeline.from_pretrained(config=PipelineConfig(refine=arguments.refine))
+    if arguments.regions_only:
+        score_photos(arguments, lambda photo: score_regions(pipeline, photo), regions_line)
+        return
     garment = load_image(sorted(GARMENTS.glob("*.png"))[0])
-    photos = collect_photos(arguments.photos)
-    report = {}
-    for name, photo in photos.items():
-        if arguments.only and name not in arguments.only:
-            continue
-        try:
-            scores = score_photo(pipeline, name, photo, garment)
-        except Exception as error:  # a photo the pipeline refuses is a result too
-            report[name] = {"error": f"{type(error).__name__}: {error}"}
-            print(f"{name}: {report[name]['error']}")
-            continue
-        pictures = scores.pop("_pictures")
-        if arguments.pictures is not None:
-            save_picture(arguments.pictures / f"{name}.png", photo, pictures)
-        report[name] = scores
-        print(
-            f"{name} {scores['size'][1]}x{scores['size'][0]}: region on person "
-            f"{scores['region_on_person']:.0%} torso {scores['region_torso_covered']:.0%} face "
-            f"{scores['region_face_covered']:.0%} ({scores['region_source']}) | own view: "
-            f"background {scores['own_background_mad_4pct']:.2f} (10 px: "
-            f"{scores['own_background_mad_10px']:.2f}) face SSIM {scores['own_face_ssim'] or 0:.3f}"
-            f" torso colour gap {scores['own_torso_colour_gap']:.0f} | round trip SSIM "
-            f"{scores['round_trip_ssim']:.3f} sharpness {scores['round_trip_sharpness']:.2f} | "
-            f"canonical re-detected {scores['canonical_redetected']} tilt "
-            f"{scores['canonical_shoulder_tilt_deg'] or float('nan'):.1f} | "
-            f"{scores['own_seconds']:.2f} s own, {scores['canonical_seconds']:.2f} s canonical"
-        )
-    arguments.json.parent.mkdir(parents=True, exist_ok=True)
-    arguments.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {arguments.json}")
-
-
-def main_regions(arguments: argparse.Namespace) -> None:
-    """``--regions-only``: one line per photo, parser | classical region."""
-    from tryon.pipeline import TryOnPipeline
-
-    pipeline = TryOnPipeline.from_pretrained()
-    report = {}
-    for name, photo in collect_photos(arguments.photos).items():
-        if arguments.only and name not in arguments.only:
-            continue
-        try:
-            scores = score_regions(pipeline, photo)
-        except Exception as error:  # a photo BlazePose refuses is a result too
-            report[name] = {"error": f"{type(error).__name__}: {error}"}
-            print(f"{name}: {report[name]['error']}")
-            continue
-        pictures = scores.pop("_pictures")
-        if arguments.pictures is not None:
-            save_picture(arguments.pictures / f"{name}.png", photo, pictures)
-        report[name] = scores
-        print(
-            f"{name} {scores['size'][1]}x{scores['size'][0]}: parser region on person "
-            f"{scores['parser_on_person']:.0%} torso {scores['parser_torso_covered']:.0%} face "
-            f"{scores['parser_face_covered']:.0%} | classical on person "
-            f"{scores['classical_on_person']:.0%} torso {scores['classical_torso_covered']:.0%} "
-            f"face {scores['classical_face_covered']:.0%} | parser {scores['parse_ms']:.0f} ms"
-        )
-    arguments.json.parent.mkdir(parents=True, exist_ok=True)
-    arguments.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {arguments.json}")
+    score_photos(arguments, lambda photo: score_photo(pipeline, photo, garment), own_view_line)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,16 @@ class AppearanceFlowIO(ModelIO):
         return IOSignature(self.model_type, tuple(inputs), outputs, True, stride)
 
 
+def _fixed_size(size: int, resolution: int | None, what: str, needs: str) -> int:
+    """``size``, or DeployError when an export at another ``resolution`` is asked of a network
+    whose graph exists at one size only (a progressive level, a fixed-size parser)."""
+    if resolution is not None and resolution != size:
+        raise DeployError(
+            f"{what} {size}x{size}; a {resolution} export needs {needs}, or omit the resolution"
+        )
+    return size
+
+
 class HPNIO(ModelIO):
     """HPN: image (N, 3, R, R) + pose maps (N, 18, B, B) -> generated image (N, 3, R, R).
 
@@ -207,12 +217,10 @@ class HPNIO(ModelIO):
     model_type = registry.HPN.model_type
 
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
-        size = int(model.resolution)
-        if resolution is not None and resolution != size:
-            raise DeployError(
-                f"this HPN is at level {size}x{size}; a {resolution} export needs a model "
-                f"trained to that level (HPN's size is fixed per level), or omit the resolution"
-            )
+        size = _fixed_size(
+            int(model.resolution), resolution, "this HPN is at level",
+            "a model trained to that level (HPN's size is fixed per level)",
+        )  # fmt: skip
         channels, bottleneck = model.config.image_channels, model.config.bottleneck_size
         return IOSignature(
             self.model_type,
@@ -235,11 +243,10 @@ class WarpRefineIO(ModelIO):
     model_type = registry.HPN_WARP_REFINE.model_type
 
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
-        size = int(model.resolution)
-        if resolution is not None and resolution != size:
-            raise DeployError(
-                f"this warp-and-refine HPN is at level {size}x{size}; export it at that size"
-            )
+        size = _fixed_size(
+            int(model.resolution), resolution, "this warp-and-refine HPN is at level",
+            "a model trained to that level",
+        )  # fmt: skip
         bottleneck = model.pose_map_size
         return IOSignature(
             self.model_type,
@@ -269,12 +276,10 @@ class HumanParserIO(ModelIO):
 
     def signature(self, model: nn.Module, resolution: int | None = None) -> IOSignature:
         config = model.config
-        size = config.resolution
-        if resolution is not None and resolution != size:
-            raise DeployError(
-                f"this parser runs at {size}x{size} (its config's resolution); export it at "
-                "that size, or omit the resolution"
-            )
+        size = _fixed_size(
+            config.resolution, resolution, "this parser runs at",
+            "a parser trained at that resolution (its config's)",
+        )  # fmt: skip
         return IOSignature(
             self.model_type,
             inputs=(
