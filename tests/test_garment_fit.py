@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 from skimage import data
@@ -39,6 +40,19 @@ def astronaut_pose():
 
     photo = data.astronaut()
     return photo, BlazePoseEstimator().estimate(photo)
+
+
+@pytest.fixture(scope="module")
+def astronaut_fit(astronaut_pose):
+    """The astronaut's completed keypoints, part labels, classical region and a fitted garment."""
+    photo, pose = astronaut_pose
+    keypoints = complete_arms(pose.keypoints)
+    labels = source_labels(keypoints, pose.person_mask)
+    old = classical_garment_region(photo, pose.keypoints, pose.person_mask)
+    product = render_product(sample_garment(np.random.default_rng(0)), 512)
+    mask = garment_mask(product.image)
+    fit = fit_garment(product.image, mask, garment_landmarks(mask), keypoints, photo.shape[:2])
+    return keypoints, labels, old, product, fit
 
 
 def test_landmarks_of_synthetic_products_are_near_the_true_layout() -> None:
@@ -105,19 +119,16 @@ def test_plausibility_flags_a_region_over_the_face(astronaut_pose) -> None:
     assert scores.face_covered == 1.0 and scores.on_person < 0.95 and not scores.plausible()
 
 
-def test_own_view_keeps_face_and_background_and_recolours_the_torso(astronaut_pose) -> None:
+def test_own_view_keeps_face_and_background_and_recolours_the_torso(
+    astronaut_pose, astronaut_fit
+) -> None:
     from skimage.metrics import structural_similarity
 
     from tryon.preprocess.body_boxes import face_box, torso_mask
     from tryon.preprocess.garment_region import dilate
 
     photo, pose = astronaut_pose
-    keypoints = complete_arms(pose.keypoints)
-    labels = source_labels(keypoints, pose.person_mask)
-    old = classical_garment_region(photo, pose.keypoints, pose.person_mask)
-    product = render_product(sample_garment(np.random.default_rng(0)), 512)
-    mask = garment_mask(product.image)
-    fit = fit_garment(product.image, mask, garment_landmarks(mask), keypoints, photo.shape[:2])
+    keypoints, labels, old, product, fit = astronaut_fit
     layers = compose_own_view(photo, keypoints, pose.person_mask, labels, old, fit)
 
     outside = ~dilate(pose.person_mask, round(0.04 * 512))
@@ -161,23 +172,98 @@ def test_old_garment_below_the_new_hem_keeps_its_pixels() -> None:
     assert layers.uncovered.any()  # a bare neckline or forearm is still re-synthesised
 
 
-def test_a_region_that_strays_onto_skin_keeps_the_skin(astronaut_pose) -> None:
+def test_a_region_that_strays_onto_skin_keeps_the_skin(astronaut_pose, astronaut_fit) -> None:
     """The old garment's region reaching the chin: the chin keeps its pixels, unpainted."""
     from tryon.preprocess.body_boxes import face_box
 
     photo, pose = astronaut_pose
-    keypoints = complete_arms(pose.keypoints)
-    labels = source_labels(keypoints, pose.person_mask)
-    old = classical_garment_region(photo, pose.keypoints, pose.person_mask)
+    keypoints, labels, old, _, fit = astronaut_fit
     x0, y0, x1, y1 = face_box(pose.keypoints, photo.shape[:2])
     cheeks = np.zeros_like(old)
     cheeks[(y0 + y1) // 2 : y1, x0 + (x1 - x0) // 3 : x1 - (x1 - x0) // 3] = True
-    product = render_product(sample_garment(np.random.default_rng(0)), 512)
-    mask = garment_mask(product.image)
-    fit = fit_garment(product.image, mask, garment_landmarks(mask), keypoints, photo.shape[:2])
     layers = compose_own_view(photo, keypoints, pose.person_mask, labels, old | cheeks, fit)
 
     bare_cheeks = cheeks & (layers.alpha == 0) & pose.person_mask
     assert bare_cheeks.sum() > 100
     changed = np.abs(layers.image.astype(int) - photo.astype(int)).max(axis=-1) > 0
     assert changed[bare_cheeks].mean() < 0.2
+
+
+def test_the_face_box_is_never_edited_even_under_the_old_garment(
+    astronaut_pose, astronaut_fit
+) -> None:
+    """A region (and a fitted garment) reaching over the face: the face box stays bit for bit."""
+    from tryon.preprocess.body_boxes import face_box
+
+    photo, pose = astronaut_pose
+    keypoints, labels, _, _, fit = astronaut_fit
+    everything = pose.person_mask.copy()  # a hood: the old garment covers the head too
+    grown = dataclasses.replace(fit, alpha=np.maximum(fit.alpha, everything.astype(np.float32)))
+    layers = compose_own_view(photo, keypoints, pose.person_mask, labels, everything, grown)
+
+    x0, y0, x1, y1 = face_box(pose.keypoints, photo.shape[:2])
+    assert np.array_equal(layers.image[y0:y1, x0:x1], photo[y0:y1, x0:x1])
+    assert layers.alpha[y0:y1, x0:x1].max() == 0 and not layers.uncovered[y0:y1, x0:x1].any()
+    below = layers.alpha[y1 + 20 : y1 + 40, x0:x1]
+    assert below.mean() > 0.5  # the garment starts just under the face box, faded in
+
+
+def test_a_collar_reaching_into_the_face_box_keeps_the_old_shirt_it_joins(
+    astronaut_pose, astronaut_fit
+) -> None:
+    """A high collar joined to the bare neckline: no skin is painted up to the box's edge."""
+    from scipy import ndimage
+
+    from tryon.preprocess.body_boxes import face_box
+
+    photo, pose = astronaut_pose
+    keypoints, labels, old, _, fit = astronaut_fit
+    x0, y0, x1, y1 = face_box(pose.keypoints, photo.shape[:2])
+    collar = np.zeros_like(old)
+    collar[(y0 + 2 * y1) // 3 : y1 + 60, (2 * x0 + x1) // 3 : (x0 + 2 * x1) // 3] = True
+    collar &= pose.person_mask
+    plain = compose_own_view(photo, keypoints, pose.person_mask, labels, old, fit)
+    layers = compose_own_view(photo, keypoints, pose.person_mask, labels, old | collar, fit)
+
+    bare_collar = collar & (layers.alpha == 0)
+    assert bare_collar[y1:].sum() > 100  # the collar shows below the face box too
+    assert np.array_equal(layers.image[bare_collar], photo[bare_collar])
+    components, _ = ndimage.label(layers.uncovered)
+    near_box = np.zeros_like(old)
+    near_box[max(y0 - 3, 0) : y1 + 3, max(x0 - 3, 0) : x1 + 3] = True
+    assert not np.isin(components, np.unique(components[near_box])[1:]).any()
+    assert plain.uncovered.any() and layers.uncovered.any()  # far from the face it still paints
+
+
+def test_a_wide_sleeve_over_the_body_shows_the_new_garment_beside_the_bare_arm() -> None:
+    """An arm across the torso in a loose sleeve: the bare arm stays in front, slimmer."""
+    from hpn.body_parts import ARM_PARTS, HEAD_PART, TORSO_PART
+    from tryon.preprocess.body_boxes import torso_polygon
+
+    for seed in range(200):  # a pose whose wrist lies on the torso
+        rng = np.random.default_rng(seed)
+        identity, garment, pose = sample_identity(rng), sample_garment(rng), sample_pose(rng)
+        worn = render_person(identity, garment, pose, SIZE)
+        keypoints = complete_arms(worn.keypoints)
+        polygon = torso_polygon(worn.keypoints)
+        if polygon is None or not np.isfinite(worn.keypoints[[4, 7]]).all():
+            continue
+        path = polygon.astype(np.float32).reshape(-1, 1, 2)
+        wrists = [tuple(map(float, worn.keypoints[j])) for j in (4, 7)]
+        if max(cv2.pointPolygonTest(path, w, True) for w in wrists) > 10:
+            break
+    person = worn.parse > 0
+    arms = np.isin(source_labels(keypoints, person), ARM_PARTS).astype(np.uint8)
+    person |= cv2.dilate(arms, np.ones((9, 9), np.uint8)) > 0  # a loose sleeve round the arm
+    labels = source_labels(keypoints, person)
+    coat = person & (labels != HEAD_PART)
+    product = render_product(sample_garment(rng), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    layers = compose_own_view(worn.image, keypoints, person, labels, coat, fit)
+
+    sleeve_on_body = np.isin(labels, ARM_PARTS) & (fit.part == TORSO_PART) & coat
+    assert sleeve_on_body.sum() > 50
+    assert (layers.kept_in_front & sleeve_on_body).any()  # the arm itself stays in front
+    assert (~layers.kept_in_front & sleeve_on_body & (layers.alpha > 0.5)).any()

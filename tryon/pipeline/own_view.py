@@ -19,7 +19,13 @@ Layers, back to front:
    hands over the garment's torso piece (an arm held in front of the body stays in front;
    where it wore the old garment's sleeve, that sleeve is re-synthesised as skin).
 
-Every pixel outside the grown person mask is the photo's, bit for bit.
+Every pixel outside the grown person mask is the photo's, bit for bit, and so is every pixel
+of the face box (:func:`tryon.preprocess.body_boxes.face_box`: face, hair, chin): the shopper's
+face is never edited. A collar or a raised sleeve that reaches into the box keeps its own
+pixels there, the bare old garment joined to it off the arms is not re-synthesised either
+(the old shirt shows in the new neckline, as if worn under it), and the new garment fades out over
+``face_fade`` just outside the box. Users of generative try-on complain first of a changed
+face; here it cannot change.
 """
 
 from __future__ import annotations
@@ -35,20 +41,27 @@ from hpn.body_parts import (
     L_HIP,
     LEG_PARTS,
     NECK,
+    PART_NAMES,
     R_HIP,
     TORSO_PART,
+    BodyProportions,
     body_from_keypoints,
-    body_region,
     complete_points,
+    part_distances,
 )
 from tryon.pipeline.garment_fit import FittedGarment
 from tryon.pipeline.resynthesis import (
     background_plate,
+    grain_level,
     looks_like_skin,
+    nearby_skin_colour,
     shaded_skin,
+    shadowed_skin_colour,
     skin_colour,
+    soften_seams,
 )
-from tryon.preprocess.garment_region import dilate
+from tryon.preprocess.body_boxes import face_mask
+from tryon.preprocess.garment_region import dilate, touching
 
 BODY_SIZE = 320  # the body outline is drawn at this long side, then upsampled
 
@@ -66,6 +79,14 @@ class OwnViewConfig:
             1: all of it).
         shading_blur: the shading's smoothing (Gaussian sigma) as a fraction of the long side;
             it keeps folds and light, and blurs away prints and seams of the old garment.
+        face_fade: width of the new garment's fade-out around the face box, as a fraction of
+            the long side (inside the box nothing is ever drawn).
+        skin_reach: how far from re-synthesised skin the shopper's real skin is sampled for
+            its colour, as a fraction of the long side.
+        seam_width: the rim of re-synthesised pixels blurred into their neighbours, as a
+            fraction of the long side.
+        plate_reach: how deep inside the person mask (fraction of the long side) bare old
+            garment off the body's outline is still painted as background.
     """
 
     spill: float = 0.015
@@ -73,10 +94,16 @@ class OwnViewConfig:
     resynthesise: bool = True
     shading: float = 0.7
     shading_blur: float = 0.008
+    face_fade: float = 0.012
+    skin_reach: float = 0.05
+    seam_width: float = 0.003
+    plate_reach: float = 0.04
 
     def __post_init__(self) -> None:
-        if not 0 <= self.spill <= 0.04 or self.feather < 0:
-            raise ValueError("spill must be in [0, 0.04] and feather >= 0")
+        if not 0 <= self.spill <= 0.04 or min(self.feather, self.face_fade) < 0:
+            raise ValueError("spill must be in [0, 0.04], feather and face_fade >= 0")
+        if self.skin_reach <= 0 or min(self.seam_width, self.plate_reach) < 0:
+            raise ValueError("skin_reach must be > 0, seam_width and plate_reach >= 0")
         if not 0 <= self.shading <= 1 or self.shading_blur <= 0:
             raise ValueError("shading must be in [0, 1] and shading_blur > 0")
 
@@ -98,14 +125,28 @@ class OwnViewLayers:
     kept_in_front: np.ndarray
 
 
-def _body_outline(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """HxW bool outline of the body under its clothes (drawn small, upsampled)."""
+# Bare arms are slimmer than sleeves: an upper arm 0.24 shoulder widths across, a forearm 0.19
+# (the mean adult's), where the part warp's default proportions are sized to clothed arms.
+BARE_BODY = BodyProportions(arm_width=0.12)
+
+
+def _body_outlines(keypoints: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """HxW bool outlines of the bare body and of its bare arms (drawn small, upsampled)."""
     height, width = size
     factor = min(1.0, BODY_SIZE / max(height, width))
     small = (max(1, round(height * factor)), max(1, round(width * factor)))
     scaled = (np.asarray(keypoints, np.float64) + 0.5) * factor - 0.5
-    outline = body_region(body_from_keypoints(scaled.astype(np.float32)), small)
-    return cv2.resize(outline.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+    body = body_from_keypoints(scaled.astype(np.float32), BARE_BODY)
+    rows, cols = np.mgrid[0 : small[0], 0 : small[1]]
+    distances = part_distances(body, np.stack([cols, rows], axis=-1).astype(np.float64))
+    arm_names = {PART_NAMES[i] for i in ARM_PARTS}
+    nearest = np.min(np.stack(list(distances.values())), axis=0)
+    arms = [d for name, d in distances.items() if name in arm_names]
+    nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
+    return tuple(
+        cv2.resize((d <= 1.0).astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+        for d in (nearest, nearest_arm)
+    )
 
 
 def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -126,6 +167,15 @@ def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> n
     if not worn.any():
         return np.zeros(alpha.shape, bool)
     return body & (depth > depth[worn].max())
+
+
+def face_guard(keypoints: np.ndarray, size: tuple[int, int], fade: float) -> np.ndarray:
+    """HxW float32: 0 on the face box, rising linearly to 1 over ``fade`` pixels off it."""
+    face = face_mask(keypoints, size)
+    if not face.any():
+        return np.ones(size, np.float32)
+    distance = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(distance / max(fade, 1.0), 0.0, 1.0).astype(np.float32)
 
 
 SHADING_RANGE = (0.55, 1.3)
@@ -186,28 +236,48 @@ def compose_own_view(
     alpha = garment.alpha * dilate(person, round(config.spill * long_side))
     bare = person & ~old
     head = bare & (person_labels == HEAD_PART)
-    # An arm held over the body stays in front of the new garment's torso piece, bare or
-    # sleeved (its old sleeve then becomes skin below, like any uncovered old garment).
+    outline, bare_arms = _body_outlines(keypoints, size)
+    # An arm held over the body stays in front of the new garment's torso piece: bare, or
+    # where its old sleeve lies on the bare arm's outline (that sleeve becomes skin below);
+    # the rest of a wide sleeve shows the new garment behind the arm.
     arms = person & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
-    front = head | arms
+    front = head | (arms & (bare | bare_arms))
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
+    guard = face_guard(keypoints, size, config.face_fade * long_side)
+    alpha = (alpha * guard).astype(np.float32)
     # Legs keep their pixels: what a jacket shares in colour with the trousers is not skin.
     uncovered = old & (alpha < 0.5) & ~np.isin(person_labels, LEG_PARTS)
     uncovered &= ~below_hem(keypoints, alpha, person_labels)
+    # A collar reaching into the face box keeps its pixels there, and so does the rest of
+    # the bare old garment it joins off the arms (the shirt showing in a lower neckline):
+    # layering reads true, skin painted up to the box's straight edge does not.
+    uncovered &= ~touching(uncovered & ~np.isin(person_labels, ARM_PARTS), guard < 1)
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
-        outline = _body_outline(keypoints, size)
         colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
-        uncovered &= ~looks_like_skin(photo, colour)  # already skin: it keeps its pixels
+        real_skin = looks_like_skin(photo, colour)
+        uncovered &= ~real_skin  # already skin: it keeps its pixels
         skin = uncovered & outline
-        base[skin] = shaded_skin(skin, colour)[skin]
+        if skin.any():
+            reach = round(config.skin_reach * long_side)
+            nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
+            fill = shadowed_skin_colour(colour, nearby)
+            base[skin] = shaded_skin(skin, fill, grain_level(photo, keypoints))[skin]
         backdrop = uncovered & ~outline
+        # Deep inside the person mask, off the modelled body, lies body the keypoints do not
+        # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
+        # where an inpainted plate would leave a ghost.
+        inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
+        deep = backdrop & (inside > config.plate_reach * long_side)
+        uncovered &= ~deep
+        backdrop &= ~deep
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]
+        base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
     image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)

@@ -497,26 +497,35 @@ class TryOnPipeline:
         person_mask: np.ndarray,
         warnings: list[str],
     ) -> tuple[np.ndarray, str]:
-        """The region of the garment being replaced: the parser's if plausible, else classical."""
+        """The region of the garment being replaced: the parser's if plausible, else classical.
+
+        Either way without the face box: the try-on never edits the face (a collar reaching
+        into the box stays as it is, see :mod:`tryon.pipeline.own_view`), so the region it
+        reports is the one it replaces. The parser's plausibility is judged before that cut,
+        so a parser that labels the face still fails it.
+        """
+        from tryon.preprocess.body_boxes import face_mask
         from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
 
         source = self.config.region_source
+        editable = person_mask & ~face_mask(keypoints, person_mask.shape)
         if self.parser is not None and source in ("auto", "parser"):
             from tryon.preprocess.parser import garment_region, parse_image
 
             parse = parse_image(self.parser, person, keypoints, person_mask)
             region = garment_region(parse) & person_mask
             if source == "parser":
-                return region, "parser"
+                return region & editable, "parser"
             scores = region_plausibility(region, keypoints, person_mask)
             if scores.plausible():
-                return region, "parser"
+                return region & editable, "parser"
             warnings.append(
                 f"the parser's garment region is implausible (on the person "
                 f"{scores.on_person:.0%}, torso covered {scores.torso_covered:.0%}, face covered "
                 f"{scores.face_covered:.0%}); used the classical region instead"
             )
-        return classical_garment_region(person, keypoints, person_mask), "classical"
+        region = classical_garment_region(person, keypoints, person_mask)
+        return region & editable, "classical"
 
     def _dress(
         self,

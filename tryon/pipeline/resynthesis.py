@@ -4,8 +4,11 @@ A tank top over a long-sleeved shirt leaves the old sleeves uncovered; a fitted 
 loose jacket leaves the jacket's outline. Those pixels must not keep the old garment:
 
 - inside the body's outline (the part capsules of :func:`hpn.body_parts.body_region`: arms,
-  neck, a belly under a crop top) they become skin: the shopper's own skin colour, measured
-  on the face (or on bare arms), with a soft cylinder shading across each limb;
+  neck, a belly under a crop top) they become skin: the colour of the shopper's own skin
+  next to the hole (the neck above a neckline, the hands below a sleeve: in shadow, unlike
+  the lit face), else the face's, with a soft cylinder shading across each limb, the photo's
+  own grain (a flat fill reads as paint on a photo), and seams with the photo's pixels
+  softened over a pixel or two;
 - outside it they become background: a background plate made by inpainting the person away
   (at a reduced resolution: the plate only has to be right in narrow strips next to the
   real background).
@@ -76,9 +79,99 @@ def looks_like_skin(photo: np.ndarray, colour: np.ndarray) -> np.ndarray:
     return (lightness <= SKIN_LIGHTNESS_TOLERANCE) & (chroma <= SKIN_CHROMA_TOLERANCE)
 
 
-def shaded_skin(region: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """HxWx3 float32 skin over ``region``: ``colour`` darkened towards the region's edges."""
+MIN_SKIN_SAMPLE = 64  # pixels of real skin needed to trust a colour measured on them
+
+
+def nearby_skin_colour(
+    photo: np.ndarray, region: np.ndarray, skin: np.ndarray, reach: int
+) -> np.ndarray | None:
+    """Median colour (RGB float32) of ``skin`` pixels within ``reach`` px of ``region``.
+
+    None when fewer than :data:`MIN_SKIN_SAMPLE` such pixels exist (no skin next to it).
+    """
+    distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+    sample = (distance <= max(reach, 1)) & skin & ~region
+    if sample.sum() < MIN_SKIN_SAMPLE:
+        return None
+    return np.median(photo[sample].astype(np.float32), axis=0)
+
+
+SHADOW_RANGE = (0.75, 1.0)  # lightness of painted skin relative to the face's
+
+
+def shadowed_skin_colour(face: np.ndarray, nearby: np.ndarray | None) -> np.ndarray:
+    """The face's skin colour (RGB) at the lightness of the skin next to the hole.
+
+    Only the lightness is taken from the nearby pixels (a neck lies in the chin's shadow, a
+    forearm turns from the light), clipped to :data:`SHADOW_RANGE` of the face's: nearby
+    pixels may include skin-coloured cloth or metal, whose hue must not leak in.
+    """
+    if nearby is None:
+        return face
+    lab = cv2.cvtColor(np.stack([face, nearby])[None] / 255.0, cv2.COLOR_RGB2LAB)[0]
+    low, high = SHADOW_RANGE
+    lab[0, 0] = np.clip(lab[1, 0], low * lab[0, 0], high * lab[0, 0])
+    rgb = cv2.cvtColor(lab[None, :1].astype(np.float32), cv2.COLOR_LAB2RGB)[0, 0]
+    return np.clip(rgb * 255.0, 0, 255).astype(np.float32)
+
+
+GRAIN_WINDOW = 7  # px, windows of the face in which the photo's noise is measured
+
+
+def grain_level(photo: np.ndarray, keypoints: np.ndarray) -> float:
+    """Standard deviation of the photo's fine luminance noise, measured on the face.
+
+    Grey minus its 1-pixel Gaussian blur, its standard deviation in 7x7 windows over the
+    face box's inner half, the 20th percentile of those: the flattest skin (cheeks,
+    forehead), where edges of eyes and mouth do not count as noise. 0 without a face.
+    """
+    box = face_box(keypoints, photo.shape[:2])
+    if box is None:
+        return 0.0
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[y0 + dy : y1 - dy, x0 + dx : x1 - dx]
+    if min(detail.shape) < GRAIN_WINDOW:
+        return 0.0
+    window = (GRAIN_WINDOW, GRAIN_WINDOW)
+    variance = cv2.blur(detail**2, window) - cv2.blur(detail, window) ** 2
+    return float(np.sqrt(max(float(np.percentile(variance, 20)), 0.0)))
+
+
+def shaded_skin(region: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> np.ndarray:
+    """HxWx3 float32 skin over ``region``: ``colour`` darkened towards the region's edges.
+
+    ``grain``: standard deviation of the luminance noise laid over it (the same in every
+    channel, slightly blurred like a camera's; a fixed seed keeps results reproducible).
+    """
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
     scale = max(float(np.percentile(depth[region], 90)), 1.0) if region.any() else 1.0
     shade = 0.82 + 0.18 * np.sqrt(np.clip(depth / scale, 0.0, 1.0))
-    return shade[..., None] * colour[None, None, :]
+    skin = shade[..., None] * colour[None, None, :]
+    if grain > 0:
+        noise = np.random.default_rng(0).standard_normal(region.shape).astype(np.float32)
+        noise = cv2.GaussianBlur(noise, (0, 0), 0.6)
+        noise *= grain / max(float(noise.std()), 1e-6)
+        skin = skin + noise[..., None]
+    return skin.astype(np.float32)
+
+
+def soften_seams(image: np.ndarray, painted: np.ndarray, width: float) -> np.ndarray:
+    """``image`` (float32) with the rim of ``painted`` (``width`` px inside its edge) blurred.
+
+    The blur reads the neighbours across the edge, so the painted pixels meet the photo's
+    without a cut; nothing outside ``painted`` changes.
+    """
+    if width < 0.5 or not painted.any():
+        return image
+    depth = cv2.distanceTransform(painted.astype(np.uint8), cv2.DIST_L2, 3)
+    rim = painted & (depth <= max(width, 1.0))
+    rows, cols = np.nonzero(rim)
+    pad = int(np.ceil(4 * width))  # the blur's reach: only the rim's box is blurred
+    top, left = max(rows.min() - pad, 0), max(cols.min() - pad, 0)
+    box = np.s_[top : rows.max() + pad + 1, left : cols.max() + pad + 1]
+    out = image.astype(np.float32, copy=True)
+    blurred = cv2.GaussianBlur(out[box], (0, 0), width)
+    out[box] = np.where(rim[box][..., None], blurred, out[box])
+    return out

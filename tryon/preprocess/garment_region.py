@@ -139,7 +139,7 @@ def classical_garment_region(
         cv2.GC_INIT_WITH_MASK,
     )
     garment = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)) & person
-    garment = fill_holes(_touching(garment, seeds == cv2.GC_FGD))
+    garment = fill_holes(touching(garment, seeds == cv2.GC_FGD))
     soft = cv2.GaussianBlur(garment.astype(np.float32), (0, 0), 0.7)
     full = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
     return full & person_mask.astype(bool)
@@ -196,7 +196,7 @@ def _inner_face(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return inner
 
 
-def _touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+def touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     """The connected components of ``mask`` that contain an ``anchor`` pixel."""
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     keep = np.unique(labels[anchor & mask])

@@ -1,0 +1,69 @@
+"""What the own view paints where the old garment is left bare: its colour, grain and seams."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tryon.pipeline.resynthesis import (
+    grain_level,
+    nearby_skin_colour,
+    shaded_skin,
+    shadowed_skin_colour,
+    soften_seams,
+)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.asarray(rgb, np.float32)[None, None] / 255.0, cv2.COLOR_RGB2LAB)[0, 0]
+
+
+def test_painted_skin_takes_the_face_hue_at_the_nearby_skin_lightness() -> None:
+    face = np.array([200.0, 160.0, 135.0], np.float32)
+    neck = face * 0.85  # the same skin in the chin's shadow
+    painted = shadowed_skin_colour(face, neck)
+    assert abs(_lab(painted)[0] - _lab(neck)[0]) < 1.0
+    grey_metal = np.array([150.0, 150.0, 150.0], np.float32)  # skin-coloured enough to sample
+    painted = shadowed_skin_colour(face, grey_metal)
+    face_ab, painted_ab = _lab(face)[1:], _lab(painted)[1:]
+    assert np.abs(face_ab - painted_ab).max() < 2.0  # the metal's greyness does not leak in
+    assert _lab(painted)[0] >= 0.75 * _lab(face)[0] - 0.5  # nor darkens it without bound
+    assert np.array_equal(shadowed_skin_colour(face, None), face)
+
+
+def test_nearby_skin_is_sampled_next_to_the_hole_only() -> None:
+    photo = np.zeros((100, 100, 3), np.uint8)
+    photo[:, :50] = (180, 130, 110)  # skin left of the hole
+    photo[:, 50:] = (90, 60, 50)  # darker skin far to the right
+    hole = np.zeros((100, 100), bool)
+    hole[40:60, 30:45] = True
+    skin = np.ones((100, 100), bool)
+    assert np.allclose(nearby_skin_colour(photo, hole, skin, reach=4), (180, 130, 110))
+    assert nearby_skin_colour(photo, hole, np.zeros_like(skin), reach=4) is None
+
+
+def test_grain_matches_the_noise_of_the_photo() -> None:
+    rng = np.random.default_rng(1)
+    photo = np.full((200, 200, 3), 150.0) + rng.normal(0, 4.0, (200, 200, 1))
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[0], keypoints[14], keypoints[15] = (100, 100), (80, 90), (120, 90)
+    measured = grain_level(photo, keypoints)
+    clean = grain_level(np.full_like(photo, 150), keypoints)
+    assert clean == 0.0 and 1.5 < measured < 4.5  # white noise, seen through a 1 px blur
+    region = np.zeros((200, 200), bool)
+    region[50:150, 50:150] = True
+    skin = shaded_skin(region, np.array([180.0, 130.0, 110.0]), grain=3.0)
+    detail = skin[..., 0] - cv2.GaussianBlur(skin[..., 0], (0, 0), 3.0)
+    assert 1.5 < detail[70:130, 70:130].std() < 3.5
+
+
+def test_seams_are_softened_on_the_painted_side_only() -> None:
+    image = np.zeros((50, 50, 3), np.float32)
+    image[:, 25:] = 200.0
+    painted = np.zeros((50, 50), bool)
+    painted[:, 25:] = True
+    soft = soften_seams(image, painted, width=2.0)
+    assert np.array_equal(soft[:, :25], image[:, :25])  # the photo's side is untouched
+    assert 0 < soft[25, 25, 0] < 200  # the painted edge meets its neighbour gradually
+    assert np.array_equal(soft[:, 35:], image[:, 35:])  # and its inside keeps the paint
