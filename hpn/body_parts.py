@@ -17,7 +17,8 @@ torso under any affine map):
   makes it (a limb gets as wide as the torso gets, and stays that wide when it turns: exact
   under a similarity; under a shearing map only the torso is exact);
 - head: the torso's map followed by the least-squares similarity of the face points (nose,
-  eyes, ears, neck), which corrects the head's own turn and tilt without shearing the face.
+  eyes, ears, neck), which corrects the head's own turn and tilt without shearing the face;
+  it turns at most 30 degrees against the torso (a leaning head is not a head on its side).
 
 Missing hips (a waist-up photo) are completed from the shoulders: straight "down" from the
 shoulder line, 1.43 shoulder widths (the mean body's proportion), on both poses. A part whose
@@ -293,12 +294,42 @@ def part_maps(source: Body, target: Body) -> dict[str, np.ndarray]:
             common = [i for i in common if _present(target.points[i])]
             if len(common) >= 2:
                 moved = apply(torso, source.points[common])
-                maps[name] = fit_similarity(moved, target.points[common]) @ torso
+                head = fit_similarity(moved, target.points[common]) @ torso
+                maps[name] = _limit_turn(head, torso, target.points[common].mean(axis=0))
             continue
         matrix = _bone_map(source.bones[name], target.bones[name], torso[:2, :2])
         if matrix is not None:
             maps[name] = matrix
     return maps
+
+
+HEAD_TURN_LIMIT = np.radians(30.0)
+
+
+def rotation_angle(matrix: np.ndarray) -> float:
+    """The rotation (radians) of a 3x3 affine map's linear part (its polar factor)."""
+    u, _, vt = np.linalg.svd(matrix[:2, :2])
+    rotation = u @ vt
+    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))
+
+
+def _limit_turn(head: np.ndarray, torso: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+    """The head's map turned back to within +-:data:`HEAD_TURN_LIMIT` of the torso's turn.
+
+    A face far off the line above the neck means the head leans or turns towards the camera
+    (a cameraman bent over his viewfinder), not that it lies on its side: fitted as it is,
+    the head would rotate 60-90 degrees more than the body. A neck bends about this much, so
+    the head turns at most this much against the torso (the whole body turned together
+    still maps exactly); the pivot (the target face's centre) stays where it was.
+    """
+    relative = np.angle(np.exp(1j * (rotation_angle(head) - rotation_angle(torso))))
+    excess = float(relative - np.clip(relative, -HEAD_TURN_LIMIT, HEAD_TURN_LIMIT))
+    if excess == 0.0:
+        return head
+    cos, sin = np.cos(-excess), np.sin(-excess)
+    back = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    back[:2, 2] = pivot - back[:2, :2] @ pivot
+    return back @ head
 
 
 def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

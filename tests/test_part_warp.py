@@ -59,6 +59,32 @@ def test_one_similarity_moves_every_part_exactly(person) -> None:
     _assert_moved_by(person, matrix, person.person_mask)
 
 
+def test_a_body_turned_far_still_turns_its_head_with_it() -> None:
+    """A 70-degree turn of the whole pose: the head turns with the torso, not clipped."""
+    from hpn.body_parts import part_maps, rotation_angle
+
+    keypoints = canonical_keypoints(size=SIZE)
+    angle = np.radians(70.0)
+    turn = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0]])
+    turned = _affine(keypoints, turn).astype(np.float32)
+    maps = part_maps(body_from_keypoints(keypoints), body_from_keypoints(turned))
+    assert abs(np.degrees(rotation_angle(maps["head"])) - 70.0) < 0.5
+
+
+def test_a_leaning_head_turns_at_most_thirty_degrees_against_the_torso() -> None:
+    """A face far to the side of the neck (bent over a viewfinder) is not a head on its side."""
+    from hpn.body_parts import NECK, part_maps, rotation_angle
+
+    upright = canonical_keypoints(size=SIZE)
+    leaning = upright.copy()
+    face = [0, 14, 15, 16, 17]
+    reach = np.linalg.norm(upright[0] - upright[NECK])
+    leaning[face] += np.array([reach, reach * 0.9], np.float32)  # face pushed forward, down
+    maps = part_maps(body_from_keypoints(leaning), body_from_keypoints(upright))
+    relative = np.degrees(rotation_angle(maps["head"]) - rotation_angle(maps["torso"]))
+    assert 29.0 < abs(relative) <= 30.01
+
+
 def test_one_affine_map_moves_the_torso_exactly(person) -> None:
     matrix = np.array([[0.9, 0.15, 12.0], [-0.05, 1.1, -8.0]])
     torso = source_labels(person.keypoints, person.person_mask) == TORSO_PART
