@@ -65,6 +65,28 @@ def test_own_view_changes_nothing_off_the_person(pipeline, inputs) -> None:
     assert changed[result.garment_region].mean() > 0.5  # the old garment did change
 
 
+def test_own_view_by_the_canonical_route_keeps_the_photo_and_fits_the_garment(
+    pipeline, inputs
+) -> None:
+    """Route (b): fitted in the canonical pose, carried back; the same guarantees as (a)."""
+    stages: list[str] = []
+    via = pipeline.with_config(own_route="canonical")
+    result = _call(via, inputs, progress=stages.append)
+    direct = _call(pipeline, inputs)
+    sample = inputs[0]
+    assert stages == ["pose", "garment_mask", "parse", "repose", "fit", "composite"]
+    spill = round(pipeline.config.own_view.spill * max(sample.image.shape[:2]))
+    outside = ~dilate(sample.person_mask, spill + 1)
+    np.testing.assert_array_equal(result.image[outside], sample.image[outside])
+    alpha = result.layers["alpha"] > 127
+    iou = (alpha & (direct.layers["alpha"] > 127)).sum() / max(
+        (alpha | direct.layers["alpha"] > 127).sum(), 1
+    )
+    assert iou > 0.7  # the same garment on the same body, by either route
+    with pytest.raises(ValueError, match="own_route"):
+        PipelineConfig(own_route="back")  # type: ignore[arg-type]
+
+
 def test_catalog_view_renders_the_given_pose_on_its_canvas(pipeline, inputs) -> None:
     stages: list[str] = []
     pose = (frontal_template(256), (256, 256))

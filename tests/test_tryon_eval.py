@@ -10,7 +10,7 @@ from tryon_samples import TINY_RESOLUTION, make_tiny_models
 
 from tryon.data.synthetic import SynthSettings, synthesize
 from tryon.pipeline import PipelineConfig, TryOnPipeline
-from tryon.pipeline.evaluation import COMPARISONS, evaluate_tryon, paste_baseline
+from tryon.pipeline.evaluation import COMPARISONS, OWN_METHODS, evaluate_tryon, paste_baseline
 from tryon.pipeline.paper_route import PaperRouteConfig
 
 
@@ -28,13 +28,16 @@ def test_every_method_and_comparison_is_scored(synth, tmp_path) -> None:
     assert report["pairs"] == 2
     methods = report["methods"]
     assert set(methods) == {
-        "own", "own_paste", "paper_own", "catalog", "catalog_paste", "paper_catalog",
+        "own", "own_canonical", "own_paste", "paper_own",
+        "catalog", "catalog_paste", "paper_catalog",
     }  # fmt: skip
     for name in ("ssim", "local_ssim", "vgg_distance"):
         assert all(math.isfinite(scores[name]["mean"]) for scores in methods.values()), name
-    face = {name: methods[name]["face_ssim"]["mean"] for name in ("own", "paper_own")}
+    face = {name: methods[name]["face_ssim"]["mean"] for name in OWN_METHODS}
     assert face["own"] > face["paper_own"] + 0.2, face  # the own view keeps the face
+    assert face["own_canonical"] > face["paper_own"] + 0.2, face  # by either route
     assert methods["own"]["background_mad"]["mean"] < 1.0
+    assert methods["own_canonical"]["ssim"]["mean"] != methods["own"]["ssim"]["mean"]
     assert set(report["comparisons"]) == {f"{a}_vs_{b}" for a, b in COMPARISONS}
     win = report["comparisons"]["own_vs_own_paste"]["ssim"]["win_rate"]
     assert 0.0 <= win <= 1.0

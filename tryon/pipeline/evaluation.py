@@ -8,6 +8,8 @@ background (``tryon-gt-own``: the own view's truth) and in the canonical pose
 Methods:
 
 - ``own``: the own view (the default for shoppers), scored against ``tryon-gt-own``;
+- ``own_canonical``: the own view's second route (``PipelineConfig.own_route``): the
+  garment fitted in the canonical pose and carried back to the photo's by the part warp;
 - ``own_paste``: the paste baseline in the own view: the product photo's garment box
   resized onto the old garment's box and composited with its mask, the rest of the photo
   kept;
@@ -40,9 +42,10 @@ import torch
 
 from tryon.pipeline.pipeline import TryOnPipeline
 
-OWN_METHODS = ("own", "own_paste", "paper_own")
+OWN_METHODS = ("own", "own_canonical", "own_paste", "paper_own")
 CATALOG_METHODS = ("catalog", "catalog_paste", "paper_catalog")
 COMPARISONS = (
+    ("own", "own_canonical"),
     ("own", "own_paste"),
     ("own", "paper_own"),
     ("catalog", "catalog_paste"),
@@ -149,6 +152,7 @@ def evaluate_tryon(
         )
     distance = _uint8_distance()
     paper = pipeline.paper_route
+    via_canonical = pipeline.with_config(own_route="canonical")  # the own view's other route
     scores: dict[str, dict[str, list[float]]] = {}
 
     def record(method: str, image: np.ndarray, truth: np.ndarray, points: np.ndarray, **extra):
@@ -178,6 +182,9 @@ def evaluate_tryon(
         own = pipeline(person, garment, view="own", **call)
         record("own", own.image, own_truth, keypoints, **_own_preservation(
             own.image, own_truth, own_parse, keypoints))  # fmt: skip
+        carried = via_canonical(person, garment, view="own", **call)
+        record("own_canonical", carried.image, own_truth, keypoints, **_own_preservation(
+            carried.image, own_truth, own_parse, keypoints))  # fmt: skip
         pasted = paste_baseline(person, own.garment_region, garment, own.garment_mask)
         record("own_paste", pasted, own_truth, keypoints, **_own_preservation(
             pasted, own_truth, own_parse, keypoints))  # fmt: skip

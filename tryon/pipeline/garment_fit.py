@@ -143,6 +143,22 @@ def fit_garment(
     return FittedGarment(image=image, alpha=warp.coverage, part=warp.part, warp=warp)
 
 
+def carry_fit(
+    fitted: FittedGarment,
+    from_keypoints: np.ndarray,
+    to_keypoints: np.ndarray,
+    size: tuple[int, int],
+    config: PartWarpConfig | None = None,
+) -> FittedGarment:
+    """A garment fitted on one pose moved onto another by the part warp.
+
+    The own view's second route (dress in the canonical pose, carry the garment back to the
+    photo's): the fitted garment is a product photo whose joints are the pose it was fitted
+    on, so it is moved exactly like one, without sizing it to a body again.
+    """
+    return fit_garment(fitted.image, fitted.alpha > 0.5, from_keypoints, to_keypoints, size, config)
+
+
 FLOW_SIZE = 256  # the garment flow runs on the canvas letterboxed to this square
 
 

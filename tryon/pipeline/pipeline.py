@@ -41,13 +41,14 @@ from core.keypoints import DEFAULT_CANONICAL_POSE, KEYPOINT_NAMES, NUM_KEYPOINTS
 from hpn.body_parts import complete_arms
 from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
-from tryon.pipeline.garment_fit import fit_garment, refine_fit
+from tryon.pipeline.garment_fit import FittedGarment, carry_fit, fit_garment, refine_fit
 from tryon.pipeline.own_view import OwnViewConfig, compose_own_view
 from tryon.pipeline.paper_route import PaperRoute, PaperRouteConfig
 from tryon.pipeline.result import TryOnResult
 
 View = Literal["own", "catalog", "paper"]
 RegionSource = Literal["auto", "parser", "classical"]
+OwnRoute = Literal["direct", "canonical"]
 VIEWS: tuple[str, ...] = ("own", "catalog", "paper")
 MIN_IMAGE_SIDE = 32
 GARMENT_PLAIN_BORDER = 0.6
@@ -73,6 +74,11 @@ class PipelineConfig:
         own_view: how the garment is composited.
         part_warp: part sizes and reach of the part warp.
         paper: the paper route's frame and feathering.
+        own_route: how the own view fits the garment: "direct" (onto the shopper's own
+            keypoints; the default) or "canonical" (fitted in the canonical pose, then carried
+            back to the photo's pose by the part warp). Measured on the synthetic test split
+            (docs/pipeline.md), the direct route wins: both move the same rigid pieces, and
+            the canonical route resamples the garment twice.
         refine: run the models folder's warp-and-refine HPN on the canonical view (catalog
             view, ``tryon repose``, video). Off by default: trained on renders only, it beats
             the part warp alone on the synthetic test split but paints backdrop between arms
@@ -85,11 +91,14 @@ class PipelineConfig:
     own_view: OwnViewConfig = field(default_factory=OwnViewConfig)
     part_warp: PartWarpConfig = field(default_factory=PartWarpConfig)
     paper: PaperRouteConfig = field(default_factory=PaperRouteConfig)
+    own_route: OwnRoute = "direct"
     refine: bool = False
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.own_route not in ("direct", "canonical"):
+            raise ValueError(f"own_route must be 'direct' or 'canonical', got {self.own_route!r}")
         if self.region_source not in ("auto", "parser", "classical"):
             raise ValueError(
                 f"region_source must be 'auto', 'parser' or 'classical', got {self.region_source!r}"
@@ -560,15 +569,15 @@ class TryOnPipeline:
         crop, shift = _work_box(mask, WORK_MARGIN)
         local = body - shift
         size = (crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
-        with clock.stage("fit"):
-            fitted = fit_garment(
-                garment, prepared.mask, prepared.keypoints, local, size, self.config.part_warp,
-                person_mask=mask[crop],
-            )  # fmt: skip
-            if self.garment_flow is not None:
-                fitted = refine_fit(
-                    self.garment_flow, fitted, garment, prepared.mask, mask[crop], local
-                )
+        if view == "own" and self.config.own_route == "canonical":
+            with clock.stage("repose"):
+                reposed = self.canonical_view(person, keypoints, person_mask, labels)
+            with clock.stage("fit"):
+                dressed = self._fit(garment, prepared, reposed.keypoints, reposed.person_mask)
+                fitted = carry_fit(dressed, reposed.keypoints, local, size, self.config.part_warp)
+        else:
+            with clock.stage("fit"):
+                fitted = self._fit(garment, prepared, local, mask[crop])
         with clock.stage("composite"):
             own = compose_own_view(
                 canvas[crop], local, mask[crop], labels[crop], old[crop], fitted,
@@ -584,6 +593,18 @@ class TryOnPipeline:
             uncovered=_uncrop(own.uncovered.astype(np.uint8) * 255, crop, shape),
         )
         return image, layers
+
+    def _fit(
+        self, garment: np.ndarray, prepared: _Garment, keypoints: np.ndarray, mask: np.ndarray
+    ) -> FittedGarment:
+        """The garment fitted onto a pose (part warp, then the flow net's correction if any)."""
+        fitted = fit_garment(
+            garment, prepared.mask, prepared.keypoints, keypoints, mask.shape,
+            self.config.part_warp, person_mask=mask,
+        )  # fmt: skip
+        if self.garment_flow is not None:
+            fitted = refine_fit(self.garment_flow, fitted, garment, prepared.mask, mask, keypoints)
+        return fitted
 
     @property
     def canonical_refiner(self) -> torch.nn.Module | None:
