@@ -198,7 +198,21 @@ def test_augmentation_moves_the_guides_reproducibly(tiny_data):
     draws = [dataset[0] for _ in range(8)]
     assert any(not torch.equal(d[1], plain[0][1]) for d in draws)  # the mask grew or shrank
     assert any(not torch.equal(d[2], plain[0][2]) for d in draws)  # the joints moved
-    assert all(torch.equal(d[0], plain[0][0]) for d in draws)  # the photo did not
+    assert any(not torch.equal(d[0], plain[0][0]) for d in draws)  # and the photo's colour
+    assert all(torch.equal(d[3], plain[0][3]) for d in draws)  # the labels did not
+
+
+def test_colour_perturbation_greys_or_casts_the_photo():
+    from tryon.preprocess.parse_data import perturb_colour
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    torch.manual_seed(0)
+    grey = perturb_colour(photo, grey=1.0)
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+    cast = perturb_colour(photo, grey=0.0)
+    assert cast.shape == photo.shape and cast.dtype == np.uint8
+    assert not np.array_equal(cast[..., 0], cast[..., 1]) and not np.array_equal(cast, photo)
 
 
 def test_dataset_reads_a_viton_hd_download_root(tmp_path):
@@ -247,6 +261,24 @@ def test_training_steps_log_and_resume_bit_for_bit(tiny_data, tmp_path):
     assert (resumed_run / "samples").is_dir() and (resumed_run / "options.json").is_file()
     with pytest.raises(CheckpointError, match="other options"):
         _train(tiny_data, resumed_run, steps=6)
+
+
+def test_training_can_start_from_a_trained_parser(tiny_data, tmp_path):
+    import dataclasses
+
+    from tryon.preprocess.parser_training import ParserTask, ParserTrainOptions
+
+    first = _train(tiny_data, tmp_path / "first").final_dir
+    options = ParserTrainOptions(steps=2, batch_size=2, encoder_weights=None, init=str(first))
+    started = ParserTask(TINY, options).build_model()
+    trained = HumanParser.from_pretrained(first)
+    for (name, x), (_, y) in zip(
+        started.state_dict().items(), trained.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
+    wider = dataclasses.replace(TINY, resolution=TINY.resolution * 2)
+    with pytest.raises(CheckpointError, match="another ParserConfig"):
+        ParserTask(wider, options).build_model()
 
 
 def test_evaluation_scores_parser_and_fallback(tiny_data):

@@ -100,6 +100,12 @@ def garment_mask_command(image: Path, out: Path) -> None:
     help="Start the encoder from these ImageNet weights (`tryon models fetch "
     "efficientnet-lite0`), or from scratch.",
 )
+@click.option(
+    "--init",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Start from this trained parser model directory (same --config and --resolution) "
+    "instead of the ImageNet encoder, e.g. tryon/demo/models/parser.",
+)
 @click.option("--encoder", help="smp encoder name, instead of the preset's.")
 @click.option(
     "--decoder-channels", help="Five comma-separated U-Net decoder widths [default: the preset's]."
@@ -130,6 +136,7 @@ def train_parser_command(**options: Any) -> None:
     )
 
     config = registry.HUMAN_PARSER.preset(options["preset"])
+    init = options.pop("init")
     changes: dict[str, Any] = {"resolution": options["resolution"]}
     try:
         if options["encoder"]:
@@ -143,14 +150,23 @@ def train_parser_command(**options: Any) -> None:
             steps=options["steps"],
             batch_size=options["batch_size"],
             encoder_weights=None if weights == "none" else weights,
+            init=None if init is None else str(init),
             **pop_loop_options(options),
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     task = ParserTask(config, train_options)
+    if train_options.init is not None:
+        from core.errors import CheckpointError
+
+        try:
+            task.build_model()  # refuse a misfit --init before any data is read
+        except CheckpointError as error:
+            raise click.BadParameter(str(error), param_hint="--init") from None
     train_from_options(
         task, parser_dataset(options["data"], config), options, options["data"],
-        backbone=encoder_record(train_options), extra={"split": "train"},
+        backbone=encoder_record(train_options),
+        extra={"split": "train", "init": train_options.init},
     )  # fmt: skip
 
 

@@ -44,12 +44,16 @@ class ParserTrainOptions(LoopOptions):
         weight_decay: AdamW weight decay.
         encoder_weights: the asset the encoder starts from (``efficientnet-lite0``), or None
             to train it from scratch.
+        init: a trained parser's model directory (the same network config) to start from
+            instead: a longer or differently augmented run continues from the shipped
+            parser rather than from ImageNet.
     """
 
     steps: int = 1500
     batch_size: int = 8
     weight_decay: float = 1e-4
     encoder_weights: str | None = ENCODER_ASSET
+    init: str | None = None
     learning_rate: float = 2e-3
     lr_schedule: Schedule = "cosine"
     checkpoint_every: int = 100
@@ -70,6 +74,8 @@ class ParserTask(TrainingTask):
     model_class = HumanParser
 
     def build_model(self) -> HumanParser:
+        if self.options.init is not None:
+            return self.load_model(Path(self.options.init)).float().train()
         model = HumanParser(self.config)
         if self.options.encoder_weights is not None:
             from safetensors.torch import load_file
@@ -124,7 +130,7 @@ def encoder_weights_path(options: ParserTrainOptions) -> Path:
 
 def encoder_record(options: ParserTrainOptions) -> dict[str, Any] | None:
     """How the run's metadata names the encoder's starting weights (name and SHA-256)."""
-    if options.encoder_weights is None:
+    if options.encoder_weights is None or options.init is not None:
         return None
     from core.files import file_sha256
     from core.modelio import backbone_record
