@@ -94,7 +94,7 @@ class OwnViewConfig:
     resynthesise: bool = True
     shading: float = 0.7
     shading_blur: float = 0.008
-    face_fade: float = 0.012
+    face_fade: float = 0.025
     skin_reach: float = 0.05
     seam_width: float = 0.003
     plate_reach: float = 0.04
