@@ -53,7 +53,7 @@ def test_grain_matches_the_noise_of_the_photo() -> None:
     assert clean == 0.0 and 1.5 < measured < 4.5  # white noise, seen through a 1 px blur
     region = np.zeros((200, 200), bool)
     region[50:150, 50:150] = True
-    skin = shaded_skin(region, np.array([180.0, 130.0, 110.0]), grain=3.0)
+    skin = shaded_skin(region, np.array([180.0, 130.0, 110.0]), grain=3.0 / 0.7)
     detail = skin[..., 0] - cv2.GaussianBlur(skin[..., 0], (0, 0), 3.0)
     assert 1.5 < detail[70:130, 70:130].std() < 3.5
 

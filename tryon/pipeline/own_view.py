@@ -261,20 +261,22 @@ def compose_own_view(
         colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
         real_skin = looks_like_skin(photo, colour)
         uncovered &= ~real_skin  # already skin: it keeps its pixels
-        skin = uncovered & outline
+        # Deep inside the person mask, off the modelled body, lies body the keypoints do not
+        # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
+        # where an inpainted plate would leave a ghost.
+        inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
+        uncovered &= outline | (inside <= config.plate_reach * long_side)
+        # Under the new garment's soft edge next to them the same fill is painted too: the
+        # old garment showing through that edge would draw a rim of its colour.
+        edge = old & (alpha > 0) & (alpha < 1) & ~uncovered
+        paint = uncovered | (edge & dilate(uncovered, max(2, round(3 * sigma))))
+        skin = paint & outline
         if skin.any():
             reach = round(config.skin_reach * long_side)
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
             base[skin] = shaded_skin(skin, fill, grain_level(photo, keypoints))[skin]
-        backdrop = uncovered & ~outline
-        # Deep inside the person mask, off the modelled body, lies body the keypoints do not
-        # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
-        # where an inpainted plate would leave a ghost.
-        inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
-        deep = backdrop & (inside > config.plate_reach * long_side)
-        uncovered &= ~deep
-        backdrop &= ~deep
+        backdrop = paint & ~outline
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)

@@ -139,11 +139,16 @@ def grain_level(photo: np.ndarray, keypoints: np.ndarray) -> float:
     return float(np.sqrt(max(float(np.percentile(variance, 20)), 0.0)))
 
 
+GRAIN_BLUR = 0.9  # px: a camera's noise is not white, and skin's own texture is softer still
+GRAIN_STRENGTH = 0.7  # of the face's measured grain: painted skin reads smooth, not sandy
+
+
 def shaded_skin(region: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> np.ndarray:
     """HxWx3 float32 skin over ``region``: ``colour`` darkened towards the region's edges.
 
-    ``grain``: standard deviation of the luminance noise laid over it (the same in every
-    channel, slightly blurred like a camera's; a fixed seed keeps results reproducible).
+    ``grain``: the photo's noise level; :data:`GRAIN_STRENGTH` of it is laid over the skin
+    as luminance noise (the same in every channel, blurred by :data:`GRAIN_BLUR` like a
+    camera's; a fixed seed keeps results reproducible).
     """
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
     scale = max(float(np.percentile(depth[region], 90)), 1.0) if region.any() else 1.0
@@ -151,8 +156,8 @@ def shaded_skin(region: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> n
     skin = shade[..., None] * colour[None, None, :]
     if grain > 0:
         noise = np.random.default_rng(0).standard_normal(region.shape).astype(np.float32)
-        noise = cv2.GaussianBlur(noise, (0, 0), 0.6)
-        noise *= grain / max(float(noise.std()), 1e-6)
+        noise = cv2.GaussianBlur(noise, (0, 0), GRAIN_BLUR)
+        noise *= GRAIN_STRENGTH * grain / max(float(noise.std()), 1e-6)
         skin = skin + noise[..., None]
     return skin.astype(np.float32)
 
