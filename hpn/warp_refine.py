@@ -177,18 +177,37 @@ class WarpRefineHPN(PretrainedMixin, nn.Module):
         return Refinement(*self(prior, validity, pose_maps))
 
 
+def prior_image(
+    source: torch.Tensor,
+    prior_grid: torch.Tensor,
+    validity: torch.Tensor,
+    backdrop: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The prior the network reads: the source through the grid; with a ``backdrop`` (the
+    canonical view's studio backdrop, (N, 3, H, W)) that backdrop off the person, blended by
+    the person coverage as :func:`hpn.repose.repose` draws its canvas."""
+    prior = sample(source, prior_grid)
+    if backdrop is None:
+        return prior
+    coverage = validity[:, :1]
+    return coverage * prior + (1 - coverage) * backdrop
+
+
 def compose(
     source: torch.Tensor,
     prior_grid: torch.Tensor,
     validity: torch.Tensor,
     refinement: Refinement,
+    backdrop: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The refined image at the grid's resolution, and where it comes from the source.
 
     The refinement (predicted at R) is upsampled to the grid's size; the source is sampled at
     ``prior_grid + residual`` at its own resolution. The visibility is cut to where the
     prior is valid (person coverage or real background): nothing is copied from a place the
-    prior knows to be wrong.
+    prior knows to be wrong. With a ``backdrop`` (N, 3, H, W), the valid background is that
+    backdrop, not the source's scene: the canonical view's composition
+    (:func:`hpn.repose.repose` with a refiner).
 
     Shapes:
         source: (N, 3, Hs, Ws) in [-1, 1]; prior_grid: (N, H, W, 2) normalised; validity:
@@ -208,6 +227,8 @@ def compose(
         up(refinement.generated),
     )
     warped = sample(source, prior_grid, residual)
+    if backdrop is not None:
+        warped = torch.where(validity[:, :1] > 0, warped, backdrop)
     mask = visibility * validity.sum(dim=1, keepdim=True).clamp(0, 1)
     return mask * warped + (1 - mask) * generated, mask
 

@@ -10,7 +10,9 @@ Methods, each scored against the target at the data's resolution R (protocol-B S
   demo model) at its own level, its output resized to R;
 - ``reference``: the reference returned unchanged.
 
-Items need ``prior_grid`` and ``validity`` (:class:`tryon.data.prior_pairs.PriorPairs`).
+Items need ``prior_grid`` and ``validity`` (:class:`tryon.data.prior_pairs.PriorPairs`);
+with ``backdrop`` (``PriorPairs(studio=True)``) every method but the paper's is composed on
+that studio backdrop, as the canonical view is.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from core.metrics import mean_and_sem, paired_comparison, ssim
 from hpn.evaluation import predict
 from hpn.metrics import local_ssim
 from hpn.pairs import resize_pair_batch
-from hpn.part_warp import sample
-from hpn.warp_refine import WarpRefineHPN, compose
+from hpn.warp_refine import WarpRefineHPN, compose, prior_image
 from hpn.warp_refine_trainer import level_inputs
 
 METHODS = ("warp_refine", "part_warp", "paper", "reference")
@@ -72,8 +73,10 @@ def compare_pose_transfer(
         grid = batch["prior_grid"].to(device)
         validity = batch["validity"].to(device)
         reference = batch["reference"].to(device)
-        refined, _ = compose(reference, grid, validity, refinement)
-        prior = sample(reference, grid)
+        backdrop = batch.get("backdrop")
+        backdrop = None if backdrop is None else backdrop.to(device)
+        refined, _ = compose(reference, grid, validity, refinement, backdrop)
+        prior = prior_image(reference, grid, validity, backdrop)
         outputs = {"warp_refine": refined.cpu(), "reference": batch["reference"]}
         if paper_model is not None:
             level = resize_pair_batch(batch, paper_model.resolution)

@@ -13,15 +13,21 @@ loss
 - ``smoothness_weight`` x total variation of the residual flow: corrections are smooth.
 
 Batches carry ``reference``, ``target`` (3, R, R), ``target_keypoints`` (18, 2),
-``prior_grid`` (R, R, 2) and ``validity`` (2, R, R) at the data's resolution R; a level
-below R resizes the prior (it is in normalised units, so resizing keeps its meaning) and the
-target, and always samples the reference at R.
+``prior_grid`` (R, R, 2) and ``validity`` (2, R, R) at the data's resolution R, and
+optionally ``backdrop`` (3, R, R): the canonical view's studio backdrop, which then stands
+off the person in the prior and the composition (``PriorPairs(studio=True)``); a level
+below R resizes the prior (it is in normalised units, so resizing keeps its meaning), the
+backdrop and the target, and always samples the reference at R.
+
+``init`` starts from a trained model directory (e.g. the shipped one) instead of a fresh
+network: the first level must not be below its level.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,9 +39,8 @@ from core.posemaps import pose_maps_batch
 from core.skeleton import draw_skeleton
 from core.training.loop import StepResult
 from hpn.losses import PoseTransferLoss, criterion_for_step
-from hpn.part_warp import sample
 from hpn.trainer import HPNTask, Phase, TrainConfig
-from hpn.warp_refine import Refinement, WarpRefineConfig, WarpRefineHPN, compose
+from hpn.warp_refine import Refinement, WarpRefineConfig, WarpRefineHPN, compose, prior_image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +73,7 @@ class LevelInputs:
     pose_maps: torch.Tensor
     target: torch.Tensor
     target_keypoints: torch.Tensor
+    backdrop: torch.Tensor | None = None
 
 
 def level_inputs(
@@ -79,6 +85,8 @@ def level_inputs(
     grid = batch["prior_grid"].to(device, torch.float32)
     validity = batch["validity"].to(device, torch.float32)
     keypoints = batch["target_keypoints"].to(device, torch.float32)
+    backdrop = batch.get("backdrop")
+    backdrop = None if backdrop is None else backdrop.to(device, torch.float32)
     source = reference.shape[-1]
     if source != resolution:
         size = (resolution, resolution)
@@ -86,12 +94,14 @@ def level_inputs(
         grid = grid.permute(0, 2, 3, 1)
         validity = F.interpolate(validity, size=size, mode="bilinear")
         target = F.interpolate(target, size=size, mode="bilinear", antialias=True)
+        if backdrop is not None:
+            backdrop = F.interpolate(backdrop, size=size, mode="bilinear", antialias=True)
         keypoints = (keypoints + 0.5) * (resolution / source) - 0.5
     maps = pose_maps_batch(
         keypoints, model.pose_map_size, model.config.backbone.pose_sigma, (resolution, resolution)
     )
-    prior = sample(reference, grid)
-    return LevelInputs(reference, grid, validity, prior, maps, target, keypoints)
+    prior = prior_image(reference, grid, validity, backdrop)
+    return LevelInputs(reference, grid, validity, prior, maps, target, keypoints, backdrop)
 
 
 def total_variation(flow: torch.Tensor) -> torch.Tensor:
@@ -114,17 +124,32 @@ class WarpRefineTask(HPNTask):
     model_class = WarpRefineHPN
 
     def __init__(
-        self, config: WarpRefineConfig, options: WarpRefineTrainConfig, backbone: VGG16Features
+        self,
+        config: WarpRefineConfig,
+        options: WarpRefineTrainConfig,
+        backbone: VGG16Features,
+        init: Path | None = None,
     ) -> None:
         options.check_against(config.backbone)
         super(HPNTask, self).__init__(config, options)
         self.loss = PoseTransferLoss(
             backbone, options.use_local, options.local_weight, options.pixel_weight
         )
+        self.init = init
 
     def build_model(self) -> WarpRefineHPN:
-        model = WarpRefineHPN(self.config)
-        model.grow_to(self.options.phases()[0].resolution)
+        """A fresh network, or the ``init`` model (same config), at the first level."""
+        first = self.options.phases()[0].resolution
+        if self.init is None:
+            model = WarpRefineHPN(self.config)
+        else:
+            model = self.load_model(self.init).float().train()
+            if model.resolution > first:
+                raise ValueError(
+                    f"{self.init} is at level {model.resolution}; the first level to train, "
+                    f"{first}, must not be below it"
+                )
+        model.grow_to(first)
         return model
 
     def step(
@@ -133,7 +158,9 @@ class WarpRefineTask(HPNTask):
         model = getattr(network, "module", network)
         inputs = level_inputs(batch, phase.resolution, model, self.device)
         refinement = Refinement(*network(inputs.prior, inputs.validity, inputs.pose_maps))
-        output, _ = compose(inputs.reference, inputs.prior_grid, inputs.validity, refinement)
+        output, _ = compose(
+            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop
+        )
         criterion = criterion_for_step(step_in_phase, phase.steps)
         terms = self.loss(output, inputs.target, inputs.target_keypoints, criterion)
         valid = inputs.validity.sum(dim=1, keepdim=True).clamp(0, 1)
@@ -154,7 +181,9 @@ class WarpRefineTask(HPNTask):
         """Reference | prior | target pose | output | ground truth, at the model's level."""
         inputs = level_inputs(samples, model.resolution, model, next(model.parameters()).device)
         refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
-        output, _ = compose(inputs.reference, inputs.prior_grid, inputs.validity, refinement)
+        output, _ = compose(
+            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop
+        )
         size = model.resolution
         reference = F.interpolate(inputs.reference, size=(size, size), mode="bilinear")
         return [

@@ -522,3 +522,41 @@ def test_develop_adds_noise_to_every_channel_and_keeps_a_neutral_shot_neutral():
         return photo._TO_LINEAR[photo.develop(image, brighter, 64)].std()
 
     assert linear_spread(light) > 3 * linear_spread(dark)  # shot noise grows with the signal
+
+
+def test_studio_targets_are_the_same_people_on_the_canonical_views_backdrop(tmp_path):
+    """``target_backdrop="studio"``: every person photo again, on the exact studio ramp of
+    the canonical view, same keypoints; the scene photos and the manifest's other data stay
+    as a scene-target set has them."""
+    from hpn.repose import studio_backdrop
+
+    root, plain_root = tmp_path / "studio", tmp_path / "scene"
+    settings = SynthSettings(
+        identities=3, poses=2, size=64, seed=4, style="photo", target_backdrop="studio"
+    )
+    synthesize(root, settings, progress=False)
+    synthesize(plain_root, dataclasses.replace(settings, target_backdrop="scene"), progress=False)
+    ramp = np.round(studio_backdrop((64, 64))).astype(np.uint8)
+    manifest = json.loads((root / "synthetic.json").read_text())
+    assert manifest["settings"]["target_backdrop"] == "studio"
+    plain = json.loads((plain_root / "synthetic.json").read_text())
+    assert "target_backdrop" not in plain["settings"]
+    assert not (plain_root / "deepfashion" / "studio").exists()
+    images = sorted((root / "deepfashion" / "train").glob("*.png"))
+    assert images
+    for path in images:
+        studio = cv2.imread(str(root / "deepfashion" / "studio" / "train" / path.name))
+        scene = cv2.imread(str(path))
+        assert (scene == cv2.imread(str(plain_root / "deepfashion" / "train" / path.name))).all()
+        studio, scene = studio[..., ::-1], scene[..., ::-1]
+        exact = (studio == ramp).all(axis=-1)
+        assert 0.3 < exact.mean() < 0.995  # the backdrop is the ramp, and a person stands on it
+        assert not (scene == ramp).all(axis=-1).mean() > 0.3  # the scene photo is no studio
+        mask = cv2.imread(str(root / "viton" / "train" / "person-mask" / path.name), 0) > 0
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        assert not exact[inner].any()  # the person is drawn over it
+
+
+def test_target_backdrop_is_validated():
+    with pytest.raises(ValueError, match="target-backdrop"):
+        SynthSettings(identities=2, poses=1, size=64, target_backdrop="beach")

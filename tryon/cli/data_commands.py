@@ -54,18 +54,30 @@ from tryon.cli import data
     "noise, blur, JPEG, shoppers' framings, occluders and garment folds (docs/data.md).",
 )
 @click.option(
+    "--target-backdrop",
+    default="scene",
+    show_default=True,
+    type=click.Choice(["scene", "studio"]),
+    help="studio: also render every person photo on the canonical view's studio backdrop "
+    "(deepfashion/studio/<split>/), the targets of `tryon train hpn-refine --studio`.",
+)
+@click.option(
     "--workers", default=None, type=click.IntRange(min=1), help="Processes [default: CPU count]."
 )
 def synth_command(
-    out: str, identities: int, poses: int, size: int, seed: int, style: str, workers: int | None
-) -> None:
+    out: str, identities: int, poses: int, size: int, seed: int, style: str,
+    target_backdrop: str, workers: int | None,
+) -> None:  # fmt: skip
     """Render a synthetic fashion data set in the DeepFashion and VITON-HD layouts.
 
     Interrupt any time; running the same command again resumes where it stopped.
     """
     from tryon.data.synthetic import SynthSettings, synthesize
 
-    settings = SynthSettings(identities=identities, poses=poses, size=size, seed=seed, style=style)
+    settings = SynthSettings(
+        identities=identities, poses=poses, size=size, seed=seed, style=style,
+        target_backdrop=target_backdrop,
+    )  # fmt: skip
     result = synthesize(out, settings, workers=workers or os.cpu_count() or 1)
     for split, numbers in result.counts.items():
         line = (

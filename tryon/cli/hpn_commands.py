@@ -338,14 +338,38 @@ def eval_hpn_cost(preset: str, time_at: int | None, batch_size: int, repeats: in
 
 
 def _prior_pairs(
-    data: Path, split: str, resolution: int, seed: int = 0, cache: Path | None = None
+    data: Path,
+    split: str,
+    resolution: int,
+    seed: int = 0,
+    cache: Path | None = None,
+    studio: bool = False,
 ) -> Any:
+    """Pairs with their part-warp prior; ``studio``: the canonical view's inputs and the
+    data set's studio-backdrop targets (see :mod:`tryon.data.prior_pairs`)."""
+    from tryon.data import DeepFashionPairs
     from tryon.data.prior_pairs import PriorPairs
 
+    if not studio:
+        pairs = _pairs(data, split, resolution, seed=seed)
+    else:
+        pairs = DeepFashionPairs(data, split, resolution, seed=seed, targets="studio")
+        if len(pairs) == 0:
+            raise InvalidInputError(f"{data}: the {split} split has no pairs")
     try:
-        return PriorPairs(_pairs(data, split, resolution, seed=seed), cache)
+        return PriorPairs(pairs, cache, studio=studio)
     except ValueError as error:
         raise InvalidInputError(f"{data}: {error}") from error
+
+
+def _studio_option(function: Any) -> Any:
+    return click.option(
+        "--studio",
+        is_flag=True,
+        help="The canonical view's inputs: the source's scene replaced by the studio backdrop "
+        "in the prior and the composition, targets from studio/<split>/ (`tryon data synth "
+        "--target-backdrop studio`).",
+    )(function)
 
 
 @train.command("hpn-refine")
@@ -385,6 +409,13 @@ def _prior_pairs(
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the computed part-warp priors here (.npz per pair) and reuse them.",
 )
+@_studio_option
+@click.option(
+    "--init",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Start from this trained model directory (e.g. tryon/demo/models/hpn_refine) "
+    "instead of a fresh network; the first of --levels must not be below its level.",
+)
 @training_options(learning_rate=1e-3)
 def train_hpn_refine(**options: Any) -> None:
     """Train the warp-and-refine HPN (part-warp prior + residual flow, mask and fill)."""
@@ -408,13 +439,21 @@ def train_hpn_refine(**options: Any) -> None:
         config.check_against(model_config.backbone)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
-    cache = options.pop("prior_cache")
-    dataset = _prior_pairs(data, "train", config.levels[-1], seed=config.seed, cache=cache)
+    cache, studio, init = options.pop("prior_cache"), options.pop("studio"), options.pop("init")
+    dataset = _prior_pairs(
+        data, "train", config.levels[-1], seed=config.seed, cache=cache, studio=studio
+    )
     loss_backbone, backbone_info = perceptual_backbone(options["backbone"], options["vgg_layers"])
-    train_from_options(
-        WarpRefineTask(model_config, config, loss_backbone), dataset, options, data,
-        backbone_info, extra={"preset": preset},
-    )  # fmt: skip
+    task = WarpRefineTask(model_config, config, loss_backbone, init=init)
+    if init is not None:
+        from core.errors import CheckpointError
+
+        try:
+            task.build_model()  # refuse a misfit --init before training starts
+        except (ValueError, CheckpointError) as error:
+            raise click.BadParameter(str(error), param_hint="--init") from None
+    extra = {"preset": preset, "studio": studio, "init": None if init is None else str(init)}
+    train_from_options(task, dataset, options, data, backbone_info, extra=extra)
 
 
 @evaluate.command("hpn-refine")
@@ -433,11 +472,12 @@ def train_hpn_refine(**options: Any) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the computed part-warp priors here (.npz per pair) and reuse them.",
 )
+@_studio_option
 @device_option()
 def eval_hpn_refine(
     model_dir: Path, data: Path, json_path: Path | None, limit: int | None,
     paper_model: Path | None, resolution: int, batch_size: int, prior_cache: Path | None,
-    device: str,
+    studio: bool, device: str,
 ) -> None:  # fmt: skip
     """Warp-and-refine vs the part warp alone, the paper's HPN and "reference unchanged"."""
     from core.devices import resolve_device
@@ -450,8 +490,8 @@ def eval_hpn_refine(
     target = resolve_device(device)
     model = WarpRefineHPN.from_pretrained(resolve_model_dir(model_dir)).to(target)
     paper = HPN.from_pretrained(paper_model or bundled_models_dir() / "hpn").to(target).eval()
-    dataset = _prior_pairs(data, "test", resolution, cache=prior_cache)
+    dataset = _prior_pairs(data, "test", resolution, cache=prior_cache, studio=studio)
     scores = compare_pose_transfer(model, dataset, paper, limit=limit, batch_size=batch_size)
-    scores.update(model=str(model_dir), data=str(data))
+    scores.update(model=str(model_dir), data=str(data), studio=studio)
     click.echo(json.dumps(scores, indent=2))
     write_scores(json_path, scores)

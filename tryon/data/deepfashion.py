@@ -42,6 +42,9 @@ class DeepFashionPairs(Dataset):
         resolution: side R of the square tensors returned.
         flip_probability: chance of mirroring a pair (both images and keypoints together).
         seed: makes the flips reproducible; :meth:`set_epoch` varies them per epoch.
+        targets: read the target photos from ``<layout>/<targets>/<split>/`` instead of the
+            split's folder (``"studio"``: the studio-backdrop renders of ``tryon data synth
+            --target-backdrop studio``); keypoints and person masks stay the split's.
 
     Items are dicts: ``reference`` / ``target`` (3, R, R) float in [-1, 1];
     ``reference_keypoints`` / ``target_keypoints`` (18, 2) float32 pixels of the R x R image,
@@ -56,6 +59,7 @@ class DeepFashionPairs(Dataset):
         resolution: int,
         flip_probability: float = 0.0,
         seed: int = 0,
+        targets: str | None = None,
     ) -> None:
         self.root = resolve_layout(root, "deepfashion")
         self.split = check_split(split)
@@ -72,6 +76,12 @@ class DeepFashionPairs(Dataset):
                 f"{len(unannotated)} images of the pairs file, e.g. {unannotated[0]}"
             )
         self.image_dir = self.root / split
+        self.target_dir = self.image_dir if targets is None else self.root / targets / split
+        if not self.target_dir.is_dir():
+            raise InvalidInputError(
+                f"{self.target_dir} does not exist (targets={targets!r}; `tryon data synth "
+                "--target-backdrop studio` writes studio/<split>/)"
+            )
         mask_dir = self.root / "person-mask" / split
         self.mask_dir = mask_dir if mask_dir.is_dir() else None
 
@@ -82,8 +92,10 @@ class DeepFashionPairs(Dataset):
         """Draw a fresh set of flips for ``epoch`` (still reproducible)."""
         self.epoch = epoch
 
-    def _load(self, name: str, flip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        image = read_rgb(self.image_dir / name)
+    def _load(
+        self, name: str, flip: bool, folder: Path | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        image = read_rgb((folder or self.image_dir) / name)
         fit = SquareFit(image.shape[0], image.shape[1], self.resolution)
         pixels, keypoints = fit.image(image), fit.keypoints(self.keypoints[name])
         mask = None
@@ -104,7 +116,7 @@ class DeepFashionPairs(Dataset):
         reference_name, target_name = self.pairs[index]
         flip = flip_decision(self.flip_probability, self.seed, self.epoch, index)
         reference, reference_keypoints, reference_mask = self._load(reference_name, flip)
-        target, target_keypoints, target_mask = self._load(target_name, flip)
+        target, target_keypoints, target_mask = self._load(target_name, flip, self.target_dir)
         item: dict[str, torch.Tensor | str] = {
             "reference": uint8_to_tensor(reference),
             "target": uint8_to_tensor(target),

@@ -65,6 +65,8 @@ MANIFEST = "synthetic.json"
 PROGRESS_DIR = ".synth-progress"
 PNG_LEVEL = 3  # zlib level: 2.2x faster to encode than 6 for ~10% more bytes (256px photos)
 VITON_FOLDERS = ("image", "cloth", "cloth-mask", "image-parse-v3", "openpose_json", "person-mask")
+TARGET_BACKDROPS: tuple[str, ...] = ("scene", "studio")
+STUDIO_FOLDER = "studio"  # deepfashion/studio/<split>/: the person photos on the studio backdrop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,11 @@ class SynthSettings:
     "photo" adds the photographic style (:mod:`tryon.data.synthetic.style`): backdrops from
     bundled photos and walls, light, camera noise, blur and JPEG, shoppers' framings,
     occluders and garment folds.
+
+    ``target_backdrop`` "studio" also renders every person photo a second time on the studio
+    backdrop of the canonical view (:func:`hpn.repose.studio_backdrop`; same person, pose,
+    framing, light and camera, no occluder) into ``deepfashion/studio/<split>/``: pose
+    targets as the canonical view must draw them, whatever scene the source photo shows.
     """
 
     identities: int
@@ -82,6 +89,7 @@ class SynthSettings:
     size: int
     seed: int = 0
     style: str = "flat"
+    target_backdrop: str = "scene"
 
     def __post_init__(self) -> None:
         if self.identities < 1:
@@ -92,6 +100,11 @@ class SynthSettings:
             raise ValueError(f"--size must be between 64 and 1024 pixels, got {self.size}")
         if self.style not in STYLES:
             raise ValueError(f"--style must be one of {', '.join(STYLES)}, got {self.style!r}")
+        if self.target_backdrop not in TARGET_BACKDROPS:
+            raise ValueError(
+                f"--target-backdrop must be one of {', '.join(TARGET_BACKDROPS)}, "
+                f"got {self.target_backdrop!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,12 +196,15 @@ def _keypoints_from_json(rows: list[list[float | None]]) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in row] for row in rows], np.float32)
 
 
-def _make_folders(root: Path) -> None:
+def _make_folders(root: Path, studio: bool = False) -> None:
     for split in ("train", "test"):
         for folder in VITON_FOLDERS:
             (root / "viton" / split / folder).mkdir(parents=True, exist_ok=True)
         (root / "deepfashion" / split).mkdir(parents=True, exist_ok=True)
         (root / "deepfashion" / "person-mask" / split).mkdir(parents=True, exist_ok=True)
+        if studio:
+            (root / "viton" / split / "image-studio").mkdir(parents=True, exist_ok=True)
+            (root / "deepfashion" / STUDIO_FOLDER / split).mkdir(parents=True, exist_ok=True)
     for folder in ("tryon-gt", "tryon-gt-parse", "tryon-gt-own", "tryon-gt-own-parse"):
         (root / "viton" / "test" / folder).mkdir(parents=True, exist_ok=True)
     (root / PROGRESS_DIR).mkdir(parents=True, exist_ok=True)
@@ -202,9 +218,21 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
     stems = [f"{name}_pose{k:02d}" for k in range(settings.poses)] + [f"{name}_frontal"]
     poses, shots = [*drawn.poses, CANONICAL_POSE], drawn.shots()
     keypoints = {}
+    studio = None
+    if settings.target_backdrop == "studio":
+        from hpn.repose import studio_backdrop
+
+        ramp = studio_backdrop((settings.size, settings.size))
+        studio = np.clip(np.round(ramp), 0, 255).astype(np.uint8)
     for stem, pose, shot in zip(stems, poses, shots, strict=True):
         sample = render_person(drawn.identity, drawn.garment, pose, settings.size, shot)
         file = f"{stem}.png"
+        if studio is not None:
+            target = render_person(
+                drawn.identity, drawn.garment, pose, settings.size, shot, backdrop=studio
+            )
+            _write_rgb(viton / "image-studio" / file, target.image)
+            link_or_copy(viton / "image-studio" / file, deepfashion / STUDIO_FOLDER / split / file)
         _write_rgb(viton / "image" / file, sample.image)
         write_parse_png(viton / "image-parse-v3" / file, sample.parse)
         _write_mask(viton / "person-mask" / file, sample.person_mask)
@@ -260,11 +288,14 @@ def write_identity(root: Path, settings: SynthSettings, index: int) -> dict:
 
 
 def _settings_dict(settings: SynthSettings) -> dict:
-    """The manifest's settings; the default flat style is left out, so flat data sets keep
-    the manifest (and resume) of generator version 3 from before styles existed."""
+    """The manifest's settings; the default flat style and scene targets are left out, so
+    data sets made without them keep the manifest (and resume) they had before they existed
+    (their pixels are unchanged: the studio targets are extra files)."""
     values = dataclasses.asdict(settings)
     if values["style"] == "flat":
         del values["style"]
+    if values["target_backdrop"] == "scene":
+        del values["target_backdrop"]
     return {"generator_version": GENERATOR_VERSION, **values}
 
 
@@ -283,7 +314,7 @@ def _claim_folder(root: Path, settings: SynthSettings) -> None:
             f"{root} is not empty and is not a synthetic data set; choose another --out"
         )
     root.mkdir(parents=True, exist_ok=True)
-    _make_folders(root)
+    _make_folders(root, settings.target_backdrop == "studio")
     if not manifest.exists():
         manifest.write_text(
             json.dumps({"settings": _settings_dict(settings), "complete": False}, indent=1)

@@ -617,6 +617,7 @@ def render_person(
     pose: Pose,
     size: int,
     shot: Shot | None = None,
+    backdrop: np.ndarray | None = None,
 ) -> RenderedSample:
     """Render ``identity`` wearing ``garment`` in ``pose`` as a ``size`` x ``size`` photo.
 
@@ -628,6 +629,10 @@ def render_person(
         shot: None for the flat style; else how the photo was taken (``style.sample_shot``):
             framing, scene, occluder, garment folds, light and camera (see :mod:`.photo`).
             The identity's own backdrop is then unused.
+        backdrop: optional ``size`` x ``size`` x 3 uint8 image that replaces the scene (the
+            canonical view's studio backdrop): the same person, framing, folds, light and
+            camera, no occluder, laid over this image by their coverage, so the backdrop
+            itself is left exactly as given (untouched by the shot's light and noise).
 
     Returns:
         The photo with its keypoints (NaN outside the frame), LIP parse map and person mask.
@@ -641,13 +646,17 @@ def render_person(
     canvas = _Canvas(size * SUPERSAMPLE)
     big = _supersampled(skeleton)
     _draw_person(canvas, big, identity, garment, pose)
-    if shot is None:
-        backdrop = background_image(identity.background, canvas.size)
+    if backdrop is not None:
+        if backdrop.shape != (size, size, 3):
+            raise ValueError(f"backdrop must be {size}x{size}x3, got {backdrop.shape}")
+        scene = cv2.resize(backdrop, (canvas.size, canvas.size), interpolation=cv2.INTER_LINEAR)
+    elif shot is None:
+        scene = background_image(identity.background, canvas.size)
     else:
         if shot.occluder is not None:
             _draw_occluder(canvas, big, shot.occluder)
-        backdrop = photo.backdrop_image(shot.backdrop, window, size, canvas.size)
-    image = canvas.compose(backdrop, size, EDGE_SHADE_WIDTH * skeleton.px_per_unit)
+        scene = photo.backdrop_image(shot.backdrop, window, size, canvas.size)
+    image = canvas.compose(scene, size, EDGE_SHADE_WIDTH * skeleton.px_per_unit)
     parse = canvas.labels()
     keypoints = skeleton.keypoints
     if shot is not None:
@@ -655,6 +664,10 @@ def render_person(
         coverage = canvas.coverage(lip.UPPER_GARMENT_IDS, size)
         image = photo.develop(image, shot, size, shading, coverage)
         keypoints = photo.keypoints_in_frame(keypoints, size)
+    if backdrop is not None:
+        person = (1 - canvas.coverage((lip.BACKGROUND,), size))[..., None]
+        laid = person * image + (1 - person) * backdrop.astype(np.float32)
+        image = np.clip(laid + 0.5, 0, 255).astype(np.uint8)
     return RenderedSample(image, keypoints, parse, parse != lip.BACKGROUND)
 
 
