@@ -253,6 +253,12 @@ def main() -> None:
         "(implies --refine): a trained run is compared before it is shipped",
     )
     parser.add_argument(
+        "--parser",
+        type=Path,
+        default=None,
+        help="a parser model directory to score instead of the bundled one",
+    )
+    parser.add_argument(
         "--regions-only", action="store_true", help="score the parser's and classical regions"
     )
     arguments = parser.parse_args()
@@ -266,6 +272,10 @@ def main() -> None:
         from hpn.warp_refine import WarpRefineHPN
 
         pipeline.refiner = WarpRefineHPN.from_pretrained(arguments.refiner).eval()
+    if arguments.parser is not None:
+        from deploy import load_backend
+
+        pipeline.parser = load_backend(arguments.parser, backend="torch", device="cpu")
     if arguments.regions_only:
         score_photos(arguments, lambda photo: score_regions(pipeline, photo), regions_line)
         return
