@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from core.keypoints import DEFAULT_CANONICAL_POSE, KEYPOINT_NAMES, NUM_KEYPOINTS, CanonicalPose
-from hpn.body_parts import complete_arms
+from hpn.body_parts import ARM_PARTS, complete_arms
 from hpn.part_warp import PartWarpConfig, source_labels
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.garment_fit import FittedGarment, carry_fit, fit_garment, refine_fit
@@ -577,7 +577,10 @@ class TryOnPipeline:
                 fitted = carry_fit(dressed, reposed.keypoints, local, size, self.config.part_warp)
         else:
             with clock.stage("fit"):
-                fitted = self._fit(garment, prepared, local, mask[crop])
+                # Sized on the body without its arms: an arm along the side joins the
+                # torso in the mask and would widen the chest the garment is sized to.
+                torso = mask[crop] & ~np.isin(labels[crop], ARM_PARTS)
+                fitted = self._fit(garment, prepared, local, torso)
         with clock.stage("composite"):
             own = compose_own_view(
                 canvas[crop], local, mask[crop], labels[crop], old[crop], fitted,
