@@ -267,3 +267,38 @@ def test_a_wide_sleeve_over_the_body_shows_the_new_garment_beside_the_bare_arm()
     assert sleeve_on_body.sum() > 50
     assert (layers.kept_in_front & sleeve_on_body).any()  # the arm itself stays in front
     assert (~layers.kept_in_front & sleeve_on_body & (layers.alpha > 0.5)).any()
+
+
+def test_old_garment_joined_to_a_shirt_worn_under_it_keeps_its_pixels() -> None:
+    """A jacket open over a shirt: the jacket left bare next to the shirt is not painted skin."""
+    from scipy import ndimage
+
+    from hpn.body_parts import ARM_PARTS, HEAD_PART, TORSO_PART
+
+    rng = np.random.default_rng(3)
+    identity, garment = sample_identity(rng), sample_garment(rng)
+    worn = render_person(identity, garment, sample_pose(rng), SIZE)
+    person = worn.parse > 0
+    keypoints = complete_arms(worn.keypoints)
+    labels = source_labels(keypoints, person)
+    neck, hips = keypoints[1], keypoints[[8, 11]].mean(axis=0)
+    columns = np.abs(np.arange(SIZE)[None, :] - (neck[0] + hips[0]) / 2) < 6
+    shirt = person & (labels == TORSO_PART) & columns  # a strip down the chest, not skin
+    jacket = person & (labels != HEAD_PART) & ~shirt
+    product = render_product(sample_garment(rng), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    neckline = (np.abs(np.arange(SIZE)[None, :] - (neck[0] + hips[0]) / 2) < 20) & (
+        np.arange(SIZE)[:, None] < (neck[1] + hips[1]) / 2
+    )  # a deep V-neck: the new top leaves the middle of the chest bare
+    fit = dataclasses.replace(fit, alpha=np.where(neckline, 0.0, fit.alpha).astype(np.float32))
+    layers = compose_own_view(worn.image, keypoints, person, labels, jacket, fit)
+
+    components, _ = ndimage.label(layers.uncovered & ~np.isin(labels, ARM_PARTS))
+    next_to_shirt = ndimage.binary_dilation(shirt, iterations=2)
+    assert not (components[next_to_shirt] > 0).any()
+    bare_jacket = jacket & (layers.alpha == 0) & next_to_shirt & ~np.isin(labels, ARM_PARTS)
+    assert bare_jacket.sum() > 20 and np.array_equal(
+        layers.image[bare_jacket], worn.image[bare_jacket]
+    )

@@ -251,21 +251,25 @@ def compose_own_view(
     # Legs keep their pixels: what a jacket shares in colour with the trousers is not skin.
     uncovered = old & (alpha < 0.5) & ~np.isin(person_labels, LEG_PARTS)
     uncovered &= ~below_hem(keypoints, alpha, person_labels)
-    # A collar reaching into the face box keeps its pixels there, and so does the rest of
-    # the bare old garment it joins off the arms (the shirt showing in a lower neckline):
-    # layering reads true, skin painted up to the box's straight edge does not.
-    uncovered &= ~touching(uncovered & ~np.isin(person_labels, ARM_PARTS), guard < 1)
+    colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
+    real_skin = looks_like_skin(photo, colour)
+    uncovered &= ~real_skin  # already skin: it keeps its pixels
+    # Deep inside the person mask, off the modelled body, lies body the keypoints do not
+    # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
+    # where an inpainted plate would leave a ghost.
+    inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
+    deep = inside > config.plate_reach * long_side
+    uncovered &= outline | ~deep
+    # Layering: bare old garment (off the arms) joined to a collar reaching into the face
+    # box, or to a garment worn under it (a shirt the old jacket was open over, seen on the
+    # torso and not skin), keeps its pixels: what shows in the new neckline is the shirt and
+    # tie, not skin painted up to the box's straight edge or between the shirt's halves.
+    under = bare & (person_labels == TORSO_PART) & outline & deep & ~real_skin
+    layer_anchor = (guard < 1) | dilate(under, 1)
+    uncovered &= ~touching(uncovered & ~np.isin(person_labels, ARM_PARTS), layer_anchor)
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
-        colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
-        real_skin = looks_like_skin(photo, colour)
-        uncovered &= ~real_skin  # already skin: it keeps its pixels
-        # Deep inside the person mask, off the modelled body, lies body the keypoints do not
-        # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
-        # where an inpainted plate would leave a ghost.
-        inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
-        uncovered &= outline | (inside <= config.plate_reach * long_side)
         # Under the new garment's soft edge next to them the same fill is painted too: the
         # old garment showing through that edge would draw a rim of its colour.
         edge = old & (alpha > 0) & (alpha < 1) & ~uncovered
