@@ -144,22 +144,29 @@ def test_own_view_keeps_face_and_background_and_recolours_the_torso(
     assert np.abs(result_colour.astype(float) - garment_colour).max() < 30
 
 
-def test_old_garment_below_the_new_hem_keeps_its_pixels() -> None:
-    """A coat longer than the new shirt: below the shirt's hem the coat stays, never skin."""
-    from hpn.body_parts import HEAD_PART, TORSO_PART
-    from tryon.pipeline.own_view import below_hem
-
+def _dressed_render():
+    """A render (seed 3), its person mask, completed keypoints, part labels and a new garment
+    fitted onto it: the own view's inputs with exact truth."""
     rng = np.random.default_rng(3)
     identity, garment = sample_identity(rng), sample_garment(rng)
     worn = render_person(identity, garment, sample_pose(rng), SIZE)
     person = worn.parse > 0
     keypoints = complete_arms(worn.keypoints)
     labels = source_labels(keypoints, person)
-    coat = person & (labels != HEAD_PART)  # everything below the head wears the "coat"
     product = render_product(sample_garment(rng), SIZE)
     fit = fit_garment(
         product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
     )
+    return worn, person, keypoints, labels, fit
+
+
+def test_old_garment_below_the_new_hem_keeps_its_pixels() -> None:
+    """A coat longer than the new shirt: below the shirt's hem the coat stays, never skin."""
+    from hpn.body_parts import HEAD_PART, TORSO_PART
+    from tryon.pipeline.own_view import below_hem
+
+    worn, person, keypoints, labels, fit = _dressed_render()
+    coat = person & (labels != HEAD_PART)  # everything below the head wears the "coat"
     cropped = fit.alpha * (np.arange(SIZE)[:, None] < keypoints[[8, 11], 1].mean() - 20)
     fit = dataclasses.replace(fit, alpha=cropped.astype(np.float32))  # a cropped top
     layers = compose_own_view(worn.image, keypoints, person, labels, coat, fit)
@@ -275,20 +282,11 @@ def test_old_garment_joined_to_a_shirt_worn_under_it_keeps_its_pixels() -> None:
 
     from hpn.body_parts import ARM_PARTS, HEAD_PART, TORSO_PART
 
-    rng = np.random.default_rng(3)
-    identity, garment = sample_identity(rng), sample_garment(rng)
-    worn = render_person(identity, garment, sample_pose(rng), SIZE)
-    person = worn.parse > 0
-    keypoints = complete_arms(worn.keypoints)
-    labels = source_labels(keypoints, person)
+    worn, person, keypoints, labels, fit = _dressed_render()
     neck, hips = keypoints[1], keypoints[[8, 11]].mean(axis=0)
     columns = np.abs(np.arange(SIZE)[None, :] - (neck[0] + hips[0]) / 2) < 6
     shirt = person & (labels == TORSO_PART) & columns  # a strip down the chest, not skin
     jacket = person & (labels != HEAD_PART) & ~shirt
-    product = render_product(sample_garment(rng), SIZE)
-    fit = fit_garment(
-        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
-    )
     neckline = (np.abs(np.arange(SIZE)[None, :] - (neck[0] + hips[0]) / 2) < 20) & (
         np.arange(SIZE)[:, None] < (neck[1] + hips[1]) / 2
     )  # a deep V-neck: the new top leaves the middle of the chest bare
