@@ -130,8 +130,25 @@ class OwnViewLayers:
 BARE_BODY = BodyProportions(arm_width=0.12)
 
 
-def _body_outlines(keypoints: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """HxW bool outlines of the bare body and of its bare arms (drawn small, upsampled)."""
+@dataclass(frozen=True)
+class BareBody:
+    """The body under its clothes, from its keypoints (drawn small, upsampled).
+
+    Attributes:
+        outline: HxW bool, on some part (the bare body's outline).
+        arms: HxW bool, on a bare arm.
+        roundness: HxW float32 in [0, 1], how far a pixel faces the camera on the limb or
+            torso it lies on: 1 on a bone's axis, falling like a cylinder's cosine to 0 at
+            the part's edge (flat inside the torso's quadrilateral).
+    """
+
+    outline: np.ndarray
+    arms: np.ndarray
+    roundness: np.ndarray
+
+
+def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
+    """The :class:`BareBody` of a pose on an image of ``size``."""
     height, width = size
     factor = min(1.0, BODY_SIZE / max(height, width))
     small = (max(1, round(height * factor)), max(1, round(width * factor)))
@@ -143,9 +160,15 @@ def _body_outlines(keypoints: np.ndarray, size: tuple[int, int]) -> tuple[np.nda
     nearest = np.min(np.stack(list(distances.values())), axis=0)
     arms = [d for name, d in distances.items() if name in arm_names]
     nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
-    return tuple(
-        cv2.resize((d <= 1.0).astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
-        for d in (nearest, nearest_arm)
+    roundness = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0)).astype(np.float32)
+
+    def full(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+
+    return BareBody(
+        outline=full(nearest <= 1.0),
+        arms=full(nearest_arm <= 1.0),
+        roundness=cv2.resize(roundness, (width, height), interpolation=cv2.INTER_LINEAR),
     )
 
 
@@ -236,12 +259,13 @@ def compose_own_view(
     alpha = garment.alpha * dilate(person, round(config.spill * long_side))
     bare = person & ~old
     head = bare & (person_labels == HEAD_PART)
-    outline, bare_arms = _body_outlines(keypoints, size)
+    body = bare_body(keypoints, size)
+    outline = body.outline
     # An arm held over the body stays in front of the new garment's torso piece: bare, or
     # where its old sleeve lies on the bare arm's outline (that sleeve becomes skin below);
     # the rest of a wide sleeve shows the new garment behind the arm.
     arms = person & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
-    front = head | (arms & (bare | bare_arms))
+    front = head | (arms & (bare | body.arms))
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
@@ -279,7 +303,8 @@ def compose_own_view(
             reach = round(config.skin_reach * long_side)
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
-            base[skin] = shaded_skin(skin, fill, grain_level(photo, keypoints))[skin]
+            grain = grain_level(photo, keypoints)
+            base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
         backdrop = paint & ~outline
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]

@@ -6,7 +6,7 @@ loose jacket leaves the jacket's outline. Those pixels must not keep the old gar
 - inside the body's outline (the part capsules of :func:`hpn.body_parts.body_region`: arms,
   neck, a belly under a crop top) they become skin: the colour of the shopper's own skin
   next to the hole (the neck above a neckline, the hands below a sleeve: in shadow, unlike
-  the lit face), else the face's, with a soft cylinder shading across each limb, the photo's
+  the lit face), else the face's, shaded like a cylinder across each limb, the photo's
   own grain (a flat fill reads as paint on a photo), and seams with the photo's pixels
   softened over a pixel or two;
 - outside it they become background: a background plate made by inpainting the person away
@@ -96,7 +96,7 @@ def nearby_skin_colour(
     return np.median(photo[sample].astype(np.float32), axis=0)
 
 
-SHADOW_RANGE = (0.75, 1.0)  # lightness of painted skin relative to the face's
+SHADOW_RANGE = (0.6, 1.0)  # lightness of painted skin relative to the face's
 
 
 def shadowed_skin_colour(face: np.ndarray, nearby: np.ndarray | None) -> np.ndarray:
@@ -143,19 +143,23 @@ GRAIN_BLUR = 0.9  # px: a camera's noise is not white, and skin's own texture is
 GRAIN_STRENGTH = 0.7  # of the face's measured grain: painted skin reads smooth, not sandy
 
 
-def shaded_skin(region: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> np.ndarray:
-    """HxWx3 float32 skin over ``region``: ``colour`` darkened towards the region's edges.
+SKIN_SHADE = (0.72, 1.0)  # brightness at a limb's edge and on its axis
 
-    ``grain``: the photo's noise level; :data:`GRAIN_STRENGTH` of it is laid over the skin
-    as luminance noise (the same in every channel, blurred by :data:`GRAIN_BLUR` like a
-    camera's; a fixed seed keeps results reproducible).
+
+def shaded_skin(roundness: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> np.ndarray:
+    """HxWx3 float32 skin: ``colour`` shaded by how far each pixel faces the camera.
+
+    ``roundness`` (HxW in [0, 1], :func:`tryon.pipeline.own_view.bare_body`) darkens every
+    limb towards its own edges, so two crossed forearms read as two. ``grain``: the photo's
+    noise level; :data:`GRAIN_STRENGTH` of it is laid over the skin as luminance noise (the
+    same in every channel, blurred by :data:`GRAIN_BLUR` like a camera's; a fixed seed keeps
+    results reproducible).
     """
-    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-    scale = max(float(np.percentile(depth[region], 90)), 1.0) if region.any() else 1.0
-    shade = 0.82 + 0.18 * np.sqrt(np.clip(depth / scale, 0.0, 1.0))
+    low, high = SKIN_SHADE
+    shade = low + (high - low) * np.sqrt(np.clip(roundness, 0.0, 1.0))
     skin = shade[..., None] * colour[None, None, :]
     if grain > 0:
-        noise = np.random.default_rng(0).standard_normal(region.shape).astype(np.float32)
+        noise = np.random.default_rng(0).standard_normal(roundness.shape).astype(np.float32)
         noise = cv2.GaussianBlur(noise, (0, 0), GRAIN_BLUR)
         noise *= GRAIN_STRENGTH * grain / max(float(noise.std()), 1e-6)
         skin = skin + noise[..., None]
