@@ -77,8 +77,8 @@ class PipelineConfig:
         own_route: how the own view fits the garment: "direct" (onto the shopper's own
             keypoints; the default) or "canonical" (fitted in the canonical pose, then carried
             back to the photo's pose by the part warp). Measured on the synthetic test split
-            (docs/pipeline.md), the direct route wins: both move the same rigid pieces, and
-            the canonical route resamples the garment twice.
+            (docs/pipeline.md), the direct route wins on 65 % of the pairs and is about twice
+            as fast.
         refine: run the models folder's warp-and-refine HPN on the canonical view (catalog
             view, ``tryon repose``, video). Off by default: trained on renders only, it beats
             the part warp alone on the synthetic test split but paints backdrop between arms
