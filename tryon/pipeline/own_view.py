@@ -225,6 +225,36 @@ def shading_field(
     return (1.0 + strength * reach * (relative - 1.0)).astype(np.float32)
 
 
+def uncovered_old_garment(
+    old: np.ndarray,
+    bare: np.ndarray,
+    alpha: np.ndarray,
+    labels: np.ndarray,
+    keypoints: np.ndarray,
+    real_skin: np.ndarray,
+    body: BareBody,
+    guard: np.ndarray,
+    deep: np.ndarray,
+) -> np.ndarray:
+    """HxW bool, the old garment the new one leaves bare that is to be re-synthesised.
+
+    Not the legs (what a jacket shares in colour with the trousers is not skin), nor below
+    the new garment's hem, nor what already looks like skin (``real_skin``), nor ``deep``
+    inside the person off the bare body's outline (the back of a figure in profile: an
+    inpainted plate there would leave a ghost). Layering: bare old garment off the arms
+    joined to a collar reaching into the face box (``guard`` < 1), or to a garment worn
+    under it (a shirt the old jacket was open over: bare torso, inside the outline, not
+    skin), keeps its pixels too: what shows in the new neckline is the shirt and tie, not
+    skin painted up to the box's straight edge or between the shirt's halves.
+    """
+    uncovered = old & (alpha < 0.5) & ~np.isin(labels, LEG_PARTS)
+    uncovered &= ~below_hem(keypoints, alpha, labels) & ~real_skin
+    uncovered &= body.outline | ~deep
+    under = bare & (labels == TORSO_PART) & body.outline & deep & ~real_skin
+    anchor = (guard < 1) | dilate(under, 1)
+    return uncovered & ~touching(uncovered & ~np.isin(labels, ARM_PARTS), anchor)
+
+
 def compose_own_view(
     photo: np.ndarray,
     keypoints: np.ndarray,
@@ -260,7 +290,6 @@ def compose_own_view(
     bare = person & ~old
     head = bare & (person_labels == HEAD_PART)
     body = bare_body(keypoints, size)
-    outline = body.outline
     # An arm held over the body stays in front of the new garment's torso piece: bare, or
     # where its old sleeve lies on the bare arm's outline (that sleeve becomes skin below);
     # the rest of a wide sleeve shows the new garment behind the arm.
@@ -272,25 +301,14 @@ def compose_own_view(
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
     guard = face_guard(keypoints, size, config.face_fade * long_side)
     alpha = (alpha * guard).astype(np.float32)
-    # Legs keep their pixels: what a jacket shares in colour with the trousers is not skin.
-    uncovered = old & (alpha < 0.5) & ~np.isin(person_labels, LEG_PARTS)
-    uncovered &= ~below_hem(keypoints, alpha, person_labels)
     colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
     real_skin = looks_like_skin(photo, colour)
-    uncovered &= ~real_skin  # already skin: it keeps its pixels
-    # Deep inside the person mask, off the modelled body, lies body the keypoints do not
-    # describe (the back of a figure in profile, a stooped shoulder): it keeps its pixels,
-    # where an inpainted plate would leave a ghost.
+    # Deep inside the person mask lies body the keypoints may not describe (module docstring).
     inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
     deep = inside > config.plate_reach * long_side
-    uncovered &= outline | ~deep
-    # Layering: bare old garment (off the arms) joined to a collar reaching into the face
-    # box, or to a garment worn under it (a shirt the old jacket was open over, seen on the
-    # torso and not skin), keeps its pixels: what shows in the new neckline is the shirt and
-    # tie, not skin painted up to the box's straight edge or between the shirt's halves.
-    under = bare & (person_labels == TORSO_PART) & outline & deep & ~real_skin
-    layer_anchor = (guard < 1) | dilate(under, 1)
-    uncovered &= ~touching(uncovered & ~np.isin(person_labels, ARM_PARTS), layer_anchor)
+    uncovered = uncovered_old_garment(
+        old, bare, alpha, person_labels, keypoints, real_skin, body, guard, deep
+    )
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
@@ -298,14 +316,14 @@ def compose_own_view(
         # old garment showing through that edge would draw a rim of its colour.
         edge = old & (alpha > 0) & (alpha < 1) & ~uncovered
         paint = uncovered | (edge & dilate(uncovered, max(2, round(3 * sigma))))
-        skin = paint & outline
+        skin = paint & body.outline
         if skin.any():
             reach = round(config.skin_reach * long_side)
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
             grain = grain_level(photo, keypoints)
             base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
-        backdrop = paint & ~outline
+        backdrop = paint & ~body.outline
         if backdrop.any():
             base[backdrop] = background_plate(photo, person)[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
