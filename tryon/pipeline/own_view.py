@@ -8,7 +8,8 @@ Layers, back to front:
    legs are never re-synthesised (a long jacket and the trousers look alike), nor is the
    old garment below the new one's hem (what a coat hides under a shirt's hem is trousers
    or a skirt, never skin: the coat's own pixels are the least wrong guess), nor what
-   already looks like the shopper's skin;
+   already looks like the shopper's skin, nor old garment joined to a shirt worn under it
+   (:func:`uncovered_old_garment`);
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
    looser garment may stand a little off the body, never over the room behind), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
@@ -23,9 +24,9 @@ Every pixel outside the grown person mask is the photo's, bit for bit, and so is
 of the face box (:func:`tryon.preprocess.body_boxes.face_box`: face, hair, chin): the shopper's
 face is never edited. A collar or a raised sleeve that reaches into the box keeps its own
 pixels there, the bare old garment joined to it off the arms is not re-synthesised either
-(the old shirt shows in the new neckline, as if worn under it), and the new garment fades out over
-``face_fade`` just outside the box. Users of generative try-on complain first of a changed
-face; here it cannot change.
+(the old shirt shows in the new neckline, as if worn under it), and the new garment fades
+out over ``face_fade`` just outside the box. Users of generative try-on complain first of a
+changed face; here it cannot change.
 """
 
 from __future__ import annotations
