@@ -2,7 +2,7 @@
 
     python bench/real_photos.py [--photos DIR] [--json bench/results/real_photos.json]
                                 [--pictures docs/real_photos] [--regions-only]
-                                [--refine] [--refiner MODEL_DIR]
+                                [--refine] [--refiner MODEL_DIR] [--parser MODEL_DIR]
 
 Photos: scikit-image's astronaut and camera (installed with the project) plus, after
 ``tryon models fetch eval-photos`` (an explicit download of package wheels that ship photos
