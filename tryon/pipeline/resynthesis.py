@@ -29,6 +29,17 @@ DEFAULT_SKIN = (196, 152, 128)  # used only when the photo shows no skin to meas
 PLATE_SIZE = 160
 
 
+def inner_face(keypoints: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """(rows, columns) of the face box's inner half (cheeks, nose: little hair); None
+    without a face."""
+    box = face_box(keypoints, size)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
+    return slice(y0 + dy, y1 - dy), slice(x0 + dx, x1 - dx)
+
+
 def skin_colour(photo: np.ndarray, keypoints: np.ndarray, skin_hint: np.ndarray) -> np.ndarray:
     """The shopper's skin colour (RGB float32).
 
@@ -36,13 +47,10 @@ def skin_colour(photo: np.ndarray, keypoints: np.ndarray, skin_hint: np.ndarray)
     on pixels that ``skin_hint`` allows (the person, not the garment); when there is no face,
     the median of ``skin_hint`` itself; else a neutral default.
     """
-    height, width = photo.shape[:2]
-    box = face_box(keypoints, (height, width))
-    candidates = np.zeros((height, width), bool)
-    if box is not None:
-        x0, y0, x1, y1 = box
-        dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
-        candidates[y0 + dy : y1 - dy, x0 + dx : x1 - dx] = True
+    candidates = np.zeros(photo.shape[:2], bool)
+    face = inner_face(keypoints, photo.shape[:2])
+    if face is not None:
+        candidates[face] = True
         candidates &= skin_hint
     if candidates.sum() < 16:
         candidates = skin_hint
@@ -116,6 +124,7 @@ def shadowed_skin_colour(face: np.ndarray, nearby: np.ndarray | None) -> np.ndar
 
 
 GRAIN_WINDOW = 7  # px, windows of the face in which the photo's noise is measured
+GRAIN_PAD = 4  # px, the reach of a sigma-1 Gaussian blur (OpenCV's 9-tap kernel)
 
 
 def grain_level(photo: np.ndarray, keypoints: np.ndarray) -> float:
@@ -125,13 +134,17 @@ def grain_level(photo: np.ndarray, keypoints: np.ndarray) -> float:
     face box's inner half, the 20th percentile of those: the flattest skin (cheeks,
     forehead), where edges of eyes and mouth do not count as noise. 0 without a face.
     """
-    box = face_box(keypoints, photo.shape[:2])
-    if box is None:
+    face = inner_face(keypoints, photo.shape[:2])
+    if face is None:
         return 0.0
-    x0, y0, x1, y1 = box
-    dx, dy = (x1 - x0) // 4, (y1 - y0) // 4
-    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[y0 + dy : y1 - dy, x0 + dx : x1 - dx]
+    # Only the face (and the blur's 4-pixel reach around it) is read, not the whole photo.
+    rows, cols = face
+    top, left = max(rows.start - GRAIN_PAD, 0), max(cols.start - GRAIN_PAD, 0)
+    crop = photo[top : rows.stop + GRAIN_PAD, left : cols.stop + GRAIN_PAD]
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[
+        rows.start - top : rows.stop - top, cols.start - left : cols.stop - left
+    ]
     if min(detail.shape) < GRAIN_WINDOW:
         return 0.0
     window = (GRAIN_WINDOW, GRAIN_WINDOW)
