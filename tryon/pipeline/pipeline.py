@@ -573,14 +573,13 @@ class TryOnPipeline:
             with clock.stage("repose"):
                 reposed = self.canonical_view(person, keypoints, person_mask, labels)
             with clock.stage("fit"):
-                dressed = self._fit(garment, prepared, reposed.keypoints, reposed.person_mask)
+                dressed = self._fit(
+                    garment, prepared, reposed.keypoints, reposed.person_mask, reposed.labels
+                )
                 fitted = carry_fit(dressed, reposed.keypoints, local, size, self.config.part_warp)
         else:
             with clock.stage("fit"):
-                # Sized on the body without its arms: an arm along the side joins the
-                # torso in the mask and would widen the chest the garment is sized to.
-                torso = mask[crop] & ~np.isin(labels[crop], ARM_PARTS)
-                fitted = self._fit(garment, prepared, local, torso)
+                fitted = self._fit(garment, prepared, local, mask[crop], labels[crop])
         with clock.stage("composite"):
             own = compose_own_view(
                 canvas[crop], local, mask[crop], labels[crop], old[crop], fitted,
@@ -598,15 +597,27 @@ class TryOnPipeline:
         return image, layers
 
     def _fit(
-        self, garment: np.ndarray, prepared: _Garment, keypoints: np.ndarray, mask: np.ndarray
+        self,
+        garment: np.ndarray,
+        prepared: _Garment,
+        keypoints: np.ndarray,
+        person_mask: np.ndarray,
+        labels: np.ndarray,
     ) -> FittedGarment:
-        """The garment fitted onto a pose (part warp, then the flow net's correction if any)."""
+        """The garment fitted onto a pose (part warp, then the flow net's correction if any).
+
+        It is sized on the body without its arms (``labels``): an arm along the side joins
+        the torso in the person mask and would widen the chest the garment is sized to.
+        """
+        body = person_mask & ~np.isin(labels, ARM_PARTS)
         fitted = fit_garment(
-            garment, prepared.mask, prepared.keypoints, keypoints, mask.shape,
-            self.config.part_warp, person_mask=mask,
+            garment, prepared.mask, prepared.keypoints, keypoints, person_mask.shape,
+            self.config.part_warp, person_mask=body,
         )  # fmt: skip
         if self.garment_flow is not None:
-            fitted = refine_fit(self.garment_flow, fitted, garment, prepared.mask, mask, keypoints)
+            fitted = refine_fit(
+                self.garment_flow, fitted, garment, prepared.mask, person_mask, keypoints
+            )
         return fitted
 
     @property
