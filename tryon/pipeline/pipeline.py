@@ -77,7 +77,7 @@ class PipelineConfig:
         own_route: how the own view fits the garment: "direct" (onto the shopper's own
             keypoints; the default) or "canonical" (fitted in the canonical pose, then carried
             back to the photo's pose by the part warp). Measured on the synthetic test split
-            (docs/pipeline.md), the direct route wins on 65 % of the pairs and is about twice
+            (docs/pipeline.md) the two tie on quality, and the direct route is about twice
             as fast.
         refine: run the models folder's warp-and-refine HPN on the canonical view (catalog
             view, ``tryon repose``, video). Off by default: trained on renders only, it beats
