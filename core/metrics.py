@@ -47,6 +47,24 @@ def ssim(
     return float(ssim_batch(first[None], second[None], win_size)[0])
 
 
+def region_ssim(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> float:
+    """Mean protocol-B SSIM map inside a region of two uint8 HxWx3 images (NaN if empty).
+
+    Both images are zeroed outside ``inside`` (HxW bool) first, so what lies beyond the
+    region (a scene, a backdrop) cannot raise or lower the score near its edge.
+    """
+    from skimage.metrics import structural_similarity
+
+    if not inside.any():
+        return float("nan")
+    first, second = a * inside[:, :, None], b * inside[:, :, None]
+    _, values = structural_similarity(
+        first, second, gaussian_weights=True, sigma=SIGMA, use_sample_covariance=False,
+        channel_axis=-1, data_range=DATA_RANGE, full=True,
+    )  # fmt: skip
+    return float(values.mean(axis=-1)[inside].mean())
+
+
 def ssim_batch(first: np.ndarray, second: np.ndarray, win_size: int | None = None) -> np.ndarray:
     """Protocol-B SSIM of each pair in two stacks of uint8 RGB images.
 

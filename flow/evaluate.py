@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm.auto import tqdm
 
 from core.images import tensor_to_uint8
+from core.metrics import region_ssim as core_region_ssim
 from core.metrics import ssim
 from flow.baselines import BASELINES, baseline_flow
 from flow.model import AppearanceFlowNet, FlowConfig, target_pose_maps
@@ -58,18 +59,8 @@ def region_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
 
     Shapes: output, target (3, H, W) in [-1, 1]; mask (1, H, W), inside where > 0.5.
     """
-    from skimage.metrics import structural_similarity
-
     inside = (mask[0] > 0.5).cpu().numpy()
-    if not inside.any():
-        return float("nan")
-    first = tensor_to_uint8(output) * inside[:, :, None]
-    second = tensor_to_uint8(target) * inside[:, :, None]
-    _, values = structural_similarity(
-        first, second, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-        channel_axis=-1, data_range=255, full=True,
-    )  # fmt: skip
-    return float(values.mean(axis=-1)[inside].mean())
+    return core_region_ssim(tensor_to_uint8(output), tensor_to_uint8(target), inside)
 
 
 def mask_iou(predicted: torch.Tensor, target: torch.Tensor) -> float:

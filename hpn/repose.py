@@ -254,8 +254,11 @@ def _refined(
     holes: np.ndarray,
     backdrop: np.ndarray,
     target_keypoints: np.ndarray,
+    alone: np.ndarray,
 ) -> np.ndarray:
-    """The learned composition: m * (corrected warp or backdrop) + (1 - m) * generated."""
+    """The learned composition: m * (corrected warp or backdrop) + (1 - m) * generated, the
+    generated colours being a correction of ``alone`` (the part warp alone) for a
+    ``fill="inpainted"`` refiner."""
     from hpn.warp_refine import refine_canvas
 
     coverage = warp.coverage
@@ -268,14 +271,17 @@ def _refined(
     prior = np.clip(np.round(prior), 0, 255).astype(np.uint8)
     colour = tuple(float(v) for v in backdrop.reshape(-1, 3).mean(axis=0))
     refined = refine_canvas(refiner, prior, validity, target_keypoints, colour)
+    generated = refined.generated
+    if refiner.config.fill == "inpainted":
+        generated = np.clip(alone + generated, 0, 255)
     grid = warp.grid + refined.residual * (coverage[..., None] > 0)
     person = cv2.remap(
         colours, grid[..., 0], grid[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     ).astype(np.float32)
     keep_person = (refined.visibility * coverage)[..., None]
     keep_backdrop = (refined.visibility * background)[..., None]
-    generated = 1 - keep_person - keep_backdrop
-    return keep_person * person + keep_backdrop * backdrop + generated * refined.generated
+    generated_share = 1 - keep_person - keep_backdrop
+    return keep_person * person + keep_backdrop * backdrop + generated_share * generated
 
 
 def repose(
@@ -317,13 +323,12 @@ def repose(
     solid = np.where(interior | holes, 1.0, warp.coverage).astype(np.float32)
     colours = spread_colours(image, mask.astype(bool))
     backdrop = studio_backdrop(size)
+    moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
+    moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
+    coverage = solid[..., None]
+    composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
     if refiner is not None:
-        composed = _refined(refiner, colours, warp, holes, backdrop, target_keypoints)
-    else:
-        moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
-        moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
-        coverage = solid[..., None]
-        composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
+        composed = _refined(refiner, colours, warp, holes, backdrop, target_keypoints, composed)
     person = (warp.coverage > 0.5) | holes
     return Reposed(
         image=np.clip(np.round(composed), 0, 255).astype(np.uint8),

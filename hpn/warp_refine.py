@@ -25,14 +25,25 @@ catalog view runs it on the photo with its background replaced by the studio bac
 At initialisation the residual and the generated colours start at zero and the mask at
 ``initial_visibility`` (its output bias), so a fresh network already returns the part warp
 where it covers; training spends its steps on what the warp gets wrong.
+
+``WarpRefineConfig.fill`` says what the colour head predicts. ``"generated"`` (the first
+design): the colours themselves. ``"inpainted"``: a correction added to the part warp alone
+(the prior with its invalid pixels inpainted, :func:`inpainted_prior`), so a fresh network
+returns exactly the part warp alone, and a mask below 1 on the person blends the warped
+pixels with (nearly) themselves instead of with drawn colours. Why: on the synthetic test
+split the first design's whole gain over the part warp lies off the person (the scene it
+draws where the person stood); on the person it is worse than the part warp alone
+(docs/hpn.md), and the person is all a canonical view shows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Self
+from typing import Any, Literal, Self
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,13 +64,18 @@ class WarpRefineConfig:
         backbone: the progressive U-Net (its image and output channels are set here).
         max_residual: bound of the residual flow, in normalised units (0.1 = 5 % of the side).
         initial_visibility: the mask's value where the network starts (trust the warp).
+        fill: "generated" (the colour head draws the colours) or "inpainted" (it corrects
+            the part warp alone; module docstring).
     """
 
     backbone: HPNConfig = dataclasses.field(default_factory=HPNConfig.small)
     max_residual: float = 0.1
     initial_visibility: float = 0.9
+    fill: Literal["generated", "inpainted"] = "generated"
 
     def __post_init__(self) -> None:
+        if self.fill not in ("generated", "inpainted"):
+            raise ValueError(f"fill must be 'generated' or 'inpainted', got {self.fill!r}")
         if not 0 < self.max_residual <= 1:
             raise ValueError(f"max_residual must be in (0, 1], got {self.max_residual}")
         if not 0 < self.initial_visibility < 1:
@@ -93,7 +109,8 @@ class Refinement:
     Attributes:
         residual: (N, 2, R, R) flow correction in normalised units (x, y).
         visibility: (N, 1, R, R) in [0, 1], how much of the warped source to keep.
-        generated: (N, 3, R, R) in [-1, 1], colours for what the source does not show.
+        generated: (N, 3, R, R) in [-1, 1], colours for what the source does not show
+            (with ``fill="inpainted"``: a correction added to the inpainted prior).
     """
 
     residual: torch.Tensor
@@ -135,6 +152,13 @@ class WarpRefineHPN(PretrainedMixin, nn.Module):
     @property
     def pose_map_size(self) -> int:
         return self.network.pose_map_size
+
+    def refill(self, fill: Literal["generated", "inpainted"]) -> None:
+        """Give the colour head another meaning (``WarpRefineConfig.fill``) and restart the
+        head at zero: a trained backbone (e.g. the shipped one) starts a run of the other
+        design as the part warp (alone, for "inpainted")."""
+        self.config = dataclasses.replace(self.config, fill=fill)
+        self._initialise_head()
 
     def grow(self) -> None:
         """The backbone's next level (new blocks, a fresh zero-initialised head)."""
@@ -193,12 +217,31 @@ def prior_image(
     return coverage * prior + (1 - coverage) * backdrop
 
 
+def inpainted_prior(prior: torch.Tensor, validity: torch.Tensor) -> torch.Tensor:
+    """The part warp alone: ``prior`` with the pixels neither validity vouches for filled by
+    OpenCV's Telea inpainting (the base a ``fill="inpainted"`` network corrects).
+
+    Shapes: prior (N, 3, H, W) in [-1, 1], validity (N, 2, H, W); returns (N, 3, H, W).
+    """
+    images = ((prior.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round()
+    images = images.to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    holes = (validity.detach().float().cpu().sum(dim=1) < 0.5).numpy().astype(np.uint8)
+    filled = [
+        cv2.inpaint(np.ascontiguousarray(image), hole, 3, cv2.INPAINT_TELEA) if hole.any()
+        else image
+        for image, hole in zip(images, holes, strict=True)
+    ]  # fmt: skip
+    stacked = torch.from_numpy(np.stack(filled)).permute(0, 3, 1, 2).to(prior.device)
+    return stacked.to(prior.dtype) / 127.5 - 1
+
+
 def compose(
     source: torch.Tensor,
     prior_grid: torch.Tensor,
     validity: torch.Tensor,
     refinement: Refinement,
     backdrop: torch.Tensor | None = None,
+    base: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The refined image at the grid's resolution, and where it comes from the source.
 
@@ -207,7 +250,9 @@ def compose(
     prior is valid (person coverage or real background): nothing is copied from a place the
     prior knows to be wrong. With a ``backdrop`` (N, 3, H, W), the valid background is that
     backdrop, not the source's scene: the canonical view's composition
-    (:func:`hpn.repose.repose` with a refiner).
+    (:func:`hpn.repose.repose` with a refiner). With a ``base`` (N, 3, H, W), the inpainted
+    prior of a ``fill="inpainted"`` network, the generated colours are ``base`` plus the
+    network's correction.
 
     Shapes:
         source: (N, 3, Hs, Ws) in [-1, 1]; prior_grid: (N, H, W, 2) normalised; validity:
@@ -226,6 +271,8 @@ def compose(
         up(refinement.visibility),
         up(refinement.generated),
     )
+    if base is not None:
+        generated = (base + generated).clamp(-1, 1)
     warped = sample(source, prior_grid, residual)
     if backdrop is not None:
         warped = torch.where(validity[:, :1] > 0, warped, backdrop)
@@ -240,7 +287,8 @@ class CanvasRefinement:
     Attributes:
         residual: (H, W, 2) float32 flow correction in canvas pixels (x, y).
         visibility: (H, W) float32 in [0, 1].
-        generated: (H, W, 3) float32 colours in 0-255.
+        generated: (H, W, 3) float32 colours in 0-255; with ``fill="inpainted"`` a
+            correction in the same units, to add to the inpainted canvas.
     """
 
     residual: Any
@@ -265,8 +313,6 @@ def refine_canvas(
         target_keypoints: (18, 2) the target pose in canvas pixels.
         backdrop: the colour the letterbox border is filled with (it counts as background).
     """
-    import numpy as np
-
     from core.images import tensor_to_uint8, uint8_to_tensor
     from core.posemaps import pose_maps_batch
 
@@ -298,5 +344,9 @@ def refine_canvas(
     return CanvasRefinement(
         residual=(back(residual) * side / 2).permute(1, 2, 0).numpy().astype(np.float32),
         visibility=back(visibility)[0].numpy().astype(np.float32),
-        generated=tensor_to_uint8(back(generated)).astype(np.float32),
+        generated=(
+            tensor_to_uint8(back(generated)).astype(np.float32)
+            if model.config.fill == "generated"
+            else (back(generated) * 127.5).permute(1, 2, 0).numpy().astype(np.float32)
+        ),
     )

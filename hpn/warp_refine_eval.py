@@ -10,6 +10,11 @@ Methods, each scored against the target at the data's resolution R (protocol-B S
   demo model) at its own level, its output resized to R;
 - ``reference``: the reference returned unchanged.
 
+Each is also scored on the target person alone (``person_ssim``: the mean SSIM map inside
+the target's person mask, both images blanked outside it, :func:`core.metrics.region_ssim`),
+when the items carry ``target_person_mask``: a canonical view shows only the person, while
+the whole-image scores of same-scene pairs also count the scene drawn where the person stood.
+
 Items need ``prior_grid`` and ``validity`` (:class:`tryon.data.prior_pairs.PriorPairs`);
 with ``backdrop`` (``PriorPairs(studio=True)``) every method but the paper's is composed on
 that studio backdrop, as the canonical view is.
@@ -26,11 +31,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from core.images import tensor_to_uint8
-from core.metrics import mean_and_sem, paired_comparison, ssim
+from core.metrics import mean_and_sem, paired_comparison, region_ssim, ssim
 from hpn.evaluation import predict
 from hpn.metrics import local_ssim
 from hpn.pairs import resize_pair_batch
-from hpn.warp_refine import WarpRefineHPN, compose, prior_image
+from hpn.warp_refine import WarpRefineHPN, compose, inpainted_prior, prior_image
 from hpn.warp_refine_trainer import level_inputs
 
 METHODS = ("warp_refine", "part_warp", "paper", "reference")
@@ -55,7 +60,8 @@ def compare_pose_transfer(
 
     Returns:
         ``{"pairs", "resolution", "methods": {m: {"ssim": {"mean", "sem"}, "local_ssim": ...}},
-        "comparisons": {"warp_refine_vs_<m>": {score: {"win_rate", "mean_gain", "sem"}}}}``.
+        "comparisons": {"warp_refine_vs_<m>": {score: {"win_rate", "mean_gain", "sem"}}}}``;
+        scores are ``ssim``, ``local_ssim`` and, with target person masks, ``person_ssim``.
     """
     from tqdm import tqdm
 
@@ -75,8 +81,9 @@ def compare_pose_transfer(
         reference = batch["reference"].to(device)
         backdrop = batch.get("backdrop")
         backdrop = None if backdrop is None else backdrop.to(device)
-        refined, _ = compose(reference, grid, validity, refinement, backdrop)
         prior = prior_image(reference, grid, validity, backdrop)
+        base = inpainted_prior(prior, validity) if model.config.fill == "inpainted" else None
+        refined, _ = compose(reference, grid, validity, refinement, backdrop, base)
         outputs = {"warp_refine": refined.cpu(), "reference": batch["reference"]}
         if paper_model is not None:
             level = resize_pair_batch(batch, paper_model.resolution)
@@ -91,17 +98,22 @@ def compare_pose_transfer(
             images["part_warp"] = part_warp_alone(
                 tensor_to_uint8(prior[index].cpu()), batch["validity"][index].numpy()
             )
+            person = batch.get("target_person_mask")
             for name, image in images.items():
                 record = scores.setdefault(name, {"ssim": [], "local_ssim": []})
                 record["ssim"].append(ssim(image, target))
                 record["local_ssim"].append(local_ssim(image, target, keypoints))
+                if person is not None:
+                    inside = person[index, 0].numpy() > 0.5
+                    record.setdefault("person_ssim", []).append(region_ssim(image, target, inside))
     return {
         "pairs": count,
         "resolution": resolution,
         "model_resolution": model.resolution,
         "paper_resolution": None if paper_model is None else paper_model.resolution,
         "protocol": "SSIM protocol B (core.metrics) and local-SSIM (hpn.metrics) against the "
-        "target at the data's resolution; the paper model's output resized to it",
+        "target at the data's resolution; person_ssim: protocol-B SSIM map inside the target "
+        "person mask (core.metrics.region_ssim); the paper model's output resized to it",
         "methods": {
             name: {k: mean_and_sem(v) for k, v in by.items()} for name, by in scores.items()
         },

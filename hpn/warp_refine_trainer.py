@@ -12,6 +12,12 @@ loss
   what it can copy;
 - ``smoothness_weight`` x total variation of the residual flow: corrections are smooth.
 
+``loss_region="person"`` scores the output on the target person only (their mask dilated by
+``PERSON_LOSS_MARGIN`` of the side; the target stands in everywhere else): the canonical
+view shows the person on a studio backdrop, so the scene behind the target is no part of
+its task, and on the whole image the scene is where the first design's gain came from.
+A ``fill="inpainted"`` network gets its base, the inpainted prior, here too.
+
 Batches carry ``reference``, ``target`` (3, R, R), ``target_keypoints`` (18, 2),
 ``prior_grid`` (R, R, 2) and ``validity`` (2, R, R) at the data's resolution R, and
 optionally ``backdrop`` (3, R, R): the canonical view's studio backdrop, which then stands
@@ -28,19 +34,29 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import CheckpointError
 from core.perceptual import VGG16Features
 from core.posemaps import pose_maps_batch
 from core.skeleton import draw_skeleton
 from core.training.loop import StepResult
 from hpn.losses import PoseTransferLoss, criterion_for_step
 from hpn.trainer import HPNTask, Phase, TrainConfig
-from hpn.warp_refine import Refinement, WarpRefineConfig, WarpRefineHPN, compose, prior_image
+from hpn.warp_refine import (
+    Refinement,
+    WarpRefineConfig,
+    WarpRefineHPN,
+    compose,
+    inpainted_prior,
+    prior_image,
+)
+
+PERSON_LOSS_MARGIN = 0.03  # of the side: the person region's dilation for loss_region="person"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,15 +67,19 @@ class WarpRefineTrainConfig(TrainConfig):
         visibility_weight: weight of the reward for using warped pixels (0-255 units of
             the perceptual loss are not involved: the term is a mean in [0, 1]).
         smoothness_weight: weight of the residual flow's total variation.
+        loss_region: "image" (the whole target) or "person" (module docstring).
     """
 
     visibility_weight: float = 0.5
     smoothness_weight: float = 1.0
+    loss_region: Literal["image", "person"] = "image"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.visibility_weight < 0 or self.smoothness_weight < 0:
             raise ValueError("visibility_weight and smoothness_weight must be >= 0")
+        if self.loss_region not in ("image", "person"):
+            raise ValueError(f"loss_region must be 'image' or 'person', got {self.loss_region!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,12 +94,15 @@ class LevelInputs:
     target: torch.Tensor
     target_keypoints: torch.Tensor
     backdrop: torch.Tensor | None = None
+    base: torch.Tensor | None = None
+    target_mask: torch.Tensor | None = None
 
 
 def level_inputs(
     batch: Mapping[str, Any], resolution: int, model: WarpRefineHPN, device: torch.device
 ) -> LevelInputs:
-    """The batch at ``resolution``: prior and target resized, the reference kept at R."""
+    """The batch at ``resolution``: prior and target resized, the reference kept at R; the
+    inpainted prior for a ``fill="inpainted"`` model, the target's person mask if any."""
     reference = batch["reference"].to(device, torch.float32)
     target = batch["target"].to(device, torch.float32)
     grid = batch["prior_grid"].to(device, torch.float32)
@@ -87,6 +110,8 @@ def level_inputs(
     keypoints = batch["target_keypoints"].to(device, torch.float32)
     backdrop = batch.get("backdrop")
     backdrop = None if backdrop is None else backdrop.to(device, torch.float32)
+    target_mask = batch.get("target_person_mask")
+    target_mask = None if target_mask is None else target_mask.to(device, torch.float32)
     source = reference.shape[-1]
     if source != resolution:
         size = (resolution, resolution)
@@ -96,12 +121,24 @@ def level_inputs(
         target = F.interpolate(target, size=size, mode="bilinear", antialias=True)
         if backdrop is not None:
             backdrop = F.interpolate(backdrop, size=size, mode="bilinear", antialias=True)
+        if target_mask is not None:
+            target_mask = F.interpolate(target_mask, size=size, mode="area")
         keypoints = (keypoints + 0.5) * (resolution / source) - 0.5
     maps = pose_maps_batch(
         keypoints, model.pose_map_size, model.config.backbone.pose_sigma, (resolution, resolution)
     )
     prior = prior_image(reference, grid, validity, backdrop)
-    return LevelInputs(reference, grid, validity, prior, maps, target, keypoints, backdrop)
+    base = inpainted_prior(prior, validity) if model.config.fill == "inpainted" else None
+    return LevelInputs(
+        reference, grid, validity, prior, maps, target, keypoints, backdrop, base, target_mask
+    )
+
+
+def person_region(mask: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) person mask dilated by :data:`PERSON_LOSS_MARGIN` of the side, in {0, 1}."""
+    radius = max(1, round(PERSON_LOSS_MARGIN * mask.shape[-1]))
+    grown = F.max_pool2d(mask, kernel_size=2 * radius + 1, stride=1, padding=radius)
+    return (grown > 0.5).to(mask.dtype)
 
 
 def total_variation(flow: torch.Tensor) -> torch.Tensor:
@@ -138,17 +175,24 @@ class WarpRefineTask(HPNTask):
         self.init = init
 
     def build_model(self) -> WarpRefineHPN:
-        """A fresh network, or the ``init`` model (same config), at the first level."""
+        """A fresh network, or the ``init`` model at the first level: the same config but
+        for ``fill``, whose change restarts the colour head (:meth:`WarpRefineHPN.refill`)."""
         first = self.options.phases()[0].resolution
         if self.init is None:
             model = WarpRefineHPN(self.config)
         else:
-            model = self.load_model(self.init).float().train()
+            model = self.model_class.from_pretrained(self.init).float().train()
+            if dataclasses.replace(model.config, fill=self.config.fill) != self.config:
+                raise CheckpointError(
+                    f"{self.init} was trained with another {type(self.config).__name__}"
+                )
             if model.resolution > first:
                 raise ValueError(
                     f"{self.init} is at level {model.resolution}; the first level to train, "
                     f"{first}, must not be below it"
                 )
+            if model.config.fill != self.config.fill:
+                model.refill(self.config.fill)
         model.grow_to(first)
         return model
 
@@ -159,8 +203,14 @@ class WarpRefineTask(HPNTask):
         inputs = level_inputs(batch, phase.resolution, model, self.device)
         refinement = Refinement(*network(inputs.prior, inputs.validity, inputs.pose_maps))
         output, _ = compose(
-            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop
-        )
+            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop,
+            inputs.base,
+        )  # fmt: skip
+        if self.options.loss_region == "person":
+            if inputs.target_mask is None:
+                raise ValueError('loss_region="person" needs target person masks in the batch')
+            region = person_region(inputs.target_mask)
+            output = region * output + (1 - region) * inputs.target
         criterion = criterion_for_step(step_in_phase, phase.steps)
         terms = self.loss(output, inputs.target, inputs.target_keypoints, criterion)
         valid = inputs.validity.sum(dim=1, keepdim=True).clamp(0, 1)
@@ -182,8 +232,9 @@ class WarpRefineTask(HPNTask):
         inputs = level_inputs(samples, model.resolution, model, next(model.parameters()).device)
         refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
         output, _ = compose(
-            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop
-        )
+            inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop,
+            inputs.base,
+        )  # fmt: skip
         size = model.resolution
         reference = F.interpolate(inputs.reference, size=(size, size), mode="bilinear")
         return [

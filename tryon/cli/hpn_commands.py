@@ -405,6 +405,21 @@ def _studio_option(function: Any) -> Any:
     help="Total variation of the residual flow.",
 )
 @click.option(
+    "--fill",
+    type=click.Choice(["generated", "inpainted"]),
+    default="generated",
+    show_default=True,
+    help="What the colour head predicts: the colours, or a correction of the part warp "
+    "alone (WarpRefineConfig.fill).",
+)
+@click.option(
+    "--loss-region",
+    type=click.Choice(["image", "person"]),
+    default="image",
+    show_default=True,
+    help="Score the whole target, or the target person only (the canonical view's task).",
+)
+@click.option(
     "--prior-cache",
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the computed part-warp priors here (.npz per pair) and reuse them.",
@@ -424,7 +439,9 @@ def train_hpn_refine(**options: Any) -> None:
 
     loop = pop_loop_options(options)
     data, preset = options["data"], options["preset"]
-    model_config = registry.HPN_WARP_REFINE.preset(preset)
+    model_config = dataclasses.replace(
+        registry.HPN_WARP_REFINE.preset(preset), fill=options["fill"]
+    )
     backbone_levels = model_config.backbone.levels()
     try:
         config = WarpRefineTrainConfig(
@@ -434,7 +451,8 @@ def train_hpn_refine(**options: Any) -> None:
             batch_sizes=_int_list(options["batch_size"], "--batch-size"),
             local_weight=options["local_weight"], pixel_weight=options["pixel_weight"],
             visibility_weight=options["visibility_weight"],
-            smoothness_weight=options["smoothness_weight"], **loop,
+            smoothness_weight=options["smoothness_weight"],
+            loss_region=options["loss_region"], **loop,
         )  # fmt: skip
         config.check_against(model_config.backbone)
     except ValueError as error:
