@@ -254,11 +254,11 @@ def _refined(
     holes: np.ndarray,
     backdrop: np.ndarray,
     target_keypoints: np.ndarray,
-    alone: np.ndarray,
+    alone: np.ndarray | None,
 ) -> np.ndarray:
     """The learned composition: m * (corrected warp or backdrop) + (1 - m) * generated, the
-    generated colours being a correction of ``alone`` (the part warp alone) for a
-    ``fill="inpainted"`` refiner."""
+    generated colours being a correction of ``alone`` (the part warp alone, given only to a
+    ``fill="inpainted"`` refiner)."""
     from hpn.warp_refine import refine_canvas
 
     coverage = warp.coverage
@@ -272,7 +272,7 @@ def _refined(
     colour = tuple(float(v) for v in backdrop.reshape(-1, 3).mean(axis=0))
     refined = refine_canvas(refiner, prior, validity, target_keypoints, colour)
     generated = refined.generated
-    if refiner.config.fill == "inpainted":
+    if alone is not None:
         generated = np.clip(alone + generated, 0, 255)
     grid = warp.grid + refined.residual * (coverage[..., None] > 0)
     person = cv2.remap(
@@ -323,10 +323,12 @@ def repose(
     solid = np.where(interior | holes, 1.0, warp.coverage).astype(np.float32)
     colours = spread_colours(image, mask.astype(bool))
     backdrop = studio_backdrop(size)
-    moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
-    moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
-    coverage = solid[..., None]
-    composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
+    composed = None
+    if refiner is None or refiner.config.fill == "inpainted":  # the part warp alone
+        moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
+        moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
+        coverage = solid[..., None]
+        composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
     if refiner is not None:
         composed = _refined(refiner, colours, warp, holes, backdrop, target_keypoints, composed)
     person = (warp.coverage > 0.5) | holes

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
@@ -39,12 +37,6 @@ from hpn.warp_refine import WarpRefineHPN, compose, inpainted_prior, prior_image
 from hpn.warp_refine_trainer import level_inputs
 
 METHODS = ("warp_refine", "part_warp", "paper", "reference")
-
-
-def part_warp_alone(prior: np.ndarray, validity: np.ndarray) -> np.ndarray:
-    """The prior image with the pixels it cannot vouch for inpainted (HxWx3 uint8)."""
-    holes = (validity.sum(axis=0) < 0.5).astype(np.uint8)
-    return cv2.inpaint(prior, holes, 3, cv2.INPAINT_TELEA) if holes.any() else prior
 
 
 @torch.no_grad()
@@ -82,7 +74,8 @@ def compare_pose_transfer(
         backdrop = batch.get("backdrop")
         backdrop = None if backdrop is None else backdrop.to(device)
         prior = prior_image(reference, grid, validity, backdrop)
-        base = inpainted_prior(prior, validity) if model.config.fill == "inpainted" else None
+        alone = inpainted_prior(prior, validity)  # the part warp alone
+        base = alone if model.config.fill == "inpainted" else None
         refined, _ = compose(reference, grid, validity, refinement, backdrop, base)
         outputs = {"warp_refine": refined.cpu(), "reference": batch["reference"]}
         if paper_model is not None:
@@ -95,16 +88,14 @@ def compare_pose_transfer(
             target = tensor_to_uint8(batch["target"][index])
             keypoints = batch["target_keypoints"][index].numpy()
             images = {name: tensor_to_uint8(values[index]) for name, values in outputs.items()}
-            images["part_warp"] = part_warp_alone(
-                tensor_to_uint8(prior[index].cpu()), batch["validity"][index].numpy()
-            )
+            images["part_warp"] = tensor_to_uint8(alone[index].cpu())
             person = batch.get("target_person_mask")
+            inside = None if person is None else person[index, 0].numpy() > 0.5
             for name, image in images.items():
                 record = scores.setdefault(name, {"ssim": [], "local_ssim": []})
                 record["ssim"].append(ssim(image, target))
                 record["local_ssim"].append(local_ssim(image, target, keypoints))
-                if person is not None:
-                    inside = person[index, 0].numpy() > 0.5
+                if inside is not None:
                     record.setdefault("person_ssim", []).append(region_ssim(image, target, inside))
     return {
         "pairs": count,
