@@ -160,3 +160,18 @@ def test_array_cache_computes_once_and_recomputes_a_torn_file(tmp_path) -> None:
     path.write_bytes(path.read_bytes()[:20])  # a run killed mid-write
     cached_arrays(path, compute)
     assert len(calls) == 2 and not list(tmp_path.glob(".*partial*"))
+
+
+def test_one_prior_cache_serves_every_resolution(tmp_path) -> None:
+    """A cache filled at 32 px must not hand its priors to a 64 px run of the same pairs."""
+    from tryon.data import DeepFashionPairs
+    from tryon.data.prior_pairs import PriorPairs
+    from tryon.data.synthetic import SynthSettings, synthesize
+
+    synthesize(tmp_path / "s", SynthSettings(identities=3, poses=2, size=64), progress=False)
+    cache = tmp_path / "cache"
+    for size in (32, 64, 32):
+        item = PriorPairs(DeepFashionPairs(tmp_path / "s", "train", size), cache=cache)[0]
+        assert item["prior_grid"].shape == (size, size, 2)
+        assert item["validity"].shape == (2, size, size)
+    assert len(list(cache.glob("*.npz"))) == 2

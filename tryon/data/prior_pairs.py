@@ -76,7 +76,8 @@ class PriorPairs(Dataset):
 
     Args:
         pairs: a :class:`~tryon.data.deepfashion.DeepFashionPairs` with person masks.
-        cache: a folder for the computed priors (None: compute every time).
+        cache: a folder for the computed priors (None: compute every time); a file per pair,
+            flip, input kind and resolution.
         studio: the canonical view's inputs (module doc).
     """
 
@@ -106,7 +107,8 @@ class PriorPairs(Dataset):
         if self.cache is not None:
             flipped = "_flip" if _is_flipped(self.pairs, index) else ""
             studio = "_studio" if self.studio else ""
-            name = f"{item['reference_name']}__{item['target_name']}{flipped}{studio}.npz"
+            size = item["reference"].shape[-1]  # one cache may serve several resolutions
+            name = f"{item['reference_name']}__{item['target_name']}{flipped}{studio}_{size}.npz"
             path = self.cache / name
         arrays = cached_arrays(path, lambda: _prior_arrays(item, self.studio))
         item["prior_grid"] = torch.from_numpy(arrays["prior_grid"])
