@@ -34,6 +34,14 @@ pixels with (nearly) themselves instead of with drawn colours. Why: on the synth
 split the first design's whole gain over the part warp lies off the person (the scene it
 draws where the person stood); on the person it is worse than the part warp alone
 (docs/hpn.md), and the person is all a canonical view shows.
+
+``WarpRefineConfig.reach`` bounds where the network may change the part warp: within that
+distance (a fraction of the side) of a hole, a pixel neither validity vouches for. Farther
+away the residual is zero and the mask one, so the warped pixels pass through untouched.
+Why: on real photos every refiner that could move any pixel lost to the part warp alone,
+most of all on the round trip, whose way back cannot undo a correction made on the way out;
+a hole and its rim are where the part warp is wrong (a dis-occluded torso, a crack between
+two parts), so that is where the network works.
 """
 
 from __future__ import annotations
@@ -66,14 +74,19 @@ class WarpRefineConfig:
         initial_visibility: the mask's value where the network starts (trust the warp).
         fill: "generated" (the colour head draws the colours) or "inpainted" (it corrects
             the part warp alone; module docstring).
+        reach: how far from a hole (fraction of the side) the network may change the part
+            warp; None: everywhere (module docstring).
     """
 
     backbone: HPNConfig = dataclasses.field(default_factory=HPNConfig.small)
     max_residual: float = 0.1
     initial_visibility: float = 0.9
     fill: Literal["generated", "inpainted"] = "generated"
+    reach: float | None = None
 
     def __post_init__(self) -> None:
+        if self.reach is not None and not 0 < self.reach <= 1:
+            raise ValueError(f"reach must be None or in (0, 1], got {self.reach}")
         if self.fill not in ("generated", "inpainted"):
             raise ValueError(f"fill must be 'generated' or 'inpainted', got {self.fill!r}")
         if not 0 < self.max_residual <= 1:
@@ -160,6 +173,11 @@ class WarpRefineHPN(PretrainedMixin, nn.Module):
         self.config = dataclasses.replace(self.config, fill=fill)
         self._initialise_head()
 
+    def limit_reach(self, reach: float | None) -> None:
+        """Let the network change the part warp only within ``reach`` of a hole
+        (``WarpRefineConfig.reach``); the weights stay as they are."""
+        self.config = dataclasses.replace(self.config, reach=reach)
+
     def grow(self) -> None:
         """The backbone's next level (new blocks, a fresh zero-initialised head)."""
         self.network.grow()
@@ -192,6 +210,10 @@ class WarpRefineHPN(PretrainedMixin, nn.Module):
         residual = self.config.max_residual * torch.tanh(raw[:, :2])
         visibility = torch.sigmoid(raw[:, 2:3])
         generated = torch.tanh(raw[:, 3:])
+        if self.config.reach is not None:
+            near = near_holes(validity, self.config.reach, self.resolution)
+            residual = residual * near
+            visibility = 1 - near * (1 - visibility)
         return residual, visibility, generated
 
     def refine(
@@ -199,6 +221,15 @@ class WarpRefineHPN(PretrainedMixin, nn.Module):
     ) -> Refinement:
         """:meth:`forward` as a :class:`Refinement`."""
         return Refinement(*self(prior, validity, pose_maps))
+
+
+def near_holes(validity: torch.Tensor, reach: float, side: int) -> torch.Tensor:
+    """(N, 1, H, W) in {0, 1}: within ``reach`` x ``side`` pixels (at least one) of a hole, a
+    pixel whose validities sum below one half (as :func:`inpainted_prior` counts them).
+    ``side`` is a plain int (the working resolution), so an exported graph keeps the radius."""
+    holes = (validity.sum(dim=1, keepdim=True) < 0.5).to(validity.dtype)
+    radius = max(1, round(reach * side))
+    return F.max_pool2d(holes, kernel_size=2 * radius + 1, stride=1, padding=radius)
 
 
 def prior_image(

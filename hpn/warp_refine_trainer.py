@@ -176,13 +176,15 @@ class WarpRefineTask(HPNTask):
 
     def build_model(self) -> WarpRefineHPN:
         """A fresh network, or the ``init`` model at the first level: the same config but
-        for ``fill``, whose change restarts the colour head (:meth:`WarpRefineHPN.refill`)."""
+        for ``fill``, whose change restarts the colour head (:meth:`WarpRefineHPN.refill`),
+        and ``reach`` (:meth:`WarpRefineHPN.limit_reach`)."""
         first = self.options.phases()[0].resolution
         if self.init is None:
             model = WarpRefineHPN(self.config)
         else:
             model = self.model_class.from_pretrained(self.init).float().train()
-            if dataclasses.replace(model.config, fill=self.config.fill) != self.config:
+            wanted = dataclasses.replace(self.config, fill=model.config.fill, reach=None)
+            if dataclasses.replace(model.config, reach=None) != wanted:
                 raise CheckpointError(
                     f"{self.init} was trained with another {type(self.config).__name__}"
                 )
@@ -193,6 +195,7 @@ class WarpRefineTask(HPNTask):
                 )
             if model.config.fill != self.config.fill:
                 model.refill(self.config.fill)
+            model.limit_reach(self.config.reach)
         model.grow_to(first)
         return model
 

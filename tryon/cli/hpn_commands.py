@@ -413,6 +413,12 @@ def _studio_option(function: Any) -> Any:
     "alone (WarpRefineConfig.fill).",
 )
 @click.option(
+    "--reach",
+    type=click.FloatRange(min=0, min_open=True, max=1),
+    help="Change the part warp only this near a hole (fraction of the side; "
+    "WarpRefineConfig.reach) [default: everywhere].",
+)
+@click.option(
     "--loss-region",
     type=click.Choice(["image", "person"]),
     default="image",
@@ -440,7 +446,7 @@ def train_hpn_refine(**options: Any) -> None:
     loop = pop_loop_options(options)
     data, preset = options["data"], options["preset"]
     model_config = dataclasses.replace(
-        registry.HPN_WARP_REFINE.preset(preset), fill=options["fill"]
+        registry.HPN_WARP_REFINE.preset(preset), fill=options["fill"], reach=options["reach"]
     )
     backbone_levels = model_config.backbone.levels()
     try:
