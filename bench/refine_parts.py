@@ -27,8 +27,8 @@ from torch.utils.data import DataLoader
 from core.files import write_json_atomic
 from core.images import tensor_to_uint8
 from core.metrics import mean_and_sem, region_ssim
-from hpn.warp_refine import Refinement, WarpRefineHPN, compose, inpainted_prior, prior_image
-from hpn.warp_refine_trainer import level_inputs
+from hpn.warp_refine import Refinement, WarpRefineHPN
+from hpn.warp_refine_eval import refine_batch
 
 
 def variants(refinement: Refinement) -> dict[str, Refinement]:
@@ -52,17 +52,13 @@ def person_gains(model: WarpRefineHPN, dataset: torch.utils.data.Dataset) -> dic
         raise SystemExit('only a fill="inpainted" network has neutral colours (a zero correction)')
     scores: dict[str, list[float]] = {}
     for batch in DataLoader(dataset, batch_size=4):
-        inputs = level_inputs(batch, model.resolution, model, torch.device("cpu"))
-        refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
-        reference, grid, validity = batch["reference"], batch["prior_grid"], batch["validity"]
-        backdrop = batch.get("backdrop")
-        alone = inpainted_prior(prior_image(reference, grid, validity, backdrop), validity)
+        refined = refine_batch(model, batch, torch.device("cpu"))
         outputs = {
-            name: compose(reference, grid, validity, variant, backdrop, alone)[0]
-            for name, variant in variants(refinement).items()
+            name: refined.compose(variant, refined.alone)
+            for name, variant in variants(refined.refinement).items()
         }
-        outputs["part_warp_alone"] = alone
-        for index in range(len(reference)):
+        outputs["part_warp_alone"] = refined.alone
+        for index in range(len(refined.reference)):
             target = tensor_to_uint8(batch["target"][index])
             inside = batch["target_person_mask"][index, 0].numpy() > 0.5
             for name, images in outputs.items():

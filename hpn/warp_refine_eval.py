@@ -22,6 +22,7 @@ that studio backdrop, as the canonical view is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -33,10 +34,40 @@ from core.metrics import mean_and_sem, paired_comparison, region_ssim, ssim
 from hpn.evaluation import predict
 from hpn.metrics import local_ssim
 from hpn.pairs import resize_pair_batch
-from hpn.warp_refine import WarpRefineHPN, compose, inpainted_prior, prior_image
+from hpn.warp_refine import Refinement, WarpRefineHPN, compose, inpainted_prior, prior_image
 from hpn.warp_refine_trainer import level_inputs
 
 METHODS = ("warp_refine", "part_warp", "paper", "reference")
+
+
+@dataclass(frozen=True)
+class RefinedBatch:
+    """A batch's refinement (predicted at the network's level) and what composes it at the
+    data's resolution: the reference, prior grid, validity, backdrop and the part warp alone."""
+
+    refinement: Refinement
+    reference: torch.Tensor
+    grid: torch.Tensor
+    validity: torch.Tensor
+    backdrop: torch.Tensor | None
+    alone: torch.Tensor
+
+    def compose(self, refinement: Refinement, base: torch.Tensor | None) -> torch.Tensor:
+        """``refinement`` (this one, or a variant of it) composed at the data's resolution."""
+        return compose(self.reference, self.grid, self.validity, refinement, self.backdrop, base)[0]
+
+
+def refine_batch(model: WarpRefineHPN, batch: Any, device: torch.device) -> RefinedBatch:
+    """Run the network on a batch at its level; the part warp alone at the data's resolution."""
+    inputs = level_inputs(batch, model.resolution, model, device, inpaint=False)
+    refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
+    grid = batch["prior_grid"].to(device)
+    validity = batch["validity"].to(device)
+    reference = batch["reference"].to(device)
+    backdrop = batch.get("backdrop")
+    backdrop = None if backdrop is None else backdrop.to(device)
+    alone = inpainted_prior(prior_image(reference, grid, validity, backdrop), validity)
+    return RefinedBatch(refinement, reference, grid, validity, backdrop, alone)
 
 
 @torch.no_grad()
@@ -66,17 +97,10 @@ def compare_pose_transfer(
     resolution = None
     for batch in tqdm(loader, desc="eval warp-refine", disable=not show_progress):
         resolution = batch["reference"].shape[-1]
-        inputs = level_inputs(batch, model.resolution, model, device)
-        refinement = model.refine(inputs.prior, inputs.validity, inputs.pose_maps)
-        grid = batch["prior_grid"].to(device)
-        validity = batch["validity"].to(device)
-        reference = batch["reference"].to(device)
-        backdrop = batch.get("backdrop")
-        backdrop = None if backdrop is None else backdrop.to(device)
-        prior = prior_image(reference, grid, validity, backdrop)
-        alone = inpainted_prior(prior, validity)  # the part warp alone
+        refined_batch = refine_batch(model, batch, device)
+        alone = refined_batch.alone
         base = alone if model.config.fill == "inpainted" else None
-        refined, _ = compose(reference, grid, validity, refinement, backdrop, base)
+        refined = refined_batch.compose(refined_batch.refinement, base)
         outputs = {"warp_refine": refined.cpu(), "reference": batch["reference"]}
         if paper_model is not None:
             level = resize_pair_batch(batch, paper_model.resolution)

@@ -99,10 +99,15 @@ class LevelInputs:
 
 
 def level_inputs(
-    batch: Mapping[str, Any], resolution: int, model: WarpRefineHPN, device: torch.device
+    batch: Mapping[str, Any],
+    resolution: int,
+    model: WarpRefineHPN,
+    device: torch.device,
+    inpaint: bool = True,
 ) -> LevelInputs:
     """The batch at ``resolution``: prior and target resized, the reference kept at R; the
-    inpainted prior for a ``fill="inpainted"`` model, the target's person mask if any."""
+    inpainted prior for a ``fill="inpainted"`` model (unless ``inpaint`` is False: a caller
+    that composes at another resolution inpaints there), the target's person mask if any."""
     reference = batch["reference"].to(device, torch.float32)
     target = batch["target"].to(device, torch.float32)
     grid = batch["prior_grid"].to(device, torch.float32)
@@ -128,7 +133,8 @@ def level_inputs(
         keypoints, model.pose_map_size, model.config.backbone.pose_sigma, (resolution, resolution)
     )
     prior = prior_image(reference, grid, validity, backdrop)
-    base = inpainted_prior(prior, validity) if model.config.fill == "inpainted" else None
+    wanted = inpaint and model.config.fill == "inpainted"
+    base = inpainted_prior(prior, validity) if wanted else None
     return LevelInputs(
         reference, grid, validity, prior, maps, target, keypoints, backdrop, base, target_mask
     )
