@@ -94,7 +94,7 @@ def test_interrupt_then_resume_makes_every_pair_once(
     with log.open("w") as stderr:
         batch = subprocess.Popen(
             command, env=environ_with_path(environment), stdout=subprocess.DEVNULL,
-            stderr=stderr,
+            stderr=stderr, preexec_fn=_default_sigint,
         )  # fmt: skip
     try:
         assert wait_for(lambda: len(records(out)) >= 1 or batch.poll() is not None, 240)
@@ -127,6 +127,13 @@ def test_interrupt_then_resume_makes_every_pair_once(
     assert len(statuses) == PAIRS and set(statuses.values()) == {1}, "a pair was made twice"
     assert len(list((out / "results").rglob("*.png"))) == PAIRS
     assert not list(out.rglob(".*partial*")), "a temporary file was left behind"
+
+
+def _default_sigint() -> None:
+    """Give the batch Ctrl-C's default handling even when pytest itself ignores SIGINT (a
+    shell starts background jobs that way, and ignored signals are inherited): Python then
+    raises KeyboardInterrupt, which is what the test interrupts with."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def environ_with_path(environment: dict[str, str]) -> dict[str, str]:
