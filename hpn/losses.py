@@ -172,3 +172,39 @@ class PoseTransferLoss(nn.Module):
             )
         total = global_term + self.local_weight * local_term + self.pixel_weight * pixel_term
         return LossTerms(total, global_term, local_term, pixel_term)
+
+
+def ssim_map(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Differentiable protocol-B SSIM map (Gaussian window, sigma 1.5, 11 taps, population
+    covariances: what :func:`core.metrics.ssim` computes), averaged over the colour channels.
+    Borders are reflected the way torch pads (the protocol crops them from its mean).
+
+    Why: the warp-and-refine's fill is judged by SSIM, and its perceptual and pixel losses
+    alone learned a fill of the holes that scores below plain Telea inpainting (docs/hpn.md).
+
+    Shapes: (N, C, H, W) images in [-1, 1]; returns (N, 1, H, W).
+    """
+    from core.metrics import PROTOCOL_B_WINDOW, SIGMA
+
+    taps = torch.arange(PROTOCOL_B_WINDOW, dtype=first.dtype, device=first.device)
+    taps = torch.exp(-(((taps - PROTOCOL_B_WINDOW // 2) / SIGMA) ** 2) / 2)
+    taps = taps / taps.sum()
+    channels = first.shape[1]
+    rows = taps.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
+    cols = taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    pad = PROTOCOL_B_WINDOW // 2
+
+    def blur(image: torch.Tensor) -> torch.Tensor:
+        padded = torch.nn.functional.pad(image, (pad, pad, pad, pad), mode="reflect")
+        down = torch.nn.functional.conv2d(padded, rows, groups=channels)
+        return torch.nn.functional.conv2d(down, cols, groups=channels)
+
+    first, second = (first + 1) / 2, (second + 1) / 2  # SSIM's luminance term needs 0-based
+    mean_a, mean_b = blur(first), blur(second)
+    var_a = blur(first * first) - mean_a**2
+    var_b = blur(second * second) - mean_b**2
+    covariance = blur(first * second) - mean_a * mean_b
+    c1, c2 = 0.01**2, 0.03**2  # data range 1
+    numerator = (2 * mean_a * mean_b + c1) * (2 * covariance + c2)
+    denominator = (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
+    return (numerator / denominator).mean(dim=1, keepdim=True)

@@ -10,7 +10,9 @@ loss
 - ``visibility_weight`` x mean((1 - m) x validity): a reward for using the warped pixels
   where the prior is valid (PF-AFN / GFLA style), so the network does not learn to redraw
   what it can copy;
-- ``smoothness_weight`` x total variation of the residual flow: corrections are smooth.
+- ``smoothness_weight`` x total variation of the residual flow: corrections are smooth;
+- optionally ``ssim_weight`` x (1 - mean SSIM map) over the scored region
+  (:func:`hpn.losses.ssim_map`): the measure the fill is judged by.
 
 ``loss_region="person"`` scores the output on the target person only (their mask dilated by
 ``PERSON_LOSS_MARGIN`` of the side; the target stands in everywhere else): the canonical
@@ -45,7 +47,7 @@ from core.perceptual import VGG16Features
 from core.posemaps import pose_maps_batch
 from core.skeleton import draw_skeleton
 from core.training.loop import StepResult
-from hpn.losses import PoseTransferLoss, criterion_for_step
+from hpn.losses import PoseTransferLoss, criterion_for_step, ssim_map
 from hpn.trainer import HPNTask, Phase, TrainConfig
 from hpn.warp_refine import (
     Refinement,
@@ -68,16 +70,18 @@ class WarpRefineTrainConfig(TrainConfig):
             the perceptual loss are not involved: the term is a mean in [0, 1]).
         smoothness_weight: weight of the residual flow's total variation.
         loss_region: "image" (the whole target) or "person" (module docstring).
+        ssim_weight: weight of 1 - SSIM over the scored region (0: off).
     """
 
     visibility_weight: float = 0.5
     smoothness_weight: float = 1.0
     loss_region: Literal["image", "person"] = "image"
+    ssim_weight: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.visibility_weight < 0 or self.smoothness_weight < 0:
-            raise ValueError("visibility_weight and smoothness_weight must be >= 0")
+        if min(self.visibility_weight, self.smoothness_weight, self.ssim_weight) < 0:
+            raise ValueError("visibility_weight, smoothness_weight and ssim_weight must be >= 0")
         if self.loss_region not in ("image", "person"):
             raise ValueError(f"loss_region must be 'image' or 'person', got {self.loss_region!r}")
 
@@ -215,6 +219,7 @@ class WarpRefineTask(HPNTask):
             inputs.reference, inputs.prior_grid, inputs.validity, refinement, inputs.backdrop,
             inputs.base,
         )  # fmt: skip
+        region = torch.ones_like(output[:, :1])
         if self.options.loss_region == "person":
             if inputs.target_mask is None:
                 raise ValueError('loss_region="person" needs target person masks in the batch')
@@ -225,13 +230,16 @@ class WarpRefineTask(HPNTask):
         valid = inputs.validity.sum(dim=1, keepdim=True).clamp(0, 1)
         unused = ((1 - refinement.visibility) * valid).mean()
         rough = total_variation(refinement.residual)
+        similarity = (ssim_map(output, inputs.target) * region).sum() / region.sum().clamp(min=1)
         options = self.options
         total = terms.total + options.visibility_weight * unused + options.smoothness_weight * rough
+        if options.ssim_weight > 0:
+            total = total + options.ssim_weight * (1 - similarity)
         return StepResult(
             total,
             {
                 "global": terms.global_, "local": terms.local, "pixel": terms.pixel,
-                "unused_warp": unused, "flow_tv": rough,
+                "unused_warp": unused, "flow_tv": rough, "ssim": similarity,
             },
             {"resolution": phase.resolution, "criterion": criterion},
         )  # fmt: skip

@@ -12,7 +12,7 @@ from core.images import tensor_to_uint8, uint8_to_tensor
 from core.metrics import ssim
 from core.perceptual import VGG16Features, feature_distance, feature_distance_per_sample
 from hpn.local_descriptors import local_descriptor_centers, region_windows
-from hpn.losses import LocalPerceptualLoss, PoseTransferLoss
+from hpn.losses import LocalPerceptualLoss, PoseTransferLoss, ssim_map
 from hpn.metrics import local_ssim, local_window_size
 
 
@@ -170,3 +170,18 @@ def test_local_window_size_fits_small_regions():
     assert [local_window_size(side) for side in (8, 16, 32, 128)] == [7, 11, 11, 11]
     with pytest.raises(ValueError, match="too small"):
         local_window_size(2)
+
+
+def test_the_differentiable_ssim_map_is_protocol_b() -> None:
+    photo = data.astronaut()[::4, ::4]
+    noisy = np.clip(photo.astype(int) + np.random.default_rng(0).integers(-40, 40, photo.shape),
+                    0, 255).astype(np.uint8)  # fmt: skip
+    first = uint8_to_tensor(photo)[None].double().requires_grad_()
+    values = ssim_map(first, uint8_to_tensor(noisy)[None].double())
+    assert values.shape == (1, 1, 128, 128)
+    cropped = values[..., 5:-5, 5:-5].mean()  # protocol B leaves out the window's border
+    assert cropped.item() == pytest.approx(ssim(photo, noisy), abs=1e-6)
+    cropped.backward()
+    assert first.grad is not None and first.grad.abs().sum() > 0
+    same = ssim_map(first.detach(), first.detach())
+    torch.testing.assert_close(same, torch.ones_like(same))

@@ -158,3 +158,32 @@ def test_region_ssim_scores_only_the_region() -> None:
     assert region_ssim(first, second, inside) == pytest.approx(1.0)
     assert region_ssim(first, second, np.ones((40, 40), bool)) < 0.9
     assert np.isnan(region_ssim(first, second, np.zeros((40, 40), bool)))
+
+
+def test_the_ssim_term_adds_one_minus_the_region_ssim(tmp_path, vgg16_path) -> None:
+    from core.perceptual import VGG16Features
+    from hpn.warp_refine_trainer import WarpRefineTask, WarpRefineTrainConfig
+    from tryon.data import DeepFashionPairs
+    from tryon.data.prior_pairs import PriorPairs
+    from tryon.data.synthetic import SynthSettings, synthesize
+
+    synthesize(tmp_path / "s", SynthSettings(identities=3, poses=2, size=64), progress=False)
+    items = [PriorPairs(DeepFashionPairs(tmp_path / "s", "train", 32))[i] for i in range(2)]
+    batch = torch.utils.data.default_collate(items)
+    backbone = VGG16Features.from_file(vgg16_path, layers=("relu1_2",))
+    results = {}
+    for weight in (0.0, 100.0):
+        options = WarpRefineTrainConfig(
+            levels=(32,), steps_per_level=2, batch_sizes=(2,), loss_region="person",
+            ssim_weight=weight,
+        )  # fmt: skip
+        task = WarpRefineTask(INPAINTED, options, backbone)
+        task.prepare(torch.device("cpu"))
+        torch.manual_seed(0)
+        results[weight] = task.step(task.build_model(), batch, task.phases()[0], 0)
+    similarity = results[0.0].terms["ssim"].item()
+    assert 0 < similarity < 1
+    added = results[100.0].loss.item() - results[0.0].loss.item()
+    assert added == pytest.approx(100 * (1 - similarity), rel=1e-4)
+    with pytest.raises(ValueError, match="ssim_weight"):
+        WarpRefineTrainConfig(levels=(32,), steps_per_level=2, batch_sizes=(2,), ssim_weight=-1)

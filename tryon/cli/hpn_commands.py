@@ -405,6 +405,13 @@ def _studio_option(function: Any) -> Any:
     help="Total variation of the residual flow.",
 )
 @click.option(
+    "--ssim-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Weight of 1 - SSIM over the scored region (the measure the fill is judged by).",
+)
+@click.option(
     "--fill",
     type=click.Choice(["generated", "inpainted"]),
     default="generated",
@@ -457,7 +464,7 @@ def train_hpn_refine(**options: Any) -> None:
             batch_sizes=_int_list(options["batch_size"], "--batch-size"),
             local_weight=options["local_weight"], pixel_weight=options["pixel_weight"],
             visibility_weight=options["visibility_weight"],
-            smoothness_weight=options["smoothness_weight"],
+            smoothness_weight=options["smoothness_weight"], ssim_weight=options["ssim_weight"],
             loss_region=options["loss_region"], **loop,
         )  # fmt: skip
         config.check_against(model_config.backbone)
