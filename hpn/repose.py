@@ -6,7 +6,9 @@ parts of the target the photo does not show (the torso behind an arm that now ha
 a seam between two parts) are filled, and everything that is not the person becomes a plain
 studio backdrop (a street does not belong in a catalog view). The warp-and-refine HPN
 (:mod:`hpn.warp_refine`) learns to do the filling and to correct the warp; without it the
-holes are inpainted (OpenCV's Telea), which is the "part warp alone" variant.
+holes are inpainted (OpenCV's Telea), each from the pixels of the part it belongs to (a
+torso hole from the torso, never from the hand beside it), which is the "part warp alone"
+variant.
 
 :func:`canonical_target` chooses the canonical pose and the canvas for a photo: the person's
 own canonical pose (:func:`hpn.canonical.canonical_pose`) on a canvas just large enough for
@@ -16,6 +18,7 @@ full-body one), at the photo's scale, the neck centred.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,14 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from hpn.body_parts import PART_NAMES, Body, body_from_keypoints, part_distances, part_maps
+from hpn.body_parts import (
+    PART_NAMES,
+    Body,
+    body_from_keypoints,
+    label_parts,
+    part_distances,
+    part_maps,
+)
 from hpn.canonical import canonical_pose
 from hpn.part_warp import (
     FitDirection,
@@ -36,6 +46,8 @@ from hpn.part_warp import (
 
 BACKDROP_TOP, BACKDROP_BOTTOM = 240.0, 222.0
 FILL_SIZE = 384  # holes are inpainted at this long side
+FILL_BAND = 24  # pixels (at FILL_SIZE) around a hole that Telea fills from the part itself
+MIN_OWN_PIXELS = 32  # fewer known pixels of a hole's part in its band: from every part
 CANVAS_MARGIN = 0.06
 MAX_CANVAS_SIDE = 2048
 
@@ -227,8 +239,7 @@ def _inpaint(image: np.ndarray, holes: np.ndarray, known: np.ndarray) -> np.ndar
     The result is pasted into the holes only.
     """
     height, width = holes.shape
-    factor = min(1.0, FILL_SIZE / max(height, width))
-    small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small_size = _fill_size(holes.shape)
     known = (known & ~holes).astype(np.float32)
     weight = cv2.resize(known, small_size, interpolation=cv2.INTER_AREA)
     total = cv2.resize(image.astype(np.float32) * known[..., None], small_size, cv2.INTER_AREA)
@@ -237,6 +248,92 @@ def _inpaint(image: np.ndarray, holes: np.ndarray, known: np.ndarray) -> np.ndar
     filled = cv2.inpaint(small, small_holes, 3, cv2.INPAINT_TELEA)
     filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.where(holes[..., None], filled, image)
+
+
+def _fill_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) at which holes are inpainted: long side at most :data:`FILL_SIZE`."""
+    factor = min(1.0, FILL_SIZE / max(size))
+    return max(1, round(size[1] * factor)), max(1, round(size[0] * factor))
+
+
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def fill_holes_by_part(
+    image: np.ndarray,
+    holes: np.ndarray,
+    hole_parts: np.ndarray,
+    known: np.ndarray,
+    known_parts: np.ndarray,
+) -> np.ndarray:
+    """Inpaint each hole from the known pixels of its own part only.
+
+    The torso a crossed arm hid, once the arm hangs aside, is suit, not the hand that now
+    borders the hole: filled from every known pixel (:func:`_inpaint`), Telea smears the
+    hand's skin across it. Per part, at the reduced size: Telea fills the hole and a band of
+    :data:`FILL_BAND` pixels around it from the part's known pixels, everything beyond the
+    band standing in as the nearest of them (so no other part ever borders the hole). A part
+    with fewer than :data:`MIN_OWN_PIXELS` known pixels in that band (legs a table hid, an
+    arm hidden whole: its own pixels elsewhere are no guess for the hole) is filled from
+    every known pixel instead.
+    """
+    factor = min(1.0, FILL_SIZE / max(holes.shape))
+    margin = math.ceil((FILL_BAND + 2) / factor)
+    out = image.copy()
+    for part in np.unique(hole_parts[holes]):
+        rows, cols = np.nonzero(holes & (hole_parts == part))
+        window = (
+            slice(max(0, rows.min() - margin), rows.max() + margin + 1),
+            slice(max(0, cols.min() - margin), cols.max() + margin + 1),
+        )
+        for place in (window, (slice(None), slice(None))):  # the canvas if the window is bare
+            filled = _fill_part(
+                out[place], holes[place], hole_parts[place] == part,
+                known[place], known_parts[place] == part, factor,
+            )  # fmt: skip
+            if filled is not None:
+                out[place] = filled
+                break
+    return out
+
+
+def _fill_part(
+    image: np.ndarray,
+    holes: np.ndarray,
+    wanted: np.ndarray,
+    known: np.ndarray,
+    own: np.ndarray,
+    factor: float,
+) -> np.ndarray | None:
+    """:func:`fill_holes_by_part` for one part in a window: ``wanted`` (its holes) filled
+    from ``own`` known pixels (or from every ``known`` one), reduced by ``factor``; None
+    when the window holds no known pixel at all."""
+    height, width = holes.shape
+    wanted &= holes
+    small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    target = cv2.resize(wanted.astype(np.float32), small_size, cv2.INTER_AREA) > 0
+    band = cv2.dilate(target.astype(np.uint8), _disc(FILL_BAND)) > 0
+    colours, sources = _known_colours(image, known & ~holes & own, small_size)
+    if (sources & band).sum() < MIN_OWN_PIXELS:
+        colours, sources = _known_colours(image, known & ~holes, small_size)
+    if not sources.any():
+        return None
+    _, (rows, cols) = ndimage.distance_transform_edt(~sources, return_indices=True)
+    extended = np.clip(colours[rows, cols], 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(extended, (band & ~sources).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.where(wanted[..., None], filled, image)
+
+
+def _known_colours(
+    image: np.ndarray, known: np.ndarray, small_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` reduced to ``small_size`` averaging ``known`` pixels only, and where the
+    reduced pixels are wholly known."""
+    weight = cv2.resize(known.astype(np.float32), small_size, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(image.astype(np.float32) * known[..., None], small_size, cv2.INTER_AREA)
+    return total / np.maximum(weight, 1e-6)[..., None], weight >= 0.999
 
 
 def _nearest_labels(labels: np.ndarray, known: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -294,6 +391,7 @@ def repose(
     fitted_from: FitDirection = "source",
     config: PartWarpConfig | None = None,
     refiner: Any | None = None,
+    fill_by_part: bool = True,
 ) -> Reposed:
     """Move the person of ``image`` to ``target_keypoints`` on a ``size`` studio canvas.
 
@@ -308,6 +406,9 @@ def repose(
         config: part warp settings.
         refiner: a trained :class:`hpn.warp_refine.WarpRefineHPN`: it corrects the warp and
             fills the holes; None: the part warp alone, holes inpainted.
+        fill_by_part: inpaint each hole from its own part's pixels
+            (:func:`fill_holes_by_part`); False: from every known pixel (the baseline of
+            ``bench/repose_holes.py``).
 
     Returns:
         :class:`Reposed`.
@@ -324,18 +425,25 @@ def repose(
     colours = spread_colours(image, mask.astype(bool))
     backdrop = studio_backdrop(size)
     composed = None
+    hole_parts = label_parts(body_from_keypoints(target_keypoints, config.proportions), holes)
     if refiner is None or refiner.config.fill == "inpainted":  # the part warp alone
-        moved = _inpaint(warp.apply(colours, cv2.INTER_CUBIC), holes, warp.coverage > 0.5)
+        moved = warp.apply(colours, cv2.INTER_CUBIC)
+        known = warp.coverage > 0.5
+        if fill_by_part:
+            moved = fill_holes_by_part(moved, holes, hole_parts, known, warp.part)
+        else:
+            moved = _inpaint(moved, holes, known)
         moved = blend_seams(moved, np.where(holes, len(PART_NAMES), warp.part))
         coverage = solid[..., None]
         composed = coverage * moved.astype(np.float32) + (1 - coverage) * backdrop
     if refiner is not None:
         composed = _refined(refiner, colours, warp, holes, backdrop, target_keypoints, composed)
     person = (warp.coverage > 0.5) | holes
+    person_labels = np.where(holes, hole_parts, warp.part).astype(np.int8)
     return Reposed(
         image=np.clip(np.round(composed), 0, 255).astype(np.uint8),
         person_mask=person,
-        labels=_nearest_labels(warp.part, warp.part >= 0, person),
+        labels=_nearest_labels(person_labels, person_labels >= 0, person),
         keypoints=np.asarray(target_keypoints, np.float32),
         warp=warp,
         filled=holes,
