@@ -203,6 +203,44 @@ def face_guard(keypoints: np.ndarray, size: tuple[int, int], fade: float) -> np.
 
 
 SHADING_RANGE = (0.55, 1.3)
+PRINT_CHROMATICITY = 0.05  # farther from the garment's own rgb chromaticity: print, not light
+ALBEDO_RANGE = (0.4, 1.8)  # brightness ratios to the garment's median beyond it: not light
+DARK_SUM = 60  # r + g + b below it: chromaticity is noise, only the brightness is checked
+COARSE_SCALE = 4.0  # the coarse shading's sigma over the fine one's
+COARSE_WEIGHT = 0.1  # support below which the fine shading gives way to the coarse one
+
+
+def wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of ``sigma`` computed at the size where sigma is 4 pixels (when that
+    is smaller): a 50-pixel blur of a 2000-pixel photo costs what a 4-pixel one does."""
+    height, width = image.shape[:2]
+    scale = min(1.0, 4.0 / sigma)
+    if scale == 1.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.GaussianBlur(cv2.resize(image, size, interpolation=cv2.INTER_AREA), (0, 0), 4.0)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def light_pixels(photo: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """HxW bool: the pixels of ``region`` whose colour differs from the garment's only by light.
+
+    A badge, a name tag, a printed logo or a white shirt under an open jacket is albedo: its
+    chromaticity (r, g, b over their sum, unchanged by brighter or dimmer light) lies more
+    than :data:`PRINT_CHROMATICITY` from the region's median, or its brightness outside
+    :data:`ALBEDO_RANGE` of the region's median. A region that is all print (fewer than a
+    tenth of its pixels pass) counts whole.
+    """
+    pixels = photo.astype(np.float32)
+    total = pixels.sum(axis=-1)
+    chroma = pixels / np.maximum(total, 1.0)[..., None]
+    bright = region & (total >= DARK_SUM)
+    reference = np.median(chroma[bright], axis=0) if bright.any() else np.full(3, 1 / 3)
+    same_colour = np.abs(chroma - reference).max(axis=-1) <= PRINT_CHROMATICITY
+    same_colour |= total < DARK_SUM
+    ratio = total / max(float(np.median(total[region])), 1.0)
+    lit = region & same_colour & (ratio >= ALBEDO_RANGE[0]) & (ratio <= ALBEDO_RANGE[1])
+    return lit if lit.sum() >= 0.1 * region.sum() else region
 
 
 def shading_field(
@@ -210,19 +248,29 @@ def shading_field(
 ) -> np.ndarray:
     """HxW float32 light multiplier from ``region``'s smoothed brightness (1 off the region).
 
-    Normalised convolution inside the region (the background's brightness never leaks in),
-    relative to the region's median, clipped to :data:`SHADING_RANGE`, then mixed with 1 by
-    ``strength``; it fades to 1 over ``sigma`` outside the region.
+    Normalised convolution over the region's :func:`light_pixels` only (the background's
+    brightness never leaks in, and a white badge on an orange suit is no highlight: printed
+    on the new garment it would be a ghost of the old one), relative to their median; where
+    those pixels are too sparse for ``sigma`` (inside a large badge) a
+    :data:`COARSE_SCALE` times wider blur stands in. Clipped to :data:`SHADING_RANGE`, mixed
+    with 1 by ``strength``; it fades to 1 over ``sigma`` outside the region.
     """
     if strength <= 0 or not region.any():
         return np.ones(region.shape, np.float32)
     grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    weight = region.astype(np.float32)
+    weight = light_pixels(photo, region).astype(np.float32)
     total = cv2.GaussianBlur(grey * weight, (0, 0), sigma)
     support = cv2.GaussianBlur(weight, (0, 0), sigma)
-    smooth = total / np.maximum(support, 1e-6)
-    relative = np.clip(smooth / max(float(np.median(grey[region])), 1.0), *SHADING_RANGE)
-    reach = np.clip(support * 2.0, 0.0, 1.0)  # 1 on the region, fading off it
+    coarse_total = wide_blur(grey * weight, COARSE_SCALE * sigma)
+    coarse_support = wide_blur(weight, COARSE_SCALE * sigma)
+    median = max(float(np.median(grey[weight > 0])), 1.0)
+    coarse = np.where(
+        coarse_support > 1e-3, coarse_total / np.maximum(coarse_support, 1e-3), median
+    )
+    smooth = (total + COARSE_WEIGHT * coarse) / (support + COARSE_WEIGHT)
+    relative = np.clip(smooth / median, *SHADING_RANGE)
+    near = cv2.GaussianBlur(region.astype(np.float32), (0, 0), sigma)
+    reach = np.clip(near * 2.0, 0.0, 1.0)  # 1 on the region, fading off it
     return (1.0 + strength * reach * (relative - 1.0)).astype(np.float32)
 
 
