@@ -84,3 +84,20 @@ def test_each_limb_is_shaded_towards_its_own_edges() -> None:
     assert body.arms[100, 100] and body.roundness[100, 100] > 0.9
     edge = skin[np.nonzero(body.arms & (body.roundness < 0.3))][:, 0]
     assert edge.size > 0 and edge.max() < on_axis
+
+
+def test_the_bare_body_outline_is_smooth_at_the_photos_own_resolution() -> None:
+    """Drawn at 320 px and upsampled, a slanted forearm's edge still moves a pixel a row,
+    without the small grid's stair steps (nearest upsampling: 0, 0, 0, then 3 or 4)."""
+    from tryon.pipeline.own_view import bare_body
+
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[1], keypoints[2], keypoints[5] = (500, 200), (350, 200), (650, 200)
+    keypoints[8], keypoints[11] = (390, 650), (610, 650)
+    keypoints[3], keypoints[4] = (300, 450), (150, 600)  # a forearm at 45 degrees
+    keypoints[6], keypoints[7] = (700, 450), (750, 700)
+    body = bare_body(keypoints, (1000, 1000))
+    rows = range(480, 570)
+    first = [int(np.argmax(body.arms[row, :300])) for row in rows]  # the forearm's left edge
+    steps = np.abs(np.diff(first))
+    assert steps.max() <= 2 and (steps == 0).mean() < 0.5

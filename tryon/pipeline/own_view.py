@@ -163,12 +163,14 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
     roundness = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0)).astype(np.float32)
 
-    def full(mask: np.ndarray) -> np.ndarray:
-        return cv2.resize(mask.astype(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+    def full(distance: np.ndarray) -> np.ndarray:
+        # The distance is upsampled, then cut: a smooth outline, not the small grid's steps.
+        capped = np.minimum(distance, 4.0).astype(np.float32)
+        return cv2.resize(capped, (width, height), interpolation=cv2.INTER_LINEAR) <= 1.0
 
     return BareBody(
-        outline=full(nearest <= 1.0),
-        arms=full(nearest_arm <= 1.0),
+        outline=full(nearest),
+        arms=full(nearest_arm),
         roundness=cv2.resize(roundness, (width, height), interpolation=cv2.INTER_LINEAR),
     )
 
