@@ -161,8 +161,7 @@ def _fill_region(
         inside |= (distances[name] <= 1.0) & in_photo
     inside = cv2.resize(inside.astype(np.uint8), size[::-1], cv2.INTER_NEAREST) > 0
     radius = max(1, round(0.03 * target.shoulder_width))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    closed = cv2.morphologyEx(covered.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+    closed = cv2.morphologyEx(covered.astype(np.uint8), cv2.MORPH_CLOSE, _disc(radius)) > 0
     return (inside | closed) & ~covered, closed
 
 
@@ -239,20 +238,21 @@ def _inpaint(image: np.ndarray, holes: np.ndarray, known: np.ndarray) -> np.ndar
     The result is pasted into the holes only.
     """
     height, width = holes.shape
-    small_size = _fill_size(holes.shape)
-    known = (known & ~holes).astype(np.float32)
-    weight = cv2.resize(known, small_size, interpolation=cv2.INTER_AREA)
-    total = cv2.resize(image.astype(np.float32) * known[..., None], small_size, cv2.INTER_AREA)
-    small = np.clip(total / np.maximum(weight, 1e-6)[..., None], 0, 255).astype(np.uint8)
-    small_holes = (weight < 0.999).astype(np.uint8)
-    filled = cv2.inpaint(small, small_holes, 3, cv2.INPAINT_TELEA)
+    small_size = _reduced_size(holes.shape, _fill_factor(holes.shape))
+    colours, wholly_known = _known_colours(image, known & ~holes, small_size)
+    small = np.clip(colours, 0, 255).astype(np.uint8)
+    filled = cv2.inpaint(small, (~wholly_known).astype(np.uint8), 3, cv2.INPAINT_TELEA)
     filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.where(holes[..., None], filled, image)
 
 
-def _fill_size(size: tuple[int, int]) -> tuple[int, int]:
-    """(width, height) at which holes are inpainted: long side at most :data:`FILL_SIZE`."""
-    factor = min(1.0, FILL_SIZE / max(size))
+def _fill_factor(size: tuple[int, int]) -> float:
+    """The reduction at which holes are inpainted: long side at most :data:`FILL_SIZE`."""
+    return min(1.0, FILL_SIZE / max(size))
+
+
+def _reduced_size(size: tuple[int, int], factor: float) -> tuple[int, int]:
+    """(width, height) of a (height, width) image reduced by ``factor``."""
     return max(1, round(size[1] * factor)), max(1, round(size[0] * factor))
 
 
@@ -278,7 +278,7 @@ def fill_holes_by_part(
     arm hidden whole: its own pixels elsewhere are no guess for the hole) is filled from
     every known pixel instead.
     """
-    factor = min(1.0, FILL_SIZE / max(holes.shape))
+    factor = _fill_factor(holes.shape)
     margin = math.ceil((FILL_BAND + 2) / factor)
     out = image.copy()
     for part in np.unique(hole_parts[holes]):
@@ -289,7 +289,7 @@ def fill_holes_by_part(
         )
         for place in (window, (slice(None), slice(None))):  # the canvas if the window is bare
             filled = _fill_part(
-                out[place], holes[place], hole_parts[place] == part,
+                out[place], holes[place], holes[place] & (hole_parts[place] == part),
                 known[place], known_parts[place] == part, factor,
             )  # fmt: skip
             if filled is not None:
@@ -310,8 +310,7 @@ def _fill_part(
     from ``own`` known pixels (or from every ``known`` one), reduced by ``factor``; None
     when the window holds no known pixel at all."""
     height, width = holes.shape
-    wanted &= holes
-    small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small_size = _reduced_size(holes.shape, factor)
     target = cv2.resize(wanted.astype(np.float32), small_size, cv2.INTER_AREA) > 0
     band = cv2.dilate(target.astype(np.uint8), _disc(FILL_BAND)) > 0
     colours, sources = _known_colours(image, known & ~holes & own, small_size)
