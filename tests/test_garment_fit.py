@@ -300,3 +300,31 @@ def test_old_garment_joined_to_a_shirt_worn_under_it_keeps_its_pixels() -> None:
     assert bare_jacket.sum() > 20 and np.array_equal(
         layers.image[bare_jacket], worn.image[bare_jacket]
     )
+
+
+def test_an_enlarged_garment_has_a_smooth_outline_not_the_product_photos_pixel_stairs() -> None:
+    """A product photo's 30-degree hem enlarged 6x: read bilinearly the binary mask ramps
+    along 6-px teeth; the garment's alpha crosses one half about a pixel from the true line
+    and ramps over about one output pixel."""
+    from hpn.part_warp import PartWarp
+    from tryon.pipeline.garment_fit import outline_alpha
+
+    rows, cols = np.mgrid[0:64, 0:64] + 0.5
+    slope = np.tan(np.radians(30))
+    mask = rows > 20 + slope * cols
+    out_rows, out_cols = np.mgrid[0:384, 0:384].astype(np.float32)
+    grid = np.stack([(out_cols + 0.5) / 6 - 0.5, (out_rows + 0.5) / 6 - 0.5], axis=-1)
+    coverage = cv2.remap(mask.astype(np.float32), grid[..., 0], grid[..., 1], cv2.INTER_LINEAR)
+    warp = PartWarp(grid=grid, coverage=coverage, part=np.where(coverage > 0, 6, -1))
+    alpha = outline_alpha(mask, warp)
+    truth = (20 + slope * (np.arange(384) + 0.5) / 6) * 6
+
+    def wiggle(image: np.ndarray) -> float:  # off the true line, a constant bias aside
+        off = (384 - image.sum(axis=0) - truth)[40:300]  # the column's sub-pixel edge
+        return float(np.abs(off - off.mean()).max())
+
+    assert wiggle(alpha) < 1.2  # 0.95
+    assert wiggle(coverage) > 2.0  # 2.7: the teeth it replaces
+    ramp = ((alpha > 0.05) & (alpha < 0.95)).sum(axis=0)[40:300]
+    assert ramp.max() <= 3
+    assert (alpha[coverage <= 0] == 0).all()  # nothing drawn where the warp reads no garment

@@ -13,10 +13,16 @@ from PIL import Image
 from core.errors import CheckpointError
 from core.training.records import read_jsonl
 from tryon.data.keypoint_formats import write_openpose_json
-from tryon.data.lip import LEFT_ARM, PALETTE, RIGHT_ARM, UPPER_CLOTHES, flip_parse
+from tryon.data.lip import LEFT_ARM, NUM_LABELS, PALETTE, RIGHT_ARM, UPPER_CLOTHES, flip_parse
 from tryon.errors import InvalidInputError
 from tryon.preprocess.parse_data import ParseDataset, list_samples, read_parse
-from tryon.preprocess.parser import HumanParser, ParserConfig, garment_region, parse_image
+from tryon.preprocess.parser import (
+    HumanParser,
+    ParserConfig,
+    garment_region,
+    parse_image,
+    upsample_labels,
+)
 
 TINY = ParserConfig(decoder_channels=(16, 8, 8, 8, 4), resolution=64)
 
@@ -139,6 +145,27 @@ def test_parse_image_gates_at_the_photo_resolution_and_aligns_with_any_size():
     near[30 - radius : 60 + radius, 50 - radius : 70 + radius] = True
     assert (parse[~near] == 0).all() and (parse[mask] == UPPER_CLOTHES).all()
     assert garment_region(np.array([[5, 6, 7, 4]])).tolist() == [[True, True, True, False]]
+
+
+def test_labels_enlarge_with_smooth_borders_not_pixel_stairs():
+    """A garment border at 30 degrees, parsed at 64 px and enlarged 8x: the labels' nearest
+    neighbours draw 8-px teeth; read from the logits the border follows the line within a
+    pixel."""
+    rows, cols = np.mgrid[0:64, 0:64] + 0.5
+    logits = np.zeros((NUM_LABELS, 64, 64), np.float32)
+    logits[UPPER_CLOTHES] = rows - 20 - np.tan(np.radians(30)) * cols
+    logits[LEFT_ARM] = -5.0  # a label that never wins is never drawn
+    big = upsample_labels(logits, (512, 512))
+    column = (np.arange(512) + 0.5) / 8
+    truth = (20 + np.tan(np.radians(30)) * column) * 8 - 0.5  # first clothes row per column
+    border = np.argmax(big == UPPER_CLOTHES, axis=0)
+    assert np.abs(border - truth)[16:-16].max() < 1.0
+    small = logits.argmax(axis=0).astype(np.uint8)
+    nearest = np.argmax(np.kron(small, np.ones((8, 8), np.uint8)) == UPPER_CLOTHES, axis=0)
+    assert np.abs(nearest - truth)[16:-16].max() > 3  # what it replaces
+    assert set(np.unique(big)) == {0, UPPER_CLOTHES}
+    assert (big[:100, 400:] == 0).all() and (big[480:] == UPPER_CLOTHES).all()
+    assert np.array_equal(upsample_labels(logits, (64, 64)), small)
 
 
 def test_parser_inputs_put_the_guides_in_the_photos_letterbox():

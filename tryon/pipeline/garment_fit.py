@@ -47,6 +47,8 @@ class FittedGarment:
 
 
 WIDTH_RANGE = (0.9, 1.5)
+OUTLINE_SIGMA = 1.5  # product-photo px: the mask's pixel stairs blurred into one smooth edge
+OUTLINE_RAMP = 1.2  # output px over which the fitted garment's outline goes from 0 to 1
 RIM_FRACTION = 0.008  # the product photo's anti-aliased garment rim, of its long side
 CHEST_DEPTH = 0.45  # the chest line, from the shoulder line towards the hips
 NECK, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP = 1, 2, 5, 8, 11
@@ -140,7 +142,29 @@ def fit_garment(
     labels = source_labels(garment_keypoints, garment_mask, config)
     warp = part_warp(garment_keypoints, person_keypoints, garment_mask, size, config, labels)
     image = warp.apply(garment_colours(garment, garment_mask), cv2.INTER_CUBIC)
-    return FittedGarment(image=image, alpha=warp.coverage, part=warp.part, warp=warp)
+    alpha = outline_alpha(garment_mask, warp)
+    return FittedGarment(image=image, alpha=alpha, part=warp.part, warp=warp)
+
+
+def outline_alpha(garment_mask: np.ndarray, warp: PartWarp) -> np.ndarray:
+    """HxW float32 garment alpha whose outline is smooth at the output's resolution.
+
+    A product photo a few hundred pixels high, enlarged onto a large photo, turns each pixel
+    step of its mask's diagonal edges into a visible tooth: the warp's own coverage reads the
+    binary mask bilinearly, a soft ramp along the teeth. Blurred by :data:`OUTLINE_SIGMA`
+    first, the mask's half level runs along the edge's true line; read through the warp and
+    steepened by the local enlargement, it ramps over :data:`OUTLINE_RAMP` output pixels
+    (never softer than the blurred mask itself, where the warp shrinks the garment).
+    """
+    soft = cv2.GaussianBlur(garment_mask.astype(np.float32), (0, 0), OUTLINE_SIGMA)
+    value = warp.apply(soft)
+    # Source pixels per output pixel: the square root of the grid's Jacobian determinant.
+    dx_drow, dx_dcol = np.gradient(warp.grid[..., 0])
+    dy_drow, dy_dcol = np.gradient(warp.grid[..., 1])
+    shrink = np.sqrt(np.abs(dx_dcol * dy_drow - dx_drow * dy_dcol))
+    gain = np.maximum(np.sqrt(2 * np.pi) * OUTLINE_SIGMA / (shrink * OUTLINE_RAMP + 1e-6), 1.0)
+    alpha = np.clip(0.5 + gain * (value - 0.5), 0.0, 1.0)
+    return np.where(warp.coverage > 0, alpha, 0.0).astype(np.float32)
 
 
 def carry_fit(
