@@ -302,6 +302,43 @@ def test_old_garment_joined_to_a_shirt_worn_under_it_keeps_its_pixels() -> None:
     )
 
 
+JACKET = (30, 40, 110)  # navy: far from the render's skin and hair (a dark jacket is "hair")
+
+
+def test_a_loose_jackets_outline_leaves_no_contour_round_the_new_garment() -> None:
+    """The person mask stops 2 px short of a jacket's edge and the garment region 3 px short
+    of the mask's: painting the jacket's outline as background takes its last pixels
+    too, not only the region's, so no dark contour of the old silhouette stays standing."""
+    from hpn.body_parts import HEAD_PART, LEG_PARTS
+    from tryon.pipeline.own_view import bare_body
+
+    worn, person, keypoints, labels, fit = _dressed_render()
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))
+    jacket = (cv2.dilate(person.astype(np.uint8), disc) > 0) & ~(labels == HEAD_PART)
+    rows = np.arange(SIZE)[:, None]
+    jacket &= ~np.isin(labels, LEG_PARTS) & (rows < keypoints[8, 1]) & (rows > keypoints[1, 1])
+    photo = worn.image.copy()
+    photo[jacket] = JACKET
+    ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    short = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    mask = (cv2.erode(jacket.astype(np.uint8), short) > 0) | person
+    region = (cv2.erode(jacket.astype(np.uint8), ring) > 0) & cv2.erode(
+        mask.astype(np.uint8), ring
+    ).astype(bool)
+    labels = source_labels(keypoints, mask)
+    layers = compose_own_view(photo, keypoints, mask, labels, region, fit)
+
+    outline = bare_body(keypoints, (SIZE, SIZE)).outline
+    painted = layers.uncovered & ~outline & region
+    assert painted.sum() > 200  # the jacket's sides were painted as background
+    beside = jacket & ~outline & (layers.alpha < 0.5) & ~region
+    beside &= cv2.dilate(painted.astype(np.uint8), ring) > 0
+    left = np.abs(layers.image.astype(int) - JACKET).max(axis=-1) < 12
+    assert beside.sum() > 50 and left[beside].mean() < 0.15  # before: 0.997
+    far = ~(cv2.dilate(mask.astype(np.uint8), np.ones((21, 21), np.uint8)) > 0)
+    assert np.array_equal(layers.image[far], photo[far])  # off the grown mask: the photo
+
+
 def test_an_enlarged_garment_has_a_smooth_outline_not_the_product_photos_pixel_stairs() -> None:
     """A product photo's 30-degree hem enlarged 6x: read bilinearly the binary mask ramps
     along 6-px teeth; the garment's alpha crosses one half about a pixel from the true line

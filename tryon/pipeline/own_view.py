@@ -88,6 +88,8 @@ class OwnViewConfig:
             fraction of the long side.
         plate_reach: how deep inside the person mask (fraction of the long side) bare old
             garment off the body's outline is still painted as background.
+        rim_reach: the person mask's outer rim (fraction of the long side) next to old garment
+            painted as background that is painted as background too (:func:`silhouette_rim`).
     """
 
     spill: float = 0.015
@@ -99,12 +101,13 @@ class OwnViewConfig:
     skin_reach: float = 0.05
     seam_width: float = 0.003
     plate_reach: float = 0.04
+    rim_reach: float = 0.012
 
     def __post_init__(self) -> None:
         if not 0 <= self.spill <= 0.04 or min(self.feather, self.face_fade) < 0:
             raise ValueError("spill must be in [0, 0.04], feather and face_fade >= 0")
-        if self.skin_reach <= 0 or min(self.seam_width, self.plate_reach) < 0:
-            raise ValueError("skin_reach must be > 0, seam_width and plate_reach >= 0")
+        if self.skin_reach <= 0 or min(self.seam_width, self.plate_reach, self.rim_reach) < 0:
+            raise ValueError("skin_reach must be > 0, seam_width, plate_reach, rim_reach >= 0")
         if not 0 <= self.shading <= 1 or self.shading_blur <= 0:
             raise ValueError("shading must be in [0, 1] and shading_blur > 0")
 
@@ -306,6 +309,27 @@ def uncovered_old_garment(
     return uncovered & ~touching(uncovered & ~np.isin(labels, ARM_PARTS), anchor)
 
 
+def silhouette_rim(
+    backdrop: np.ndarray, person: np.ndarray, keep: np.ndarray, reach: float
+) -> np.ndarray:
+    """HxW bool, the band along the person mask's edge beside old garment painted as background.
+
+    A garment region stops a few pixels short of the person mask's edge (a parser at 256 px,
+    a GrabCut border), and the mask itself a few pixels short of a dark jacket's edge, so
+    painting a loose jacket's outline as background left its last pixels standing: a dark
+    contour of the old silhouette around the new one. The band is every pixel less than
+    ``reach`` px from the mask's edge, on either side, within ``reach`` of ``backdrop``, less
+    ``keep`` (head, arms in front, skin, the new garment).
+    """
+    if reach < 1 or not backdrop.any():
+        return np.zeros(backdrop.shape, bool)
+    mask = person.astype(np.uint8)
+    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3)
+    band = np.where(person, inside, outside) <= reach
+    return band & ~keep & dilate(backdrop, round(reach))
+
+
 def compose_own_view(
     photo: np.ndarray,
     keypoints: np.ndarray,
@@ -360,6 +384,9 @@ def compose_own_view(
     uncovered = uncovered_old_garment(
         old, bare, alpha, person_labels, keypoints, real_skin, body, guard, deep
     )
+    keep = front | real_skin | (guard < 1) | (alpha >= 0.5) | np.isin(person_labels, LEG_PARTS)
+    rim = silhouette_rim(uncovered & ~body.outline, person, keep, config.rim_reach * long_side)
+    uncovered |= rim
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
@@ -376,7 +403,7 @@ def compose_own_view(
             base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
         backdrop = paint & ~body.outline
         if backdrop.any():
-            base[backdrop] = background_plate(photo, person)[backdrop]
+            base[backdrop] = background_plate(photo, person | rim)[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
