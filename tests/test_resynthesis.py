@@ -80,8 +80,8 @@ def test_each_limb_is_shaded_towards_its_own_edges() -> None:
     keypoints[6], keypoints[7] = (140, 90), (75, 120)  # left forearm across, lower
     body = bare_body(keypoints, (200, 200))
     skin = shaded_skin(body.roundness, np.array([200.0, 150.0, 120.0]))
-    on_axis = skin[100, 100, 0]  # on the right forearm's bone
-    assert body.arms[100, 100] and body.roundness[100, 100] > 0.9
+    on_axis = skin[96, 100, 0]  # on the right forearm's bone (y = 96.2 at x = 100)
+    assert body.arms[96, 100] and body.roundness[96, 100] > 0.9
     edge = skin[np.nonzero(body.arms & (body.roundness < 0.3))][:, 0]
     assert edge.size > 0 and edge.max() < on_axis
 
@@ -101,3 +101,20 @@ def test_the_bare_body_outline_is_smooth_at_the_photos_own_resolution() -> None:
     first = [int(np.argmax(body.arms[row, :300])) for row in rows]  # the forearm's left edge
     steps = np.abs(np.diff(first))
     assert steps.max() <= 2 and (steps == 0).mean() < 0.5
+
+
+def test_two_forearms_folded_one_over_the_other_read_as_two_limbs() -> None:
+    """Forearms crossed flat over the belly, overlapping along their length: the front one
+    darkens towards its own edge over the back one (the union of the two would be one slab,
+    lit all across)."""
+    from tryon.pipeline.own_view import bare_body
+
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
+    keypoints[8], keypoints[11] = (78, 150), (122, 150)
+    keypoints[3], keypoints[4] = (65, 100), (140, 100)  # right forearm across, level
+    keypoints[6], keypoints[7] = (135, 108), (60, 108)  # left forearm across, 8 px lower
+    body = bare_body(keypoints, (200, 200))
+    column = body.roundness[100:109, 100]  # from the upper forearm's axis to the lower's
+    assert column[0] > 0.9 and column[-1] > 0.9
+    assert column.min() < 0.6 and body.arms[100:109, 100].all()  # a dip on continuous skin

@@ -141,9 +141,9 @@ class BareBody:
     Attributes:
         outline: HxW bool, on some part (the bare body's outline).
         arms: HxW bool, on a bare arm.
-        roundness: HxW float32 in [0, 1], how far a pixel faces the camera on the limb or
-            torso it lies on: 1 on a bone's axis, falling like a cylinder's cosine to 0 at
-            the part's edge (flat inside the torso's quadrilateral).
+        roundness: HxW float32 in [0, 1], how far a pixel faces the camera on the frontmost
+            limb or torso it lies on: 1 on a bone's axis, falling like a cylinder's cosine to
+            0 at the part's edge (flat inside the torso's quadrilateral).
     """
 
     outline: np.ndarray
@@ -164,7 +164,16 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     nearest = np.min(np.stack(list(distances.values())), axis=0)
     arms = [d for name, d in distances.items() if name in arm_names]
     nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
-    roundness = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0)).astype(np.float32)
+    # Each pixel is shaded on the frontmost part it lies on (PART_NAMES runs front to back):
+    # a forearm crossing the other darkens towards its own edge over it, so the two read
+    # as two limbs, not one slab.
+    frontmost = nearest.copy()
+    decided = np.zeros(small, bool)
+    for name in PART_NAMES:
+        if name in distances:
+            on = ~decided & (distances[name] <= 1.0)
+            frontmost[on], decided = distances[name][on], decided | on
+    roundness = np.sqrt(np.clip(1.0 - frontmost**2, 0.0, 1.0)).astype(np.float32)
 
     def full(distance: np.ndarray) -> np.ndarray:
         # The distance is upsampled, then cut: a smooth outline, not the small grid's steps.
