@@ -118,3 +118,25 @@ def test_two_forearms_folded_one_over_the_other_read_as_two_limbs() -> None:
     column = body.roundness[100:109, 100]  # from the upper forearm's axis to the lower's
     assert column[0] > 0.9 and column[-1] > 0.9
     assert column.min() < 0.6 and body.arms[100:109, 100].all()  # a dip on continuous skin
+
+
+def test_the_background_behind_a_band_keeps_the_backgrounds_texture() -> None:
+    """A 6-px band along a person's side on grass-like noise: the plate continues the grass
+    (same colour, same fine texture), where an inpainted one was a flat smear; off the hidden
+    pixels the photo is exact."""
+    from tryon.pipeline.resynthesis import background_plate
+
+    rng = np.random.default_rng(0)
+    tint = np.array([0, 20, -30])
+    photo = np.clip(rng.normal(120, 25, (120, 160, 1)) + tint, 0, 255).astype(np.uint8)
+    photo[20:110, 60:100] = (30, 30, 40)  # the person: a dark jacket
+    hidden = np.zeros((120, 160), bool)
+    hidden[20:110, 54:100] = True  # the person and the band beside it (what the jacket hid)
+    plate = background_plate(photo, hidden)
+    assert np.array_equal(plate[~hidden], photo[~hidden])
+    band = plate[30:100, 54:60].astype(np.float32)
+    grass = photo[30:100, 40:54].astype(np.float32)
+    assert np.abs(band.mean(axis=(0, 1)) - grass.mean(axis=(0, 1))).max() < 6
+    assert band[..., 0].std() > 0.8 * grass[..., 0].std()  # texture, not a smear
+    jacket = np.abs(band - (30, 30, 40)).max(axis=-1) < 20
+    assert jacket.mean() < 0.01  # none of the jacket

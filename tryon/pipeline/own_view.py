@@ -328,7 +328,7 @@ def silhouette_rim(
     painting a loose jacket's outline as background left its last pixels standing: a dark
     contour of the old silhouette around the new one. The band is every pixel less than
     ``reach`` px from the mask's edge, on either side, within ``reach`` of ``backdrop``, less
-    ``keep`` (head, arms in front, skin, the new garment).
+    ``keep`` (head, the bare body, the new garment).
     """
     if reach < 1 or not backdrop.any():
         return np.zeros(backdrop.shape, bool)
@@ -337,6 +337,24 @@ def silhouette_rim(
     outside = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3)
     band = np.where(person, inside, outside) <= reach
     return band & ~keep & dilate(backdrop, round(reach))
+
+
+def nearer_garment_than_backdrop(
+    photo: np.ndarray, plate: np.ndarray, old: np.ndarray
+) -> np.ndarray:
+    """HxW bool: pixels nearer in colour to the old garment (its median) than to the
+    background the plate puts behind them.
+
+    Off the person mask the rim is the jacket's last pixels only where they look like the
+    jacket; the real background there keeps its pixels (a mirrored plate is close to it, but
+    never equal).
+    """
+    if not old.any():
+        return np.zeros(old.shape, bool)
+    pixels = photo.astype(np.float32)
+    garment = np.median(pixels[old], axis=0)
+    to_garment = np.abs(pixels - garment).sum(axis=-1)
+    return to_garment < np.abs(pixels - plate.astype(np.float32)).sum(axis=-1)
 
 
 def compose_own_view(
@@ -393,9 +411,13 @@ def compose_own_view(
     uncovered = uncovered_old_garment(
         old, bare, alpha, person_labels, keypoints, real_skin, body, guard, deep
     )
-    keep = front | real_skin | (guard < 1) | (alpha >= 0.5) | np.isin(person_labels, LEG_PARTS)
+    # The rim is background beyond the bare body: the head, the body's outline (skin painted
+    # or real) and the new garment keep theirs (a region stopping short of the mask leaves
+    # "bare" arm pixels there, and in a grey photo every pixel "looks like skin").
+    keep = head | body.outline | (guard < 1) | (alpha >= 0.5) | np.isin(person_labels, LEG_PARTS)
     rim = silhouette_rim(uncovered & ~body.outline, person, keep, config.rim_reach * long_side)
-    uncovered |= rim
+    plate = background_plate(photo, person | rim) if config.resynthesise else photo
+    uncovered |= rim & (person | nearer_garment_than_backdrop(photo, plate, old))
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
@@ -412,7 +434,7 @@ def compose_own_view(
             base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
         backdrop = paint & ~body.outline
         if backdrop.any():
-            base[backdrop] = background_plate(photo, person | rim)[backdrop]
+            base[backdrop] = plate[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base

@@ -9,9 +9,9 @@ loose jacket leaves the jacket's outline. Those pixels must not keep the old gar
   the lit face), else the face's, shaded like a cylinder across each limb, the photo's
   own grain (a flat fill reads as paint on a photo), and seams with the photo's pixels
   softened over a pixel or two;
-- outside it they become background: a background plate made by inpainting the person away
-  (at a reduced resolution: the plate only has to be right in narrow strips next to the
-  real background).
+- outside it they become background: the real background beside the person mirrored across
+  the outline (:func:`background_plate`: the strips are narrow, so the background a few
+  pixels away is the best guess of what lies behind them, texture and all).
 
 Pixels of the old garment's region that already look like the shopper's skin (a region that
 strayed onto the chin or neck, an open collar) keep their own pixels: real skin beats a
@@ -26,7 +26,6 @@ import numpy as np
 from tryon.preprocess.body_boxes import face_box
 
 DEFAULT_SKIN = (196, 152, 128)  # used only when the photo shows no skin to measure
-PLATE_SIZE = 160
 
 
 def inner_face(keypoints: np.ndarray, size: tuple[int, int]) -> tuple[slice, slice] | None:
@@ -59,17 +58,39 @@ def skin_colour(photo: np.ndarray, keypoints: np.ndarray, skin_hint: np.ndarray)
     return np.median(photo[candidates].astype(np.float32), axis=0)
 
 
-def background_plate(photo: np.ndarray, person_mask: np.ndarray) -> np.ndarray:
-    """The photo with the person inpainted away (HxWx3 uint8); exact off the person."""
-    height, width = photo.shape[:2]
-    factor = min(1.0, PLATE_SIZE / max(height, width))
-    small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    small = cv2.resize(photo, small_size, interpolation=cv2.INTER_AREA)
-    hole = cv2.resize(person_mask.astype(np.uint8), small_size, interpolation=cv2.INTER_NEAREST)
-    hole = cv2.dilate(hole, np.ones((5, 5), np.uint8))
-    plate = cv2.inpaint(small, hole, 5, cv2.INPAINT_TELEA)
-    plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.where(person_mask[..., None], plate, photo)
+def background_plate(photo: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """The photo with ``hidden`` (HxW bool: the person, the band being repainted) replaced by
+    the real background beside it (HxWx3 uint8; exact elsewhere).
+
+    Each hidden pixel reads the background mirrored across its nearest visible pixel: as far
+    outside the outline as it lies inside, so grass stays grass and a curtain's folds go on
+    (moved pixels, not drawn ones), where an inpainted plate smeared the band into a flat,
+    grey ghost of the old silhouette. Where the mirror point is hidden too or off the frame,
+    half the distance is tried, then the nearest visible pixel itself.
+    """
+    hidden = hidden.astype(bool)
+    if not hidden.any() or hidden.all():
+        return photo.copy()
+    _, nearest = cv2.distanceTransformWithLabels(
+        hidden.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    visible_rows, visible_cols = np.nonzero(~hidden)
+    by_label = np.zeros((nearest.max() + 1, 2), np.int64)
+    by_label[nearest[visible_rows, visible_cols]] = np.stack([visible_rows, visible_cols], 1)
+    rows, cols = np.nonzero(hidden)
+    anchor = by_label[nearest[rows, cols]]
+    height, width = hidden.shape
+    source = anchor.copy()
+    for reach in (0.5, 1.0):  # the farther mirror point wins where it is visible
+        at_row = np.round(anchor[:, 0] + reach * (anchor[:, 0] - rows)).astype(np.int64)
+        at_col = np.round(anchor[:, 1] + reach * (anchor[:, 1] - cols)).astype(np.int64)
+        inside = (at_row >= 0) & (at_row < height) & (at_col >= 0) & (at_col < width)
+        usable = inside.copy()
+        usable[inside] = ~hidden[at_row[inside], at_col[inside]]
+        source[usable] = np.stack([at_row[usable], at_col[usable]], 1)
+    plate = photo.copy()
+    plate[rows, cols] = photo[source[:, 0], source[:, 1]]
+    return plate
 
 
 SKIN_CHROMA_TOLERANCE = 14.0  # CIELAB a*b* distance to the measured skin colour
