@@ -340,20 +340,20 @@ def silhouette_rim(
 
 
 def nearer_garment_than_backdrop(
-    photo: np.ndarray, plate: np.ndarray, old: np.ndarray
+    pixels: np.ndarray, plate: np.ndarray, garment: np.ndarray
 ) -> np.ndarray:
-    """HxW bool: pixels nearer in colour to the old garment (its median) than to the
-    background the plate puts behind them.
+    """(N,) bool: which of the (N, 3) ``pixels`` lie nearer in colour to the old garment
+    (the median of its (M, 3) ``garment`` pixels) than to the background ``plate`` puts
+    behind them.
 
     Off the person mask the rim is the jacket's last pixels only where they look like the
     jacket; the real background there keeps its pixels (a mirrored plate is close to it, but
     never equal).
     """
-    if not old.any():
-        return np.zeros(old.shape, bool)
-    pixels = photo.astype(np.float32)
-    garment = np.median(pixels[old], axis=0)
-    to_garment = np.abs(pixels - garment).sum(axis=-1)
+    if not len(garment) or not len(pixels):
+        return np.zeros(len(pixels), bool)
+    pixels = pixels.astype(np.float32)
+    to_garment = np.abs(pixels - np.median(garment, axis=0)).sum(axis=-1)
     return to_garment < np.abs(pixels - plate.astype(np.float32)).sum(axis=-1)
 
 
@@ -416,8 +416,12 @@ def compose_own_view(
     # "bare" arm pixels there, and in a grey photo every pixel "looks like skin").
     keep = head | body.outline | (guard < 1) | (alpha >= 0.5) | np.isin(person_labels, LEG_PARTS)
     rim = silhouette_rim(uncovered & ~body.outline, person, keep, config.rim_reach * long_side)
-    plate = background_plate(photo, person | rim) if config.resynthesise else photo
-    uncovered |= rim & (person | nearer_garment_than_backdrop(photo, plate, old))
+    # The plate is needed where background may be painted: off the bare body, next to them.
+    near = dilate(uncovered | rim, max(2, round(3 * sigma)) + 1) & ~body.outline
+    plate = background_plate(photo, person | rim, near) if config.resynthesise else photo
+    outside = rim & ~person
+    uncovered |= rim & person
+    uncovered[outside] = nearer_garment_than_backdrop(photo[outside], plate[outside], photo[old])
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():

@@ -58,9 +58,12 @@ def skin_colour(photo: np.ndarray, keypoints: np.ndarray, skin_hint: np.ndarray)
     return np.median(photo[candidates].astype(np.float32), axis=0)
 
 
-def background_plate(photo: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+def background_plate(
+    photo: np.ndarray, hidden: np.ndarray, wanted: np.ndarray | None = None
+) -> np.ndarray:
     """The photo with ``hidden`` (HxW bool: the person, the band being repainted) replaced by
-    the real background beside it (HxWx3 uint8; exact elsewhere).
+    the real background beside it (HxWx3 uint8; exact elsewhere), computed on the hidden
+    pixels of ``wanted`` only (default: all; the rest stays the photo's).
 
     Each hidden pixel reads the background mirrored across its nearest visible pixel: as far
     outside the outline as it lies inside, so grass stays grass and a curtain's folds go on
@@ -77,7 +80,7 @@ def background_plate(photo: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     visible_rows, visible_cols = np.nonzero(~hidden)
     by_label = np.zeros((nearest.max() + 1, 2), np.int64)
     by_label[nearest[visible_rows, visible_cols]] = np.stack([visible_rows, visible_cols], 1)
-    rows, cols = np.nonzero(hidden)
+    rows, cols = np.nonzero(hidden if wanted is None else hidden & wanted)
     anchor = by_label[nearest[rows, cols]]
     height, width = hidden.shape
     source = anchor.copy()
