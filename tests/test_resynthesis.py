@@ -140,3 +140,30 @@ def test_the_background_behind_a_band_keeps_the_backgrounds_texture() -> None:
     assert band[..., 0].std() > 0.8 * grass[..., 0].std()  # texture, not a smear
     jacket = np.abs(band - (30, 30, 40)).max(axis=-1) < 20
     assert jacket.mean() < 0.01  # none of the jacket
+
+
+def test_an_arms_two_bones_are_one_surface_at_the_elbow() -> None:
+    """On a straight arm the forearm's round end lies on the upper arm: shaded by the limb,
+    not by its frontmost bone, the elbow shows no ring."""
+    from tryon.pipeline.own_view import bare_body
+
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
+    keypoints[8], keypoints[11] = (78, 150), (122, 150)
+    keypoints[3], keypoints[4] = (40, 90), (20, 140)  # the right arm hangs straight out
+    keypoints[6], keypoints[7] = (160, 90), (180, 140)
+    body = bare_body(keypoints, (200, 200))
+    elbow_cap = body.roundness[86:88, 41:43]  # on the upper arm's axis, inside the cap
+    assert body.arms[87, 42] and elbow_cap.min() > 0.9
+
+
+def test_specks_on_a_known_backdrop_are_found_and_the_body_is_not() -> None:
+    from tryon.pipeline.own_view import stray_pieces
+
+    drawn = np.zeros((200, 200), bool)
+    drawn[40:180, 60:140] = True  # the person
+    drawn[100:104, 10:13] = True  # a crumb of the old sleeve
+    drawn[20:40, 90:110] = True  # the head, joined to the body
+    strays = stray_pieces(drawn)
+    assert strays[100:104, 10:13].all() and strays.sum() == 12
+    assert not stray_pieces(drawn[40:180, 60:140]).any()  # one piece: nothing stray

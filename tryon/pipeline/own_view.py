@@ -134,6 +134,17 @@ class OwnViewLayers:
 BARE_BODY = BodyProportions(arm_width=0.12)
 
 
+# The body's surfaces front to back (the order of PART_NAMES), each limb's bones together.
+LIMBS = (
+    ("right_forearm", "right_upper_arm"),
+    ("left_forearm", "left_upper_arm"),
+    ("head",),
+    ("right_shin", "right_thigh"),
+    ("left_shin", "left_thigh"),
+    ("torso",),
+)
+
+
 @dataclass(frozen=True)
 class BareBody:
     """The body under its clothes, from its keypoints (drawn small, upsampled).
@@ -164,15 +175,18 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     nearest = np.min(np.stack(list(distances.values())), axis=0)
     arms = [d for name, d in distances.items() if name in arm_names]
     nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
-    # Each pixel is shaded on the frontmost part it lies on (PART_NAMES runs front to back):
-    # a forearm crossing the other darkens towards its own edge over it, so the two read
-    # as two limbs, not one slab.
+    # Each pixel is shaded on the frontmost limb it lies on (PART_NAMES runs front to back; a
+    # limb's two bones are one surface, or the elbow would show the forearm's round end): a
+    # forearm crossing the other darkens towards its own edge over it, so the two read as
+    # two limbs, not one slab.
     frontmost = nearest.copy()
     decided = np.zeros(small, bool)
-    for name in PART_NAMES:
-        if name in distances:
-            on = ~decided & (distances[name] <= 1.0)
-            frontmost[on], decided = distances[name][on], decided | on
+    for names in LIMBS:
+        bones = [distances[name] for name in names if name in distances]
+        if bones:
+            limb = np.min(np.stack(bones), axis=0)
+            on = ~decided & (limb <= 1.0)
+            frontmost[on], decided = limb[on], decided | on
     roundness = np.sqrt(np.clip(1.0 - frontmost**2, 0.0, 1.0)).astype(np.float32)
 
     def full(distance: np.ndarray) -> np.ndarray:
@@ -357,6 +371,24 @@ def nearer_garment_than_backdrop(
     return to_garment < np.abs(pixels - plate.astype(np.float32)).sum(axis=-1)
 
 
+STRAY_FRACTION = 0.003  # of the largest piece on a known backdrop: smaller ones are strays
+STRAY_LEVEL = 6  # grey levels off the backdrop that count as something drawn on it
+
+
+def stray_pieces(drawn: np.ndarray) -> np.ndarray:
+    """HxW bool: the pieces of ``drawn`` smaller than :data:`STRAY_FRACTION` of the largest.
+
+    On the catalog view's studio backdrop the old garment leaves crumbs where it is painted
+    away: a fleck of the canonical view that no garment region reached, a sleeve's edge cut
+    off from the body. Each is a speck of colour on an empty backdrop.
+    """
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(drawn.astype(np.uint8), 8)
+    if count <= 2:
+        return np.zeros(drawn.shape, bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return np.concatenate([[False], areas < STRAY_FRACTION * areas.max()])[pieces]
+
+
 def compose_own_view(
     photo: np.ndarray,
     keypoints: np.ndarray,
@@ -366,6 +398,7 @@ def compose_own_view(
     garment: FittedGarment,
     config: OwnViewConfig | None = None,
     long_side: int | None = None,
+    backdrop: np.ndarray | None = None,
 ) -> OwnViewLayers:
     """Dress the shopper in the fitted garment in their own photo (see the module docstring).
 
@@ -379,6 +412,10 @@ def compose_own_view(
         config: spill, feather, re-synthesis.
         long_side: the long side the config's fractions refer to (default: the photo's; a
             crop of a larger photo passes the whole photo's).
+        backdrop: HxWx3 the background behind the person when it is known (the catalog
+            view's studio backdrop): it is painted where the old garment stood off the body,
+            and off the person mask the whole rim is repainted (its soft outline blends the
+            old garment into the backdrop); None: a photo's, mirrored from beside the person.
 
     Returns:
         :class:`OwnViewLayers`.
@@ -418,10 +455,16 @@ def compose_own_view(
     rim = silhouette_rim(uncovered & ~body.outline, person, keep, config.rim_reach * long_side)
     # The plate is needed where background may be painted: off the bare body, next to them.
     near = dilate(uncovered | rim, max(2, round(3 * sigma)) + 1) & ~body.outline
-    plate = background_plate(photo, person | rim, near) if config.resynthesise else photo
-    outside = rim & ~person
-    uncovered |= rim & person
-    uncovered[outside] = nearer_garment_than_backdrop(photo[outside], plate[outside], photo[old])
+    if backdrop is not None:
+        plate = np.clip(np.round(backdrop), 0, 255).astype(np.uint8)
+        uncovered |= rim
+    else:
+        plate = background_plate(photo, person | rim, near) if config.resynthesise else photo
+        outside = rim & ~person
+        uncovered |= rim & person
+        uncovered[outside] = nearer_garment_than_backdrop(
+            photo[outside], plate[outside], photo[old]
+        )
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
@@ -445,4 +488,7 @@ def compose_own_view(
     image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     untouched = (alpha <= 0) & ~uncovered
     image[untouched] = photo[untouched]
+    if backdrop is not None:
+        strays = stray_pieces(np.abs(image.astype(np.int16) - plate).max(axis=-1) > STRAY_LEVEL)
+        image[strays], uncovered = plate[strays], uncovered | strays
     return OwnViewLayers(image=image, alpha=alpha, uncovered=uncovered, kept_in_front=front)

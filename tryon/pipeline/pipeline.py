@@ -40,6 +40,7 @@ import torch
 from core.keypoints import DEFAULT_CANONICAL_POSE, KEYPOINT_NAMES, NUM_KEYPOINTS, CanonicalPose
 from hpn.body_parts import ARM_PARTS, complete_arms
 from hpn.part_warp import PartWarpConfig, source_labels
+from hpn.repose import studio_backdrop
 from tryon.errors import InvalidInputError, NoPersonFound
 from tryon.pipeline.garment_fit import FittedGarment, carry_fit, fit_garment, refine_fit
 from tryon.pipeline.own_view import OwnViewConfig, compose_own_view
@@ -584,6 +585,7 @@ class TryOnPipeline:
             own = compose_own_view(
                 canvas[crop], local, mask[crop], labels[crop], old[crop], fitted,
                 self.config.own_view, long_side=max(canvas.shape[:2]),
+                backdrop=None if view == "own" else studio_backdrop(canvas.shape[:2])[crop],
             )  # fmt: skip
             image = canvas.copy()
             image[crop] = own.image
