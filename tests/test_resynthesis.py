@@ -167,3 +167,27 @@ def test_specks_on_a_known_backdrop_are_found_and_the_body_is_not() -> None:
     strays = stray_pieces(drawn)
     assert strays[100:104, 10:13].all() and strays.sum() == 12
     assert not stray_pieces(drawn[40:180, 60:140]).any()  # one piece: nothing stray
+
+
+def test_an_enlarged_garment_gets_the_grain_it_lacks_and_no_more() -> None:
+    """A product photo enlarged onto a photo is smoother than the photo: the noise it lacks
+    is what the photo's grain has beyond the garment's own, zero once it is as noisy."""
+    from tryon.pipeline.resynthesis import (
+        GRAIN_STRENGTH,
+        camera_grain,
+        fine_detail,
+        missing_grain,
+    )
+
+    rng = np.random.default_rng(2)
+    noisy = np.clip(np.full((120, 120, 3), 140.0) + rng.normal(0, 5, (120, 120, 1)), 0, 255)
+    grain = fine_detail(cv2.cvtColor(noisy.astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32))
+    everywhere = np.ones((120, 120), bool)
+    smooth = np.full((120, 120, 3), 140.0, np.float32)
+    assert abs(missing_grain(smooth, everywhere, grain) - grain) < 1e-3
+    assert missing_grain(noisy, everywhere, grain) < 0.3 * grain
+    assert missing_grain(smooth, np.zeros_like(everywhere), grain) == 0.0  # nothing to measure
+    added = camera_grain((120, 120), grain)
+    assert np.array_equal(added, camera_grain((120, 120), grain))  # reproducible
+    assert abs(fine_detail(added) - GRAIN_STRENGTH * grain) < 0.1 * grain  # what it claims
+    assert not camera_grain((8, 8), 0.0).any()

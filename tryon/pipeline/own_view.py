@@ -53,8 +53,10 @@ from hpn.body_parts import (
 from tryon.pipeline.garment_fit import FittedGarment
 from tryon.pipeline.resynthesis import (
     background_plate,
+    camera_grain,
     grain_level,
     looks_like_skin,
+    missing_grain,
     nearby_skin_colour,
     shaded_skin,
     shadowed_skin_colour,
@@ -466,6 +468,7 @@ def compose_own_view(
             photo[outside], plate[outside], photo[old]
         )
     light = shading_field(photo, old, config.shading_blur * long_side, config.shading)[..., None]
+    grain = grain_level(photo, keypoints)
     base = photo.astype(np.float32)
     if config.resynthesise and uncovered.any():
         # Under the new garment's soft edge next to them the same fill is painted too: the
@@ -477,13 +480,14 @@ def compose_own_view(
             reach = round(config.skin_reach * long_side)
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
-            grain = grain_level(photo, keypoints)
             base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
         backdrop = paint & ~body.outline
         if backdrop.any():
             base[backdrop] = plate[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
+    worn = alpha > 0.5
+    lit += camera_grain(size, missing_grain(lit, worn, grain))[..., None]
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
     image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     untouched = (alpha <= 0) & ~uncovered

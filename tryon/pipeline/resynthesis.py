@@ -151,33 +151,44 @@ GRAIN_WINDOW = 7  # px, windows of the face in which the photo's noise is measur
 GRAIN_PAD = 4  # px, the reach of a sigma-1 Gaussian blur (OpenCV's 9-tap kernel)
 
 
+def fine_detail(grey: np.ndarray, where: np.ndarray | None = None) -> float:
+    """The fine luminance noise of ``grey`` (float32): its departure from a 1-pixel Gaussian
+    blur, as a standard deviation in 7x7 windows, the 20th percentile of those (over the
+    windows centred on ``where``, default all): the flattest parts, where edges do not count
+    as noise. 0 when there is nothing to measure."""
+    if min(grey.shape) < GRAIN_WINDOW + 2 * GRAIN_PAD:
+        return 0.0
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.0)
+    window = (GRAIN_WINDOW, GRAIN_WINDOW)
+    variance = cv2.blur(detail**2, window) - cv2.blur(detail, window) ** 2
+    inner = np.zeros(grey.shape, bool)
+    inner[GRAIN_PAD:-GRAIN_PAD, GRAIN_PAD:-GRAIN_PAD] = True  # the blur's own border aside
+    if where is not None:
+        inner &= where
+    if not inner.any():
+        return 0.0
+    return float(np.sqrt(max(float(np.percentile(variance[inner], 20)), 0.0)))
+
+
 def grain_level(photo: np.ndarray, keypoints: np.ndarray) -> float:
     """Standard deviation of the photo's fine luminance noise, measured on the face.
 
-    Grey minus its 1-pixel Gaussian blur, its standard deviation in 7x7 windows over the
-    face box's inner half, the 20th percentile of those: the flattest skin (cheeks,
-    forehead), where edges of eyes and mouth do not count as noise. 0 without a face.
+    :func:`fine_detail` over the face box's inner half (cheeks, forehead: the flattest skin)
+    with the blur's 4-pixel reach around it. 0 without a face.
     """
     face = inner_face(keypoints, photo.shape[:2])
     if face is None:
         return 0.0
-    # Only the face (and the blur's 4-pixel reach around it) is read, not the whole photo.
     rows, cols = face
     top, left = max(rows.start - GRAIN_PAD, 0), max(cols.start - GRAIN_PAD, 0)
     crop = photo[top : rows.stop + GRAIN_PAD, left : cols.stop + GRAIN_PAD]
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = (grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[
-        rows.start - top : rows.stop - top, cols.start - left : cols.stop - left
-    ]
-    if min(detail.shape) < GRAIN_WINDOW:
-        return 0.0
-    window = (GRAIN_WINDOW, GRAIN_WINDOW)
-    variance = cv2.blur(detail**2, window) - cv2.blur(detail, window) ** 2
-    return float(np.sqrt(max(float(np.percentile(variance, 20)), 0.0)))
+    return fine_detail(grey)
 
 
 GRAIN_BLUR = 0.9  # px: a camera's noise is not white, and skin's own texture is softer still
-GRAIN_STRENGTH = 0.7  # of the face's measured grain: painted skin reads smooth, not sandy
+GRAIN_STRENGTH = 0.3  # of the face's grain (as fine_detail measures it): smooth, not sandy
+GRAIN_DETAIL = 0.123  # fine_detail of unit white noise blurred by GRAIN_BLUR (measured)
 
 
 SKIN_SHADE = (0.72, 1.0)  # brightness at a limb's edge and on its axis
@@ -195,12 +206,30 @@ def shaded_skin(roundness: np.ndarray, colour: np.ndarray, grain: float = 0.0) -
     low, high = SKIN_SHADE
     shade = low + (high - low) * np.sqrt(np.clip(roundness, 0.0, 1.0))
     skin = shade[..., None] * colour[None, None, :]
-    if grain > 0:
-        noise = np.random.default_rng(0).standard_normal(roundness.shape).astype(np.float32)
-        noise = cv2.GaussianBlur(noise, (0, 0), GRAIN_BLUR)
-        noise *= GRAIN_STRENGTH * grain / max(float(noise.std()), 1e-6)
-        skin = skin + noise[..., None]
-    return skin.astype(np.float32)
+    return (skin + camera_grain(roundness.shape, grain)[..., None]).astype(np.float32)
+
+
+def camera_grain(shape: tuple[int, int], level: float) -> np.ndarray:
+    """HxW float32 luminance noise blurred by :data:`GRAIN_BLUR` like a camera's, scaled so
+    that :func:`fine_detail` measures :data:`GRAIN_STRENGTH` times ``level`` on it (the
+    statistic ``level`` comes from); a fixed seed keeps results reproducible. Zeros for
+    ``level`` 0."""
+    if level <= 0:
+        return np.zeros(shape, np.float32)
+    noise = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), GRAIN_BLUR)
+    return noise * (GRAIN_STRENGTH * level / GRAIN_DETAIL)
+
+
+def missing_grain(image: np.ndarray, where: np.ndarray, grain: float) -> float:
+    """How much noise (a standard deviation) ``image`` lacks on ``where`` to have the photo's
+    ``grain``: a product photo enlarged four times is smoother than the photo it is laid into,
+    and reads as pasted. 0 where it is already as noisy."""
+    if grain <= 0 or where.sum() < GRAIN_WINDOW**2:
+        return 0.0
+    grey = cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    own = fine_detail(grey.astype(np.float32), where)
+    return float(np.sqrt(max(grain**2 - own**2, 0.0)))
 
 
 def soften_seams(image: np.ndarray, painted: np.ndarray, width: float) -> np.ndarray:
