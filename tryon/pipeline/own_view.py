@@ -486,8 +486,8 @@ def compose_own_view(
             base[backdrop] = plate[backdrop]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
-    worn = alpha > 0.5
-    lit += camera_grain(size, missing_grain(lit, worn, grain))[..., None]
+    if backdrop is None:  # a photo's grain; the catalog view's studio canvas is clean
+        lit += camera_grain(size, missing_grain(lit, alpha > 0.5, grain))[..., None]
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
     image = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     untouched = (alpha <= 0) & ~uncovered
