@@ -365,3 +365,26 @@ def test_an_enlarged_garment_has_a_smooth_outline_not_the_product_photos_pixel_s
     ramp = ((alpha > 0.05) & (alpha < 0.95)).sum(axis=0)[40:300]
     assert ramp.max() <= 3
     assert (alpha[coverage <= 0] == 0).all()  # nothing drawn where the warp reads no garment
+
+
+def test_the_own_view_lays_the_photos_grain_on_the_garment_and_the_catalog_view_does_not() -> None:
+    """A noisy photo, a smooth garment, old garment left bare (so skin is painted too): in
+    the own view the garment carries the photo's grain, on a known clean backdrop it does not.
+    """
+    from tryon.pipeline.resynthesis import fine_detail, grain_level
+
+    worn, person, keypoints, labels, fit = _dressed_render()
+    rng = np.random.default_rng(5)
+    photo = np.clip(worn.image + rng.normal(0, 6, (*worn.image.shape[:2], 1)), 0, 255)
+    photo = photo.astype(np.uint8)
+    smooth = cv2.GaussianBlur(fit.image, (0, 0), 3.0)
+    fit = dataclasses.replace(fit, image=smooth)
+    old = person & (labels != 4)  # everything below the head: some of it is left bare
+    grain = grain_level(photo, keypoints)
+    worn_garment = cv2.erode((fit.alpha > 0.99).astype(np.uint8), np.ones((5, 5))) > 0
+    for backdrop, expected in ((None, True), (np.full(photo.shape, 230.0), False)):
+        layers = compose_own_view(photo, keypoints, person, labels, old, fit, backdrop=backdrop)
+        assert layers.uncovered.any()
+        grey = cv2.cvtColor(layers.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        detail = fine_detail(grey, worn_garment & ~layers.kept_in_front)
+        assert (detail > 0.2 * grain) == expected, (detail, grain)

@@ -481,9 +481,9 @@ def compose_own_view(
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
             base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
-        backdrop = paint & ~body.outline
-        if backdrop.any():
-            base[backdrop] = plate[backdrop]
+        off_body = paint & ~body.outline
+        if off_body.any():
+            base[off_body] = plate[off_body]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
     lit = garment.image.astype(np.float32) * light
     if backdrop is None:  # a photo's grain; the catalog view's studio canvas is clean
