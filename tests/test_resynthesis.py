@@ -18,6 +18,15 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.asarray(rgb, np.float32)[None, None] / 255.0, cv2.COLOR_RGB2LAB)[0, 0]
 
 
+def _torso(hip_row: float = 150.0, scale: float = 1.0) -> np.ndarray:
+    """(18, 2) keypoints of a frontal torso (neck, shoulders, hips) on a 200-px canvas
+    (times ``scale``), the rest missing: each test adds its arms."""
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
+    keypoints[8], keypoints[11] = (78, hip_row), (122, hip_row)
+    return keypoints * scale
+
+
 def test_painted_skin_takes_the_face_hue_at_the_nearby_skin_lightness() -> None:
     face = np.array([200.0, 160.0, 135.0], np.float32)
     neck = face * 0.85  # the same skin in the chin's shadow
@@ -73,9 +82,7 @@ def test_each_limb_is_shaded_towards_its_own_edges() -> None:
     """Two crossed forearms: darker where they meet, lit along each axis."""
     from tryon.pipeline.own_view import bare_body
 
-    keypoints = np.full((18, 2), np.nan, np.float32)
-    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
-    keypoints[8], keypoints[11] = (78, 130), (122, 130)
+    keypoints = _torso(130)
     keypoints[3], keypoints[4] = (60, 90), (125, 100)  # right forearm across the belly
     keypoints[6], keypoints[7] = (140, 90), (75, 120)  # left forearm across, lower
     body = bare_body(keypoints, (200, 200))
@@ -91,9 +98,7 @@ def test_the_bare_body_outline_is_smooth_at_the_photos_own_resolution() -> None:
     without the small grid's stair steps (nearest upsampling: 0, 0, 0, then 3 or 4)."""
     from tryon.pipeline.own_view import bare_body
 
-    keypoints = np.full((18, 2), np.nan, np.float32)
-    keypoints[1], keypoints[2], keypoints[5] = (500, 200), (350, 200), (650, 200)
-    keypoints[8], keypoints[11] = (390, 650), (610, 650)
+    keypoints = _torso(130, scale=5)  # on a 1000-px canvas
     keypoints[3], keypoints[4] = (300, 450), (150, 600)  # a forearm at 45 degrees
     keypoints[6], keypoints[7] = (700, 450), (750, 700)
     body = bare_body(keypoints, (1000, 1000))
@@ -109,9 +114,7 @@ def test_two_forearms_folded_one_over_the_other_read_as_two_limbs() -> None:
     lit all across)."""
     from tryon.pipeline.own_view import bare_body
 
-    keypoints = np.full((18, 2), np.nan, np.float32)
-    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
-    keypoints[8], keypoints[11] = (78, 150), (122, 150)
+    keypoints = _torso()
     keypoints[3], keypoints[4] = (65, 100), (140, 100)  # right forearm across, level
     keypoints[6], keypoints[7] = (135, 108), (60, 108)  # left forearm across, 8 px lower
     body = bare_body(keypoints, (200, 200))
@@ -147,9 +150,7 @@ def test_an_arms_two_bones_are_one_surface_at_the_elbow() -> None:
     not by its frontmost bone, the elbow shows no ring."""
     from tryon.pipeline.own_view import bare_body
 
-    keypoints = np.full((18, 2), np.nan, np.float32)
-    keypoints[1], keypoints[2], keypoints[5] = (100, 40), (70, 40), (130, 40)
-    keypoints[8], keypoints[11] = (78, 150), (122, 150)
+    keypoints = _torso()
     keypoints[3], keypoints[4] = (40, 90), (20, 140)  # the right arm hangs straight out
     keypoints[6], keypoints[7] = (160, 90), (180, 140)
     body = bare_body(keypoints, (200, 200))

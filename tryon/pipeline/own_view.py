@@ -335,7 +335,7 @@ def uncovered_old_garment(
 
 
 def silhouette_rim(
-    backdrop: np.ndarray, person: np.ndarray, keep: np.ndarray, reach: float
+    backdrop: np.ndarray, person: np.ndarray, inside: np.ndarray, keep: np.ndarray, reach: float
 ) -> np.ndarray:
     """HxW bool, the band along the person mask's edge beside old garment painted as background.
 
@@ -344,13 +344,12 @@ def silhouette_rim(
     painting a loose jacket's outline as background left its last pixels standing: a dark
     contour of the old silhouette around the new one. The band is every pixel less than
     ``reach`` px from the mask's edge, on either side, within ``reach`` of ``backdrop``, less
-    ``keep`` (head, the bare body, the new garment).
+    ``keep`` (head, the bare body, the new garment). ``inside``: the person pixels' distance
+    to the mask's edge (the caller has it already).
     """
     if reach < 1 or not backdrop.any():
         return np.zeros(backdrop.shape, bool)
-    mask = person.astype(np.uint8)
-    inside = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    outside = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 3)
     band = np.where(person, inside, outside) <= reach
     return band & ~keep & dilate(backdrop, round(reach))
 
@@ -454,13 +453,15 @@ def compose_own_view(
     # or real) and the new garment keep theirs (a region stopping short of the mask leaves
     # "bare" arm pixels there, and in a grey photo every pixel "looks like skin").
     keep = head | body.outline | (guard < 1) | (alpha >= 0.5) | np.isin(person_labels, LEG_PARTS)
-    rim = silhouette_rim(uncovered & ~body.outline, person, keep, config.rim_reach * long_side)
-    # The plate is needed where background may be painted: off the bare body, next to them.
-    near = dilate(uncovered | rim, max(2, round(3 * sigma)) + 1) & ~body.outline
+    rim = silhouette_rim(
+        uncovered & ~body.outline, person, inside, keep, config.rim_reach * long_side
+    )
     if backdrop is not None:
         plate = np.clip(np.round(backdrop), 0, 255).astype(np.uint8)
         uncovered |= rim
     else:
+        # The plate is needed where background may be painted: off the bare body, near them.
+        near = dilate(uncovered | rim, max(2, round(3 * sigma)) + 1) & ~body.outline
         plate = background_plate(photo, person | rim, near) if config.resynthesise else photo
         outside = rim & ~person
         uncovered |= rim & person
