@@ -129,7 +129,11 @@ def score_photo(pipeline, photo: np.ndarray, garment: np.ndarray) -> dict:
 
 def score_regions(pipeline, photo: np.ndarray) -> dict:
     """The parser's and the classical garment region of one photo, scored apart."""
-    from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
+    from tryon.preprocess.garment_region import (
+        classical_garment_region,
+        close_garment_holes,
+        region_plausibility,
+    )
     from tryon.preprocess.parser import garment_region, parse_image
     from tryon.preprocess.person_mask import person_mask
 
@@ -142,7 +146,7 @@ def score_regions(pipeline, photo: np.ndarray) -> dict:
         start = time.perf_counter()
         parse = parse_image(pipeline.parser, photo, keypoints, mask)
         timings.append(time.perf_counter() - start)
-    parsed = garment_region(parse) & mask
+    parsed = close_garment_holes(garment_region(parse) & mask, photo)  # as the pipeline does
     classical = classical_garment_region(photo, keypoints, mask)
     scores: dict = {"size": list(photo.shape[:2])}
     for name, region in (("parser", parsed), ("classical", classical)):

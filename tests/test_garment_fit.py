@@ -25,7 +25,11 @@ from tryon.pipeline.garment_fit import fit_garment
 from tryon.pipeline.own_view import compose_own_view
 from tryon.preprocess.garment_landmarks import garment_landmarks
 from tryon.preprocess.garment_mask import garment_mask
-from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
+from tryon.preprocess.garment_region import (
+    classical_garment_region,
+    close_garment_holes,
+    region_plausibility,
+)
 
 SIZE = 256
 
@@ -117,6 +121,32 @@ def test_plausibility_flags_a_region_over_the_face(astronaut_pose) -> None:
     everything = np.ones(photo.shape[:2], bool)
     scores = region_plausibility(everything, pose.keypoints, pose.person_mask)
     assert scores.face_covered == 1.0 and scores.on_person < 0.95 and not scores.plausible()
+
+
+def test_holes_a_parser_leaves_in_a_dark_suit_close_where_they_are_suit_not_skin() -> None:
+    # A dark suit lit from the left; the parser left three holes: suit cloth it took for an
+    # arm (in the dim half), a hand and a white cuff. Only the cloth is garment.
+    height, width = 200, 300
+    light = np.linspace(1.6, 0.6, width, dtype=np.float32)[None, :, None]
+    photo = np.clip(np.full((height, width, 3), (24, 22, 30), np.float32) * light, 0, 255)
+    photo = photo.astype(np.uint8)
+    region = np.zeros((height, width), bool)
+    region[20:180, 20:280] = True
+    cloth, hand, cuff = np.zeros_like(region), np.zeros_like(region), np.zeros_like(region)
+    cloth[90:110, 220:250] = True
+    hand[60:100, 60:110] = True
+    cuff[130:150, 130:170] = True
+    photo[hand], photo[cuff] = (190, 140, 115), (235, 238, 242)
+    notch = np.zeros_like(region)
+    notch[20:40, 100:130] = True  # open to the outside: not a hole
+    parsed = region & ~(cloth | hand | cuff | notch)
+
+    closed = close_garment_holes(parsed, photo)
+
+    assert closed[cloth].all()
+    assert not closed[hand].any() and not closed[cuff].any() and not closed[notch].any()
+    assert (closed & ~(parsed | cloth)).sum() == 0
+    assert close_garment_holes(region, photo).sum() == region.sum()
 
 
 def test_own_view_keeps_face_and_background_and_recolours_the_torso(

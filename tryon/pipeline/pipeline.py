@@ -515,7 +515,11 @@ class TryOnPipeline:
         so a parser that labels the face still fails it.
         """
         from tryon.preprocess.body_boxes import face_mask
-        from tryon.preprocess.garment_region import classical_garment_region, region_plausibility
+        from tryon.preprocess.garment_region import (
+            classical_garment_region,
+            close_garment_holes,
+            region_plausibility,
+        )
 
         source = self.config.region_source
         editable = person_mask & ~face_mask(keypoints, person_mask.shape)
@@ -523,7 +527,7 @@ class TryOnPipeline:
             from tryon.preprocess.parser import garment_region, parse_image
 
             parse = parse_image(self.parser, person, keypoints, person_mask)
-            region = garment_region(parse) & person_mask
+            region = close_garment_holes(garment_region(parse) & person_mask, person)
             if source == "parser":
                 return region & editable, "parser"
             scores = region_plausibility(region, keypoints, person_mask)
