@@ -418,3 +418,61 @@ def test_the_own_view_lays_the_photos_grain_on_the_garment_and_the_catalog_view_
         grey = cv2.cvtColor(layers.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         detail = fine_detail(grey, worn_garment & ~layers.kept_in_front)
         assert (detail > 0.2 * grain) == expected, (detail, grain)
+
+
+def _hanging_arms_pose(right_wrist: tuple[float, float] = (90.0, 160.0)) -> np.ndarray:
+    """COCO-18 keypoints of a frontal figure on a 256 px canvas, arms hanging at its sides."""
+    keypoints = np.full((18, 2), np.nan, np.float32)
+    keypoints[:8] = [
+        (128, 40), (128, 62), (98, 62), (92, 112), right_wrist, (158, 62), (164, 112), (166, 160),
+    ]  # fmt: skip
+    keypoints[[8, 11]] = [(112, 170), (144, 170)]
+    keypoints[14:18] = [(122, 34), (134, 34), (114, 38), (142, 38)]
+    return keypoints
+
+
+def test_beyond_hanging_arms_is_outside_the_arm_and_torso_between_shoulder_and_hand() -> None:
+    from tryon.pipeline.own_view import beyond_hanging_arms
+
+    beyond = beyond_hanging_arms(_hanging_arms_pose(), (SIZE, SIZE))
+    assert beyond[112, 40] and beyond[112, 80] and beyond[112, 215]  # beside the elbows
+    assert not beyond[112, 88] and not beyond[112, 128]  # the arm's edge, the torso
+    assert beyond[175, 60]  # beside the hand, below the wrist
+    assert not beyond[40, 40] and not beyond[230, 40]  # above the shoulders, below the hands
+    raised = beyond_hanging_arms(_hanging_arms_pose(right_wrist=(60.0, 80.0)), (SIZE, SIZE))
+    assert not raised[:, :128].any() and raised[112, 215]  # a raised forearm: not that side
+    cut = _hanging_arms_pose()
+    cut[3] = (92, 300)  # the right elbow off the image: an arm the photo does not show
+    assert not beyond_hanging_arms(cut, (SIZE, SIZE))[:, :128].any()
+
+
+def test_a_bulky_suit_beyond_hanging_arms_becomes_background_however_deep() -> None:
+    """A space suit reaches 30 px beyond the hanging arms, deeper into the person mask than
+    the plate's reach: under a slimmer garment it is the background, not the suit's sides."""
+    from hpn.body_parts import HEAD_PART
+    from tryon.pipeline.own_view import OwnViewConfig, beyond_hanging_arms
+
+    keypoints = complete_arms(_hanging_arms_pose())
+    rng = np.random.default_rng(5)
+    photo = rng.integers(150, 230, (SIZE, SIZE, 3)).astype(np.uint8)  # a textured backdrop
+    suit = np.zeros((SIZE, SIZE), bool)
+    suit[62:200, 50:207] = True
+    head = np.zeros_like(suit)
+    cv2.circle(head.view(np.uint8), (128, 38), 22, 1, -1)
+    person = suit | head
+    photo[suit] = (230, 100, 40)  # orange
+    labels = source_labels(keypoints, person)
+    region = suit & (labels != HEAD_PART)
+    product = render_product(sample_garment(np.random.default_rng(1)), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    config = OwnViewConfig()
+    layers = compose_own_view(photo, keypoints, person, labels, region, fit, config)
+
+    inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
+    deep = inside > config.plate_reach * SIZE + 2
+    sides = region & deep & beyond_hanging_arms(keypoints, (SIZE, SIZE)) & (layers.alpha < 0.05)
+    assert sides.sum() > 300
+    orange = np.abs(layers.image.astype(int) - (230, 100, 40)).max(axis=-1) < 40
+    assert orange[sides].mean() < 0.05  # before: 0.94, the suit's sides kept

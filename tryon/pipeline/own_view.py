@@ -39,11 +39,17 @@ import numpy as np
 from hpn.body_parts import (
     ARM_PARTS,
     HEAD_PART,
+    L_ELBOW,
     L_HIP,
+    L_SHOULDER,
+    L_WRIST,
     LEG_PARTS,
     NECK,
     PART_NAMES,
+    R_ELBOW,
     R_HIP,
+    R_SHOULDER,
+    R_WRIST,
     TORSO_PART,
     BodyProportions,
     body_from_keypoints,
@@ -221,6 +227,90 @@ def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> n
     if not worn.any():
         return np.zeros(alpha.shape, bool)
     return body & (depth > depth[worn].max())
+
+
+HANGING = np.deg2rad(35.0)  # an upper arm this close to the torso's down direction hangs
+RAISED = np.deg2rad(100.0)  # a forearm farther than this from "down" is raised: no side edge
+ARMS = ((R_SHOULDER, R_ELBOW, R_WRIST, R_HIP), (L_SHOULDER, L_ELBOW, L_WRIST, L_HIP))
+
+
+def _angle_to(vector: np.ndarray, direction: np.ndarray) -> float:
+    length = max(float(np.linalg.norm(vector)), 1e-6)
+    return float(np.arccos(np.clip(vector @ direction / length, -1.0, 1.0)))
+
+
+def _outermost_bone(
+    levels: np.ndarray, heights: np.ndarray, sides: np.ndarray, half_width: float
+) -> np.ndarray:
+    """At each of ``levels`` (heights down the torso), how far out the chain of joints at
+    ``heights`` / ``sides`` (outward distance) reaches, its bones ``half_width`` thick;
+    -inf where no bone is."""
+    reach = np.full(len(levels), -np.inf)
+    for bone in range(len(heights) - 1):
+        (h0, h1), (s0, s1) = heights[bone : bone + 2], sides[bone : bone + 2]
+        on = (levels >= min(h0, h1) - half_width) & (levels <= max(h0, h1) + half_width)
+        if abs(h1 - h0) > 1.0:
+            along = s0 + np.clip((levels - h0) / (h1 - h0), 0.0, 1.0) * (s1 - s0)
+        else:  # a level bone: all of it lies at its height
+            along = np.full(len(levels), max(s0, s1))
+        reach = np.where(on, np.maximum(reach, along), reach)
+    return reach
+
+
+def beyond_hanging_arms(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """HxW bool, what lies farther out from the torso's axis than a hanging arm and the torso.
+
+    An arm hanging at the side is, with the torso, the body's outermost part from the
+    shoulder down to the hand: a bulky jacket or a space suit that reaches beyond both is
+    cloth, not body, so it is background under a slimmer garment however deep inside the
+    person mask it lies. An arm hangs when its upper arm lies within :data:`HANGING` of the
+    torso's down direction and its forearm is not raised (:data:`RAISED`: a cameraman's arms
+    lifted to the camera leave his back beside them, which is body: the arm does not count).
+    From the shoulder down to the hand below the wrist the edge is, at each height, the
+    farther of the arm's bones (plus the bare arm's half width, :data:`BARE_BODY`) and the
+    torso's side (shoulder to hip, plus its margin). Only joints inside the image count (an
+    arm the photo does not show is a guess).
+    """
+    points, width = complete_points(keypoints)
+    neck = points[NECK]
+    down = points[[R_HIP, L_HIP]].mean(axis=0) - neck
+    down /= max(float(np.linalg.norm(down)), 1e-6)
+    across = np.array([-down[1], down[0]])
+    rows, cols = np.indices(size, dtype=np.float32)
+    height_of = (cols - neck[0]) * down[0] + (rows - neck[1]) * down[1]
+    side_of = (cols - neck[0]) * across[0] + (rows - neck[1]) * across[1]
+    arm_half = BARE_BODY.arm_width * width
+    beyond = np.zeros(size, bool)
+
+    def shown(index: int) -> bool:
+        x, y = points[index]
+        return bool(np.isfinite(points[index]).all() and 0 <= x < size[1] and 0 <= y < size[0])
+
+    for shoulder, elbow, wrist, hip in ARMS:
+        if not (shown(shoulder) and shown(elbow)):
+            continue
+        if _angle_to(points[elbow] - points[shoulder], down) > HANGING:
+            continue
+        chain = [shoulder, elbow] + ([wrist] if shown(wrist) else [])
+        if len(chain) == 3 and _angle_to(points[wrist] - points[elbow], down) > RAISED:
+            continue
+        joints = points[chain] - neck
+        heights, sides = joints @ down, joints @ across
+        outward = 1.0 if sides[0] >= 0 else -1.0
+        hand = BARE_BODY.hand_length * float(np.linalg.norm(joints[-1] - joints[-2]))
+        hand *= len(chain) == 3  # the hand hangs below the wrist, beside the hip
+        levels = np.arange(np.floor(heights.min()), np.ceil(heights.max() + hand) + 1.0)
+        arm = _outermost_bone(levels, heights, outward * sides, arm_half)
+        ends = points[[shoulder, hip]] - neck
+        torso_t = np.clip((levels - ends[0] @ down) / max((ends[1] - ends[0]) @ down, 1.0), 0, 1)
+        torso = outward * (ends[0] @ across + torso_t * ((ends[1] - ends[0]) @ across))
+        edge = np.maximum(arm + arm_half, torso + BARE_BODY.torso_margin * width)
+        index = np.round(height_of - levels[0]).astype(np.int64)
+        between = (index >= 0) & (index < len(levels))
+        limit = np.full(size, np.inf, np.float32)
+        limit[between] = edge[index[between]]
+        beyond |= between & (outward * side_of > limit)
+    return beyond
 
 
 def face_guard(keypoints: np.ndarray, size: tuple[int, int], fade: float) -> np.ndarray:
@@ -445,7 +535,7 @@ def compose_own_view(
     real_skin = looks_like_skin(photo, colour)
     # Deep inside the person mask lies body the keypoints may not describe (module docstring).
     inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
-    deep = inside > config.plate_reach * long_side
+    deep = (inside > config.plate_reach * long_side) & ~beyond_hanging_arms(keypoints, size)
     uncovered = uncovered_old_garment(
         old, bare, alpha, person_labels, keypoints, real_skin, body, guard, deep
     )
