@@ -159,6 +159,23 @@ def _try_on(page: Page, garment: storefront.CatalogItem) -> tuple[Locator, float
     return result, seconds
 
 
+def _whole_page(page: Page, result: Locator, path: Path) -> bytes:
+    """A screenshot of the whole page, the result in view (PNG bytes, also written to path)."""
+    from playwright.sync_api import expect
+
+    # Streamlit scrolls inside its main block, not the page: grow the viewport to show it all.
+    height = max(
+        page.locator('[data-testid="stMain"]').evaluate("main => main.scrollHeight"),
+        VIEWPORT["height"],
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+    page.mouse.move(0, 0)
+    expect(result).to_be_in_viewport()
+    screenshot = page.screenshot(path=path)
+    assert Image.open(path).size == (VIEWPORT["width"], height)
+    return screenshot
+
+
 def test_upload_pick_try_on_and_see_the_result(
     storefront_url: str,
     browser: Browser,
@@ -186,18 +203,7 @@ def test_upload_pick_try_on_and_see_the_result(
     result, warm_s = _try_on(page, second)  # same photo, no new upload
     expect(page.locator('[data-testid="stImage"]').filter(has_text=first.label)).to_be_visible()
 
-    # Streamlit scrolls inside its main block, not the page: grow the viewport to show it all.
-    height = max(
-        page.locator('[data-testid="stMain"]').evaluate("main => main.scrollHeight"),
-        VIEWPORT["height"],
-    )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
-    page.mouse.move(0, 0)
-    expect(result).to_be_in_viewport()
-    screenshot = page.screenshot(path=tmp_path / "storefront.png")
-    assert Image.open(tmp_path / "storefront.png").size == (VIEWPORT["width"], height)
-    if target := os.environ.get(SCREENSHOT_ENV):
-        (REPO / target).write_bytes(screenshot)
+    _whole_page(page, result, tmp_path / "storefront.png")
     page.close()
 
     body_s = time.perf_counter() - started
@@ -208,3 +214,27 @@ def test_upload_pick_try_on_and_see_the_result(
         f"\nstorefront: click to result {cold_s:.2f} s (first, loads the models), "
         f"{warm_s:.2f} s (second garment); test body {body_s:.2f} s"
     )
+
+
+def test_a_sample_models_real_photo_comes_back_dressed_at_its_own_size(
+    storefront_url: str, browser: Browser, tmp_path: Path
+) -> None:
+    """The astronaut sample (a real photo) through the default view, the shopper's own photo:
+    the result is that photo dressed, at the photo's size. This is the README's screenshot."""
+    from playwright.sync_api import expect
+
+    catalog = storefront.load_catalog(storefront.bundled_catalog_dir())
+    astronaut = catalog.person("astronaut")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+    expect.set_options(timeout=STEP_TIMEOUT_S * 1000)
+    page.goto(storefront_url)
+    page.locator(f".st-key-sample-{astronaut.key} button").click()
+    expect(page.get_by_text(f"Dressing: {astronaut.path.name}")).to_be_visible()
+    result, _ = _try_on(page, catalog.garments[1])
+    natural = result.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == list(Image.open(astronaut.path).size)
+    screenshot = _whole_page(page, result, tmp_path / "storefront.png")
+    if target := os.environ.get(SCREENSHOT_ENV):
+        (REPO / target).write_bytes(screenshot)
+    page.close()
