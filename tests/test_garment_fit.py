@@ -476,3 +476,36 @@ def test_a_bulky_suit_beyond_hanging_arms_becomes_background_however_deep() -> N
     assert sides.sum() > 300
     orange = np.abs(layers.image.astype(int) - (230, 100, 40)).max(axis=-1) < 40
     assert orange[sides].mean() < 0.05  # before: 0.94, the suit's sides kept
+
+
+def test_a_hand_beside_a_crossed_forearm_stays_in_front_of_the_new_garment() -> None:
+    """COCO-18 has no hand points: a hand lying on the torso next to the wrist was covered by
+    the new garment's torso piece. Real skin near a wrist stays in front; in a grey photo
+    (where every grey pixel looks like skin) nothing is taken for a hand."""
+    from hpn.body_parts import HEAD_PART
+
+    keypoints = complete_arms(_hanging_arms_pose(right_wrist=(118.0, 150.0)))
+    rng = np.random.default_rng(6)
+    photo = rng.integers(150, 230, (SIZE, SIZE, 3)).astype(np.uint8)
+    suit = np.zeros((SIZE, SIZE), bool)
+    suit[62:200, 80:177] = True
+    head, hand = np.zeros_like(suit), np.zeros_like(suit)
+    cv2.circle(head.view(np.uint8), (128, 38), 22, 1, -1)
+    cv2.circle(hand.view(np.uint8), (141, 139), 8, 1, -1)  # off the forearm, on the torso
+    photo[suit], photo[head], photo[hand] = (40, 60, 150), (190, 140, 115), (185, 135, 112)
+    person = suit | head
+    labels = source_labels(keypoints, person)
+    region = suit & ~hand & (labels != HEAD_PART)
+    product = render_product(sample_garment(np.random.default_rng(1)), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    assert fit.alpha[hand].mean() > 0.9  # the garment's torso piece lies over the hand
+
+    layers = compose_own_view(photo, keypoints, person, labels, region, fit)
+    assert layers.kept_in_front[hand].all()
+    assert np.array_equal(layers.image[hand], photo[hand])
+
+    grey = np.repeat(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
+    layers = compose_own_view(grey, keypoints, person, labels, region, fit)
+    assert layers.alpha[hand].mean() > 0.9  # no skin colour to tell a hand by: covered

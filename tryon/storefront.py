@@ -315,7 +315,7 @@ def intermediate_views(result: TryOnResult) -> list[tuple[str, np.ndarray]]:
 
     Returns:
         (caption, HxWx3 uint8 RGB) pairs for those of :data:`INTERMEDIATE_LABELS` the result
-        holds (keypoints, frontal pose, garment region, warped garment, flow, ...).
+        holds (keypoints, body parts, garment region, fitted garment, ...).
     """
     images = result.intermediates()
     return [

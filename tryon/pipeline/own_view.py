@@ -18,7 +18,8 @@ Layers, back to front:
 4. in front of it, the photo's own pixels that lie in front of the garment piece there: the
    head (face, hair, neck) over every piece where it is not old garment, and the arms and
    hands over the garment's torso piece (an arm held in front of the body stays in front;
-   where it wore the old garment's sleeve, that sleeve is re-synthesised as skin).
+   where it wore the old garment's sleeve, that sleeve is re-synthesised as skin), and the
+   real skin near a wrist (:func:`hands`: fingers tucked beside a crossed arm).
 
 Every pixel outside the grown person mask is the photo's, bit for bit, and so is every pixel
 of the face box (:func:`tryon.preprocess.body_boxes.face_box`: face, hair, chin): the shopper's
@@ -480,6 +481,37 @@ def stray_pieces(drawn: np.ndarray) -> np.ndarray:
     return np.concatenate([[False], areas < STRAY_FRACTION * areas.max()])[pieces]
 
 
+HAND_REACH = 0.6  # shoulder widths round a wrist: a hand, and the keypoint's error on it
+MIN_SKIN_CHROMA = 10.0  # CIELAB a*b* of the skin colour: below it (a grey photo) no hands
+MIN_HAND_AREA = 0.005  # square shoulder widths: smaller skin-coloured specks are not a hand
+
+
+def hands(skin: np.ndarray, keypoints: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """HxW bool, the shopper's real skin (``skin``) within :data:`HAND_REACH` of a wrist.
+
+    COCO-18 has no hand points, so fingers tucked beside a crossed arm fall outside the
+    forearm's part and the new garment's torso piece covered them, cutting the hand at its
+    edge; they stay in front of it. In a grey photo every grey pixel "looks like skin", so
+    there (the skin ``colour`` has less than :data:`MIN_SKIN_CHROMA`) none are taken; nor
+    specks smaller than :data:`MIN_HAND_AREA` (a medal ribbon, the rim of a helmet).
+    """
+    swatch = np.clip(np.round(colour), 0, 255).astype(np.uint8)[None, None]
+    lab = cv2.cvtColor(swatch, cv2.COLOR_RGB2LAB)[0, 0].astype(np.float32)
+    near = np.zeros(skin.shape, np.uint8)
+    if np.hypot(lab[1] - 128.0, lab[2] - 128.0) < MIN_SKIN_CHROMA:
+        return near.astype(bool)
+    points, width = complete_points(keypoints)
+    for wrist in (R_WRIST, L_WRIST):
+        if np.isfinite(points[wrist]).all():
+            centre = tuple(int(v) for v in np.round(points[wrist]))
+            cv2.circle(near, centre, max(1, round(HAND_REACH * width)), 1, -1)
+    found = (skin & (near > 0)).astype(np.uint8)
+    _, pieces, stats, _ = cv2.connectedComponentsWithStats(found, 8)
+    large = stats[:, cv2.CC_STAT_AREA] >= MIN_HAND_AREA * width**2
+    large[0] = False
+    return large[pieces]
+
+
 def compose_own_view(
     photo: np.ndarray,
     keypoints: np.ndarray,
@@ -523,16 +555,19 @@ def compose_own_view(
     # An arm held over the body stays in front of the new garment's torso piece: bare, or
     # where its old sleeve lies on the bare arm's outline (that sleeve becomes skin below);
     # the rest of a wide sleeve shows the new garment behind the arm.
-    arms = person & np.isin(person_labels, ARM_PARTS) & (garment.part == TORSO_PART)
-    front = head | (arms & (bare | body.arms))
+    # So does a hand lying on the body; a new sleeve covers what was a bare wrist.
+    torso_piece = garment.part == TORSO_PART
+    arms = person & np.isin(person_labels, ARM_PARTS) & torso_piece
+    colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
+    real_skin = looks_like_skin(photo, colour)
+    hand = hands(bare & real_skin, keypoints, colour) & torso_piece
+    front = head | (arms & (bare | body.arms)) | hand
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
     guard = face_guard(keypoints, size, config.face_fade * long_side)
     alpha = (alpha * guard).astype(np.float32)
-    colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
-    real_skin = looks_like_skin(photo, colour)
     # Deep inside the person mask lies body the keypoints may not describe (module docstring).
     inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
     deep = (inside > config.plate_reach * long_side) & ~beyond_hanging_arms(keypoints, size)
