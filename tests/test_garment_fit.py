@@ -431,6 +431,21 @@ def _hanging_arms_pose(right_wrist: tuple[float, float] = (90.0, 160.0)) -> np.n
     return keypoints
 
 
+def _suited_figure(seed: int, suit_columns: slice, keypoints: np.ndarray):
+    """A figure in a suit (rows 62-200, ``suit_columns``) with a round head on a textured
+    backdrop, and a product garment fitted onto ``keypoints``: (photo, suit, head, fit)."""
+    photo = np.random.default_rng(seed).integers(150, 230, (SIZE, SIZE, 3)).astype(np.uint8)
+    suit = np.zeros((SIZE, SIZE), bool)
+    suit[62:200, suit_columns] = True
+    head = np.zeros_like(suit)
+    cv2.circle(head.view(np.uint8), (128, 38), 22, 1, -1)
+    product = render_product(sample_garment(np.random.default_rng(1)), SIZE)
+    fit = fit_garment(
+        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
+    )
+    return photo, suit, head, fit
+
+
 def test_beyond_hanging_arms_is_outside_the_arm_and_torso_between_shoulder_and_hand() -> None:
     from tryon.pipeline.own_view import beyond_hanging_arms
 
@@ -453,20 +468,11 @@ def test_a_bulky_suit_beyond_hanging_arms_becomes_background_however_deep() -> N
     from tryon.pipeline.own_view import OwnViewConfig, beyond_hanging_arms
 
     keypoints = complete_arms(_hanging_arms_pose())
-    rng = np.random.default_rng(5)
-    photo = rng.integers(150, 230, (SIZE, SIZE, 3)).astype(np.uint8)  # a textured backdrop
-    suit = np.zeros((SIZE, SIZE), bool)
-    suit[62:200, 50:207] = True
-    head = np.zeros_like(suit)
-    cv2.circle(head.view(np.uint8), (128, 38), 22, 1, -1)
+    photo, suit, head, fit = _suited_figure(5, slice(50, 207), keypoints)
     person = suit | head
     photo[suit] = (230, 100, 40)  # orange
     labels = source_labels(keypoints, person)
     region = suit & (labels != HEAD_PART)
-    product = render_product(sample_garment(np.random.default_rng(1)), SIZE)
-    fit = fit_garment(
-        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
-    )
     config = OwnViewConfig()
     layers = compose_own_view(photo, keypoints, person, labels, region, fit, config)
 
@@ -485,21 +491,13 @@ def test_a_hand_beside_a_crossed_forearm_stays_in_front_of_the_new_garment() -> 
     from hpn.body_parts import HEAD_PART
 
     keypoints = complete_arms(_hanging_arms_pose(right_wrist=(118.0, 150.0)))
-    rng = np.random.default_rng(6)
-    photo = rng.integers(150, 230, (SIZE, SIZE, 3)).astype(np.uint8)
-    suit = np.zeros((SIZE, SIZE), bool)
-    suit[62:200, 80:177] = True
-    head, hand = np.zeros_like(suit), np.zeros_like(suit)
-    cv2.circle(head.view(np.uint8), (128, 38), 22, 1, -1)
+    photo, suit, head, fit = _suited_figure(6, slice(80, 177), keypoints)
+    hand = np.zeros_like(suit)
     cv2.circle(hand.view(np.uint8), (141, 139), 8, 1, -1)  # off the forearm, on the torso
     photo[suit], photo[head], photo[hand] = (40, 60, 150), (190, 140, 115), (185, 135, 112)
     person = suit | head
     labels = source_labels(keypoints, person)
     region = suit & ~hand & (labels != HEAD_PART)
-    product = render_product(sample_garment(np.random.default_rng(1)), SIZE)
-    fit = fit_garment(
-        product.image, product.mask, garment_landmarks(product.mask), keypoints, (SIZE, SIZE)
-    )
     assert fit.alpha[hand].mean() > 0.9  # the garment's torso piece lies over the hand
 
     layers = compose_own_view(photo, keypoints, person, labels, region, fit)

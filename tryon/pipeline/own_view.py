@@ -62,6 +62,7 @@ from tryon.pipeline.resynthesis import (
     background_plate,
     camera_grain,
     grain_level,
+    has_skin_hue,
     looks_like_skin,
     missing_grain,
     nearby_skin_colour,
@@ -210,6 +211,20 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     )
 
 
+def torso_axis(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neck and the unit "down" direction from it to the hips' midpoint, of completed
+    points (:func:`hpn.body_parts.complete_points`)."""
+    neck = points[NECK]
+    down = points[[R_HIP, L_HIP]].mean(axis=0) - neck
+    return neck, down / max(float(np.linalg.norm(down)), 1e-6)
+
+
+def along(size: tuple[int, int], origin: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """HxW, every pixel's coordinate along the unit ``direction`` from ``origin``."""
+    rows, cols = np.indices(size, dtype=np.float32)
+    return (cols - origin[0]) * direction[0] + (rows - origin[1]) * direction[1]
+
+
 def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """HxW bool, the non-arm pixels farther down the torso's axis than the garment reaches.
 
@@ -218,11 +233,8 @@ def below_hem(keypoints: np.ndarray, alpha: np.ndarray, labels: np.ndarray) -> n
     Nothing is below a garment that shows no body piece.
     """
     points, _ = complete_points(keypoints)
-    neck, hips = points[NECK], points[[R_HIP, L_HIP]].mean(axis=0)
-    axis = hips - neck
-    axis /= max(float(np.linalg.norm(axis)), 1e-6)
-    rows, cols = np.indices(alpha.shape, dtype=np.float32)
-    depth = (cols - neck[0]) * axis[0] + (rows - neck[1]) * axis[1]
+    neck, down = torso_axis(points)
+    depth = along(alpha.shape, neck, down)
     body = ~np.isin(labels, ARM_PARTS)
     worn = (alpha >= 0.5) & body
     if not worn.any():
@@ -273,13 +285,9 @@ def beyond_hanging_arms(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndar
     arm the photo does not show is a guess).
     """
     points, width = complete_points(keypoints)
-    neck = points[NECK]
-    down = points[[R_HIP, L_HIP]].mean(axis=0) - neck
-    down /= max(float(np.linalg.norm(down)), 1e-6)
+    neck, down = torso_axis(points)
     across = np.array([-down[1], down[0]])
-    rows, cols = np.indices(size, dtype=np.float32)
-    height_of = (cols - neck[0]) * down[0] + (rows - neck[1]) * down[1]
-    side_of = (cols - neck[0]) * across[0] + (rows - neck[1]) * across[1]
+    height_of, side_of = along(size, neck, down), along(size, neck, across)
     arm_half = BARE_BODY.arm_width * width
     beyond = np.zeros(size, bool)
 
@@ -308,8 +316,7 @@ def beyond_hanging_arms(keypoints: np.ndarray, size: tuple[int, int]) -> np.ndar
         edge = np.maximum(arm + arm_half, torso + BARE_BODY.torso_margin * width)
         index = np.round(height_of - levels[0]).astype(np.int64)
         between = (index >= 0) & (index < len(levels))
-        limit = np.full(size, np.inf, np.float32)
-        limit[between] = edge[index[between]]
+        limit = edge.astype(np.float32)[np.clip(index, 0, len(levels) - 1)]
         beyond |= between & (outward * side_of > limit)
     return beyond
 
@@ -482,7 +489,6 @@ def stray_pieces(drawn: np.ndarray) -> np.ndarray:
 
 
 HAND_REACH = 0.6  # shoulder widths round a wrist: a hand, and the keypoint's error on it
-MIN_SKIN_CHROMA = 10.0  # CIELAB a*b* of the skin colour: below it (a grey photo) no hands
 MIN_HAND_AREA = 0.005  # square shoulder widths: smaller skin-coloured specks are not a hand
 
 
@@ -492,13 +498,11 @@ def hands(skin: np.ndarray, keypoints: np.ndarray, colour: np.ndarray) -> np.nda
     COCO-18 has no hand points, so fingers tucked beside a crossed arm fall outside the
     forearm's part and the new garment's torso piece covered them, cutting the hand at its
     edge; they stay in front of it. In a grey photo every grey pixel "looks like skin", so
-    there (the skin ``colour`` has less than :data:`MIN_SKIN_CHROMA`) none are taken; nor
-    specks smaller than :data:`MIN_HAND_AREA` (a medal ribbon, the rim of a helmet).
+    there (:func:`~tryon.pipeline.resynthesis.has_skin_hue`) none are taken; nor specks
+    smaller than :data:`MIN_HAND_AREA` (a medal ribbon, the rim of a helmet).
     """
-    swatch = np.clip(np.round(colour), 0, 255).astype(np.uint8)[None, None]
-    lab = cv2.cvtColor(swatch, cv2.COLOR_RGB2LAB)[0, 0].astype(np.float32)
     near = np.zeros(skin.shape, np.uint8)
-    if np.hypot(lab[1] - 128.0, lab[2] - 128.0) < MIN_SKIN_CHROMA:
+    if not has_skin_hue(colour):
         return near.astype(bool)
     points, width = complete_points(keypoints)
     for wrist in (R_WRIST, L_WRIST):

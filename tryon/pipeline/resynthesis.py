@@ -100,11 +100,26 @@ SKIN_CHROMA_TOLERANCE = 14.0  # CIELAB a*b* distance to the measured skin colour
 SKIN_LIGHTNESS_TOLERANCE = 30.0  # CIELAB L* distance (shading darkens skin a lot)
 
 
+MIN_SKIN_CHROMA = 10.0  # CIELAB a*b* of a skin colour: below it (a grey photo) there is no hue
+
+
+def swatch_lab(colour: np.ndarray) -> np.ndarray:
+    """(3,) float32 OpenCV 8-bit CIELAB of one RGB ``colour`` (L* scaled to 255, a* b* +128)."""
+    swatch = np.clip(np.round(colour), 0, 255).astype(np.uint8)[None, None]
+    return cv2.cvtColor(swatch, cv2.COLOR_RGB2LAB).astype(np.float32)[0, 0]
+
+
+def has_skin_hue(colour: np.ndarray) -> bool:
+    """Whether a measured skin ``colour`` (RGB) has a hue to tell skin by: in a grey photo
+    (chroma under :data:`MIN_SKIN_CHROMA`) every grey pixel "looks like skin"."""
+    lab = swatch_lab(colour)
+    return bool(np.hypot(lab[1] - 128.0, lab[2] - 128.0) >= MIN_SKIN_CHROMA)
+
+
 def looks_like_skin(photo: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """HxW bool, pixels within the CIELAB tolerances of the skin ``colour`` (RGB)."""
     lab = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float32)
-    swatch = np.clip(np.round(colour), 0, 255).astype(np.uint8)[None, None]
-    reference = cv2.cvtColor(swatch, cv2.COLOR_RGB2LAB).astype(np.float32)[0, 0]
+    reference = swatch_lab(colour)
     # OpenCV's 8-bit Lab: L* scaled by 255/100, a* and b* offset by 128.
     lightness = np.abs(lab[..., 0] - reference[0]) * (100.0 / 255.0)
     chroma = np.hypot(lab[..., 1] - reference[1], lab[..., 2] - reference[2])
