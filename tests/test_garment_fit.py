@@ -507,3 +507,33 @@ def test_a_hand_beside_a_crossed_forearm_stays_in_front_of_the_new_garment() -> 
     grey = np.repeat(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
     layers = compose_own_view(grey, keypoints, person, labels, region, fit)
     assert layers.alpha[hand].mean() > 0.9  # no skin colour to tell a hand by: covered
+
+
+def test_the_wedge_between_a_hanging_sleeve_and_the_torso_piece_is_closed_on_the_body() -> None:
+    """A sleeve spread in the product photo hangs down on the shopper: between its inner edge
+    and the torso piece a wedge opens, where the own view painted the old garment as a bare
+    flank. It becomes torso piece on the body; a narrow neckline V (one piece's own notch)
+    and a gap off the body stay open."""
+    from hpn.body_parts import PART_NAMES, TORSO_PART
+    from tryon.pipeline.garment_fit import close_piece_gaps
+
+    keypoints = _hanging_arms_pose()  # shoulders 60 px apart: gaps under ~14 px close
+    part = np.full((SIZE, SIZE), -1, np.int8)
+    part[62:200, 100:157] = TORSO_PART
+    neckline = np.array([(123, 62), (133, 62), (128, 90)], np.int32)
+    cv2.fillPoly(part, [neckline], -1)
+    sleeve = np.array([(157, 62), (175, 62), (185, 120), (166, 120)], np.int32)
+    cv2.fillPoly(part, [sleeve], PART_NAMES.index("left_upper_arm"))
+    alpha = (part >= 0).astype(np.float32)
+    wedge, neck = (100, 160), (66, 128)  # (row, col)
+    assert alpha[wedge] == 0 and alpha[neck] == 0
+
+    body = np.ones((SIZE, SIZE), bool)
+    closed, closed_part = close_piece_gaps(alpha, part, body, keypoints)
+    assert closed[wedge] == 1 and closed_part[wedge] == TORSO_PART
+    assert closed[neck] == 0 and closed_part[neck] == -1
+    assert (closed >= alpha).all() and closed[:, :100].max() == 0  # nothing taken, none beside
+
+    torso_only = part == TORSO_PART  # the wedge is not body: an arm held away from the side
+    closed, _ = close_piece_gaps(alpha, part, torso_only, keypoints)
+    assert closed[wedge] == 0

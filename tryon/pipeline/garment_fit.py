@@ -16,6 +16,7 @@ against the garment's own torso width carried there by the joints), within
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,8 +143,58 @@ def fit_garment(
     labels = source_labels(garment_keypoints, garment_mask, config)
     warp = part_warp(garment_keypoints, person_keypoints, garment_mask, size, config, labels)
     image = warp.apply(garment_colours(garment, garment_mask), cv2.INTER_CUBIC)
-    alpha = outline_alpha(garment_mask, warp)
-    return FittedGarment(image=image, alpha=alpha, part=warp.part, warp=warp)
+    alpha, part = outline_alpha(garment_mask, warp), warp.part
+    if person_mask is not None:
+        alpha, part = close_piece_gaps(alpha, part, person_mask, person_keypoints)
+    return FittedGarment(image=image, alpha=alpha, part=part, warp=warp)
+
+
+GAP_REACH = 0.12  # shoulder widths: half the widest gap between two pieces that is closed
+GAP_SIZE = 256  # the gaps are found on the fit drawn at this long side
+
+
+def close_piece_gaps(
+    alpha: np.ndarray, part: np.ndarray, body: np.ndarray, keypoints: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's ``alpha`` and ``part`` with the gaps between a sleeve and the torso piece
+    closed, on the ``body`` (the person without the arms), as torso piece.
+
+    Each piece moves with its own bone: a sleeve spread out in the product photo and hanging
+    down on the shopper leaves a wedge between its inner edge and the torso piece's side, and
+    the own view painted the old garment there as bare skin (a flank under a T-shirt). Worn,
+    the fabric runs on to the armpit. A gap is what a closing of radius :data:`GAP_REACH`
+    shoulder widths adds to the pieces together but to no piece alone: the neckline's V
+    (two edges of the torso piece) stays open, and so does the room between the pieces that
+    is not the body (an arm held away from the side).
+    """
+    from hpn.body_parts import TORSO_PART, complete_points
+
+    height, width = alpha.shape
+    factor = min(1.0, GAP_SIZE / max(height, width))
+    small = (max(1, round(width * factor)), max(1, round(height * factor)))
+    _, shoulders = complete_points(keypoints)
+    radius = max(1, round(GAP_REACH * shoulders * factor))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    pad = radius + 1  # the closing must not stop at the frame
+
+    def closed(mask: np.ndarray) -> np.ndarray:
+        shrunk = cv2.resize(mask.astype(np.float32), small, interpolation=cv2.INTER_AREA) > 0.5
+        padded = cv2.copyMakeBorder(shrunk.astype(np.uint8), *(pad,) * 4, cv2.BORDER_CONSTANT)
+        return cv2.morphologyEx(padded, cv2.MORPH_CLOSE, disc)[pad:-pad, pad:-pad] > 0
+
+    worn = alpha > 0.5
+    together = closed(worn)
+    for piece in np.unique(part[worn]):
+        together &= ~closed(part == piece)
+    if not together.any():
+        return alpha, part
+    full = cv2.resize(together.astype(np.float32), (width, height), cv2.INTER_LINEAR) > 0.0
+    # Grown by one small pixel: the gap's edge meets the pieces' own, slivers left aside.
+    grow = math.ceil(1.0 / factor)
+    full = cv2.dilate(full.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+    gap = full & body.astype(bool)
+    closed_part = np.where(gap & ~worn, TORSO_PART, part).astype(part.dtype)
+    return np.where(gap, 1.0, alpha).astype(np.float32), closed_part
 
 
 def outline_alpha(garment_mask: np.ndarray, warp: PartWarp) -> np.ndarray:
