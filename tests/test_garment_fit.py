@@ -509,6 +509,60 @@ def test_a_hand_beside_a_crossed_forearm_stays_in_front_of_the_new_garment() -> 
     assert layers.alpha[hand].mean() > 0.9  # no skin colour to tell a hand by: covered
 
 
+def test_a_wrist_moves_onto_its_real_hand_ahead_of_the_forearm_only() -> None:
+    from tryon.pipeline.own_view import HAND_REACH, reach_hands
+
+    keypoints = complete_arms(_hanging_arms_pose(right_wrist=(125.0, 125.0)))
+    hand = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.circle(hand, (152, 112), 8, 1, -1)  # ahead of the right forearm, on the left arm
+    labels = source_labels(keypoints, np.ones((SIZE, SIZE), bool))
+    moved = reach_hands(keypoints, hand > 0, labels)
+    assert np.hypot(*(moved[4] - (152, 112))) == pytest.approx(8, abs=1.5)  # its near edge
+    np.testing.assert_array_equal(np.delete(moved, 4, axis=0), np.delete(keypoints, 4, axis=0))
+
+    behind = np.zeros_like(hand)
+    cv2.circle(behind, (104, 117), 5, 1, -1)  # on the forearm itself: the other hand
+    far = np.zeros_like(hand)
+    width = float(np.hypot(*(keypoints[5] - keypoints[2])))
+    cv2.circle(far, (125 + round(HAND_REACH * width) + 6, 125), 4, 1, -1)
+    theirs = np.zeros_like(hand)
+    cv2.circle(theirs, (160, 150), 5, 1, -1)  # ahead of it, but nearer the left wrist
+    sideways = np.zeros_like(hand)
+    cv2.circle(sideways, (118, 146), 4, 1, -1)  # beside the wrist: a neckline's skin
+    for elsewhere in (behind, far, theirs, sideways):
+        np.testing.assert_array_equal(
+            reach_hands(keypoints, elsewhere > 0, labels)[4], keypoints[4]
+        )
+    on = np.zeros_like(hand)
+    cv2.circle(on, (125, 125), 6, 1, -1)  # the wrist lies on its hand: it stays
+    np.testing.assert_array_equal(reach_hands(keypoints, on > 0, labels), keypoints)
+    unshown = np.where(labels == 0, 9, labels)  # no right forearm: an arm beyond the frame
+    np.testing.assert_array_equal(reach_hands(keypoints, hand > 0, unshown), keypoints)
+
+
+def test_a_bare_forearm_is_painted_up_to_the_real_hand_not_to_a_misplaced_wrist() -> None:
+    """Crossed arms: the estimator's wrist lies on the other forearm, the real hand beside
+    it. The painted forearm runs from the elbow to the hand; before, it stopped at the
+    wrist and the new garment lay between it and the hand."""
+    from hpn.body_parts import HEAD_PART
+
+    keypoints = complete_arms(_hanging_arms_pose(right_wrist=(125.0, 125.0)))
+    photo, suit, head, fit = _suited_figure(6, slice(80, 177), keypoints)
+    hand = np.zeros_like(suit)
+    cv2.circle(hand.view(np.uint8), (152, 112), 8, 1, -1)
+    skin = (190, 140, 115)
+    photo[suit], photo[head], photo[hand] = (40, 60, 150), skin, (185, 135, 112)
+    person = suit | head
+    labels = source_labels(keypoints, person)
+    region = suit & ~hand & (labels != HEAD_PART)
+    on_the_way = (114, 132)  # (row, col) between the elbow and the hand, off the old forearm
+    assert fit.alpha[on_the_way] > 0.9  # the garment's torso piece lies there
+
+    layers = compose_own_view(photo, keypoints, person, labels, region, fit)
+    assert layers.uncovered[on_the_way] and layers.alpha[on_the_way] == 0
+    assert np.abs(layers.image[on_the_way].astype(int) - skin).max() < 60
+
+
 def test_the_wedge_between_a_hanging_sleeve_and_the_torso_piece_is_closed_on_the_body() -> None:
     """A sleeve spread in the product photo hangs down on the shopper: between its inner edge
     and the torso piece a wedge opens, where the own view painted the old garment as a bare

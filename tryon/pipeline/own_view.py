@@ -182,33 +182,30 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     rows, cols = np.mgrid[0 : small[0], 0 : small[1]]
     distances = part_distances(body, np.stack([cols, rows], axis=-1).astype(np.float64))
     arm_names = {PART_NAMES[i] for i in ARM_PARTS}
-    nearest = np.min(np.stack(list(distances.values())), axis=0)
+
+    def full(distance: np.ndarray) -> np.ndarray:
+        # Distances are smooth, so they are upsampled and only then cut or compared: a
+        # smooth outline and crossing, not the small grid's stair steps.
+        capped = np.minimum(distance, 4.0).astype(np.float32)
+        return cv2.resize(capped, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    nearest = full(np.min(np.stack(list(distances.values())), axis=0))
     arms = [d for name, d in distances.items() if name in arm_names]
-    nearest_arm = np.min(np.stack(arms), axis=0) if arms else np.full(small, np.inf)
+    nearest_arm = full(np.min(np.stack(arms), axis=0)) if arms else np.full(size, np.inf)
     # Each pixel is shaded on the frontmost limb it lies on (PART_NAMES runs front to back; a
     # limb's two bones are one surface, or the elbow would show the forearm's round end): a
     # forearm crossing the other darkens towards its own edge over it, so the two read as
     # two limbs, not one slab.
     frontmost = nearest.copy()
-    decided = np.zeros(small, bool)
+    decided = np.zeros(size, bool)
     for names in LIMBS:
         bones = [distances[name] for name in names if name in distances]
         if bones:
-            limb = np.min(np.stack(bones), axis=0)
+            limb = full(np.min(np.stack(bones), axis=0))
             on = ~decided & (limb <= 1.0)
             frontmost[on], decided = limb[on], decided | on
     roundness = np.sqrt(np.clip(1.0 - frontmost**2, 0.0, 1.0)).astype(np.float32)
-
-    def full(distance: np.ndarray) -> np.ndarray:
-        # The distance is upsampled, then cut: a smooth outline, not the small grid's steps.
-        capped = np.minimum(distance, 4.0).astype(np.float32)
-        return cv2.resize(capped, (width, height), interpolation=cv2.INTER_LINEAR) <= 1.0
-
-    return BareBody(
-        outline=full(nearest),
-        arms=full(nearest_arm),
-        roundness=cv2.resize(roundness, (width, height), interpolation=cv2.INTER_LINEAR),
-    )
+    return BareBody(outline=nearest <= 1.0, arms=nearest_arm <= 1.0, roundness=roundness)
 
 
 def torso_axis(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -407,6 +404,7 @@ def uncovered_old_garment(
     bare: np.ndarray,
     alpha: np.ndarray,
     labels: np.ndarray,
+    arms: np.ndarray,
     keypoints: np.ndarray,
     real_skin: np.ndarray,
     body: BareBody,
@@ -414,6 +412,9 @@ def uncovered_old_garment(
     deep: np.ndarray,
 ) -> np.ndarray:
     """HxW bool, the old garment the new one leaves bare that is to be re-synthesised.
+
+    ``arms``: the arms the photo shows (the part labels' arms and the forearms
+    :func:`reach_hands` moved).
 
     Not the legs (what a jacket shares in colour with the trousers is not skin), nor below
     the new garment's hem, nor what already looks like skin (``real_skin``), nor ``deep``
@@ -429,7 +430,7 @@ def uncovered_old_garment(
     uncovered &= body.outline | ~deep
     under = bare & (labels == TORSO_PART) & body.outline & deep & ~real_skin
     anchor = (guard < 1) | dilate(under, 1)
-    return uncovered & ~touching(uncovered & ~np.isin(labels, ARM_PARTS), anchor)
+    return uncovered & ~touching(uncovered & ~arms, anchor)
 
 
 def silhouette_rim(
@@ -516,6 +517,72 @@ def hands(skin: np.ndarray, keypoints: np.ndarray, colour: np.ndarray) -> np.nda
     return large[pieces]
 
 
+HAND_BEND = np.deg2rad(60.0)  # a hand continues its forearm, bent at the wrist by at most this
+
+
+FOREARMS = ((R_ELBOW, R_WRIST, PART_NAMES.index("right_forearm")),
+            (L_ELBOW, L_WRIST, PART_NAMES.index("left_forearm")))  # fmt: skip
+
+
+def reach_hands(keypoints: np.ndarray, hand: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(18, 2) keypoints with each wrist moved onto the shopper's real hand next to it.
+
+    BlazePose often puts the wrist of a forearm hidden in crossed arms on the other forearm
+    (Obama's right wrist lies on his left forearm, his hand 230 px away on the left
+    biceps), and a bare forearm painted from elbow to that wrist lies on the other one while
+    the real hand floats beside it. Each wrist moves to the pixel nearest the elbow of the
+    nearest piece of ``hand`` (:func:`hands`: real skin near a wrist) that lies within
+    :data:`HAND_REACH` of it, no nearer to the other wrist, and onwards from the wrist within
+    :data:`HAND_BEND` of its forearm's direction (the other hand, lying on the forearm
+    itself, and the chest in a neckline beside the wrist are not its hand); a wrist on its
+    hand stays where it is, and so does the wrist of a forearm the part ``labels`` do not
+    show (an arm completed beyond the frame is a guess).
+    """
+    moved = np.array(keypoints, np.float32, copy=True)
+    count, pieces = cv2.connectedComponents(hand.astype(np.uint8), connectivity=8)
+    shown = set(np.unique(labels).tolist())
+    arms = [(e, w) for e, w, part in FOREARMS if part in shown]
+    arms = [(e, w) for e, w in arms if np.isfinite(keypoints[[e, w]]).all()]
+    if count <= 1 or not arms:
+        return moved
+    _, width = complete_points(keypoints)
+    rows, cols = np.nonzero(pieces)
+    pixels, piece_of = np.stack([cols, rows], axis=1).astype(np.float32), pieces[rows, cols]
+    on_piece = [piece_of == piece for piece in range(1, count)]
+    nearest = {}  # wrist -> per piece (distance, pixel index) of its nearest pixel
+    for _, wrist in arms:
+        distance = np.hypot(*(pixels - keypoints[wrist]).T)
+        at = [int(np.argmin(np.where(on, distance, np.inf))) for on in on_piece]
+        nearest[wrist] = [(float(distance[i]), i) for i in at]
+    for elbow, wrist in arms:
+        forearm = keypoints[wrist] - keypoints[elbow]
+        forearm = forearm / max(float(np.linalg.norm(forearm)), 1e-6)
+        best, best_distance = None, HAND_REACH * width
+        for piece, (distance, index) in enumerate(nearest[wrist]):
+            onward = (pixels[index] - keypoints[wrist]) @ forearm
+            ahead = distance == 0 or onward >= np.cos(HAND_BEND) * distance
+            theirs = any(nearest[other][piece][0] < distance for other in nearest if other != wrist)
+            if distance <= best_distance and ahead and not theirs:
+                best, best_distance = piece, distance
+        if best is not None and best_distance > 0:  # the forearm joins the hand nearest the elbow
+            to_elbow = np.hypot(*(pixels - keypoints[elbow]).T)
+            moved[wrist] = pixels[int(np.argmin(np.where(on_piece[best], to_elbow, np.inf)))]
+    return moved
+
+
+def reached_forearms(keypoints: np.ndarray, moved: np.ndarray, body: BareBody) -> np.ndarray:
+    """HxW bool, the bare forearms (of ``body``, drawn on ``moved``) whose wrists
+    :func:`reach_hands` moved: arms the part labels do not place there."""
+    reached = np.zeros(body.arms.shape, np.uint8)
+    _, width = complete_points(moved)
+    thickness = max(1, round(4 * BARE_BODY.arm_width * width))  # wider than the bare arm
+    for elbow, wrist, _ in FOREARMS:
+        if np.isfinite(moved[wrist]).all() and not np.array_equal(moved[wrist], keypoints[wrist]):
+            ends = [tuple(int(v) for v in np.round(moved[i])) for i in (elbow, wrist)]
+            cv2.line(reached, ends[0], ends[1], 1, thickness)
+    return (reached > 0) & body.arms
+
+
 def compose_own_view(
     photo: np.ndarray,
     keypoints: np.ndarray,
@@ -555,17 +622,21 @@ def compose_own_view(
     alpha = garment.alpha * dilate(person, round(config.spill * long_side))
     bare = person & ~old
     head = bare & (person_labels == HEAD_PART)
-    body = bare_body(keypoints, size)
+    colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
+    real_skin = looks_like_skin(photo, colour)
+    hand = hands(bare & real_skin, keypoints, colour) & ~head
+    # The bare body is painted with its forearms reaching the real hands (reach_hands).
+    reaching = reach_hands(keypoints, hand, person_labels)
+    body = bare_body(reaching, size)
+    reached = reached_forearms(keypoints, reaching, body)
     # An arm held over the body stays in front of the new garment's torso piece: bare, or
     # where its old sleeve lies on the bare arm's outline (that sleeve becomes skin below);
     # the rest of a wide sleeve shows the new garment behind the arm.
     # So does a hand lying on the body; a new sleeve covers what was a bare wrist.
     torso_piece = garment.part == TORSO_PART
-    arms = person & np.isin(person_labels, ARM_PARTS) & torso_piece
-    colour = skin_colour(photo, keypoints, bare & ~(person_labels == TORSO_PART))
-    real_skin = looks_like_skin(photo, colour)
-    hand = hands(bare & real_skin, keypoints, colour) & torso_piece
-    front = head | (arms & (bare | body.arms)) | hand
+    arm_labels = np.isin(person_labels, ARM_PARTS) | reached
+    arms = person & arm_labels & torso_piece
+    front = head | (arms & (bare | body.arms)) | (hand & torso_piece)
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
@@ -576,7 +647,7 @@ def compose_own_view(
     inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 3)
     deep = (inside > config.plate_reach * long_side) & ~beyond_hanging_arms(keypoints, size)
     uncovered = uncovered_old_garment(
-        old, bare, alpha, person_labels, keypoints, real_skin, body, guard, deep
+        old, bare, alpha, person_labels, arm_labels, keypoints, real_skin, body, guard, deep
     )
     # The rim is background beyond the bare body: the head, the body's outline (skin painted
     # or real) and the new garment keep theirs (a region stopping short of the mask leaves
