@@ -591,3 +591,41 @@ def test_the_wedge_between_a_hanging_sleeve_and_the_torso_piece_is_closed_on_the
     torso_only = part == TORSO_PART  # the wedge is not body: an arm held away from the side
     closed, _ = close_piece_gaps(alpha, part, torso_only, keypoints)
     assert closed[wedge] == 0
+
+
+def test_the_old_suit_beside_a_narrower_garments_torso_piece_is_the_garment_not_bare_flanks() -> (
+    None
+):
+    """A suit wider than the new garment: below the armpits the bare body's torso beside the
+    garment's torso piece is the garment's (it was painted as two strips of bare skin down
+    the sides of a T-shirt); the neckline between the piece's two edges stays open."""
+    from hpn.body_parts import HEAD_PART, TORSO_PART
+    from hpn.part_warp import PartWarp
+    from tryon.pipeline.garment_fit import FittedGarment
+
+    keypoints = np.full((18, 2), np.nan, np.float32)  # arms held out level: free flanks
+    keypoints[:8] = [
+        (128, 40), (128, 62), (98, 62), (60, 62), (30, 62), (158, 62), (196, 62), (226, 62),
+    ]  # fmt: skip
+    keypoints[[8, 11]] = [(112, 170), (144, 170)]
+    keypoints[14:18] = [(122, 34), (134, 34), (114, 38), (142, 38)]
+    photo, suit, head, _ = _suited_figure(7, slice(90, 167), keypoints)
+    photo[suit], photo[head] = (40, 60, 150), (190, 140, 115)
+    person = suit | head
+    labels = source_labels(keypoints, person)
+    region = suit & (labels != HEAD_PART)
+    part = np.full((SIZE, SIZE), -1, np.int8)
+    part[62:190, 110:147] = TORSO_PART
+    cv2.fillPoly(part, [np.array([(116, 62), (140, 62), (128, 120)], np.int32)], -1)  # the V
+    alpha = (part >= 0).astype(np.float32)
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[alpha > 0] = (200, 40, 40)
+    warp = PartWarp(grid=np.zeros((SIZE, SIZE, 2), np.float32), coverage=alpha, part=part)
+    fit = FittedGarment(image=image, alpha=alpha, part=part, warp=warp)
+
+    layers = compose_own_view(photo, keypoints, person, labels, region, fit)
+    for flank in ((140, 105), (140, 151)):  # (row, col): beside the piece, on the torso
+        assert layers.alpha[flank] == 1 and not layers.uncovered[flank]
+        assert np.abs(layers.image[flank].astype(int) - (200, 40, 40)).max() < 60
+    assert layers.alpha[100, 128] < 0.5  # the neckline
+    assert layers.alpha[140, 95] < 0.5  # beyond the bare torso's outline

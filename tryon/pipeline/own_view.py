@@ -11,7 +11,8 @@ Layers, back to front:
    already looks like the shopper's skin, nor old garment joined to a shirt worn under it
    (:func:`uncovered_old_garment`);
 3. the new garment, cut to the person mask grown by ``spill`` of the photo's long side (a
-   looser garment may stand a little off the body, never over the room behind), lit by the
+   looser garment may stand a little off the body, never over the room behind), carried
+   over the old garment on the torso's flanks beside it (:func:`garment_flanks`), lit by the
    old garment's shading: its smoothed brightness relative to its median, so the folds and
    the light of the photo fall on the new fabric (not on re-synthesised skin: a white shirt
    under a dark suit is albedo, not light, and would bleach the skin painted over it);
@@ -19,7 +20,8 @@ Layers, back to front:
    head (face, hair, neck) over every piece where it is not old garment, and the arms and
    hands over the garment's torso piece (an arm held in front of the body stays in front;
    where it wore the old garment's sleeve, that sleeve is re-synthesised as skin), and the
-   real skin near a wrist (:func:`hands`: fingers tucked beside a crossed arm).
+   real skin near a wrist (:func:`hands`: fingers tucked beside a crossed arm), the bare
+   forearms painted up to those hands (:func:`reach_hands`).
 
 Every pixel outside the grown person mask is the photo's, bit for bit, and so is every pixel
 of the face box (:func:`tryon.preprocess.body_boxes.face_box`: face, hair, chin): the shopper's
@@ -399,6 +401,51 @@ def shading_field(
     return (1.0 + strength * reach * (relative - 1.0)).astype(np.float32)
 
 
+FLANK_REACH = 0.2  # shoulder widths beside the new garment's torso piece
+ARMPITS = 0.3  # of the way from the shoulders down to the hips: a top's cut is its own above
+
+
+def garment_flanks(
+    bare_torso: np.ndarray,
+    alpha: np.ndarray,
+    torso_piece: np.ndarray,
+    keypoints: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """HxW bool, the old garment on the torso beside the new garment's torso piece, which the
+    new garment covers.
+
+    Under a top the body's flanks are the top's. The bare body's torso (the shoulder-hip
+    quadrilateral and its margin) is wider than a garment sized to the chest, and the old
+    suit left between the two was painted as two strips of bare skin down the sides of a
+    T-shirt (Obama, Biden). ``bare_torso`` (old garment on the torso's outline, off the bare
+    arms, not in front, not real skin) within :data:`FLANK_REACH` shoulder widths of the
+    torso piece, farther out from the torso's axis than the piece reaches at its height (the
+    neckline between the piece's two edges stays open), below the armpits (:data:`ARMPITS`:
+    a tank top's narrow shoulders are its cut) and above its hem (:func:`below_hem`) is
+    flank.
+    """
+    worn = torso_piece & (alpha >= 0.5)
+    if not worn.any() or not bare_torso.any():
+        return np.zeros(alpha.shape, bool)
+    points, width = complete_points(keypoints)
+    neck, down = torso_axis(points)
+    height = np.round(along(alpha.shape, neck, down)).astype(np.int64)
+    side = along(alpha.shape, neck, np.array([-down[1], down[0]]))
+    level = height - height.min()
+    inner = np.full(level.max() + 1, np.inf, np.float32)
+    outer = np.full(level.max() + 1, -np.inf, np.float32)
+    np.minimum.at(inner, level[worn], side[worn])
+    np.maximum.at(outer, level[worn], side[worn])
+    beyond = (side < inner[level]) | (side > outer[level])  # never, at a height not worn
+    near = dilate(worn, max(1, round(FLANK_REACH * width)))
+    shoulders = float((points[[R_SHOULDER, L_SHOULDER]].mean(axis=0) - neck) @ down)
+    hips = float((points[[R_HIP, L_HIP]].mean(axis=0) - neck) @ down)
+    below_armpits = height > shoulders + ARMPITS * (hips - shoulders)
+    flank = bare_torso & (alpha < 0.5) & near & np.isfinite(inner[level]) & beyond
+    return flank & below_armpits & ~below_hem(keypoints, alpha, labels)
+
+
 def uncovered_old_garment(
     old: np.ndarray,
     bare: np.ndarray,
@@ -638,6 +685,12 @@ def compose_own_view(
     arms = person & arm_labels & torso_piece
     front = head | (arms & (bare | body.arms)) | (hand & torso_piece)
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
+    bare_torso = old & ~front & (person_labels == TORSO_PART) & body.outline & ~body.arms
+    flank = garment_flanks(bare_torso & ~real_skin, alpha, torso_piece, keypoints, person_labels)
+    garment_image = garment.image
+    if flank.any():  # the garment's own pixels mirrored across its edge: its weave goes on
+        garment_image = background_plate(garment.image, alpha < 0.5, flank)
+        alpha = np.where(flank, 1.0, alpha).astype(np.float32)
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
@@ -686,7 +739,7 @@ def compose_own_view(
         if off_body.any():
             base[off_body] = plate[off_body]
         base = soften_seams(base, uncovered, config.seam_width * long_side)
-    lit = garment.image.astype(np.float32) * light
+    lit = garment_image.astype(np.float32) * light
     if backdrop is None:  # a photo's grain; the catalog view's studio canvas is clean
         lit += camera_grain(size, missing_grain(lit, alpha > 0.5, grain))[..., None]
     mixed = alpha[..., None] * lit + (1 - alpha[..., None]) * base
