@@ -629,3 +629,47 @@ def test_the_old_suit_beside_a_narrower_garments_torso_piece_is_the_garment_not_
         assert np.abs(layers.image[flank].astype(int) - (200, 40, 40)).max() < 60
     assert layers.alpha[100, 128] < 0.5  # the neckline
     assert layers.alpha[140, 95] < 0.5  # beyond the bare torso's outline
+
+
+def test_crumbs_are_the_small_pieces_and_enclosed_by_counts_their_ring() -> None:
+    from tryon.pipeline.own_view import CRUMB_AREA, crumbs, enclosed_by
+
+    keypoints = _hanging_arms_pose()  # shoulders 60 px apart: crumbs under 7.2 px
+    shown = np.zeros((SIZE, SIZE), bool)
+    shown[:40, :] = True  # the background: one large piece
+    shown[100, 100:103] = True  # a dash of 3 px
+    shown[150:160, 150:160] = True  # a watch, 100 px
+    assert CRUMB_AREA * 60**2 < 100
+    found = crumbs(shown, keypoints)
+    assert found[100, 100:103].all() and found.sum() == 3
+
+    around = np.zeros_like(shown)
+    around[90:110, 90:115] = True  # the dash lies in it
+    enclosed = enclosed_by(found, around)
+    assert enclosed[100, 100:103].all()
+    half = around.copy()
+    half[:, 101:] = False  # most of its ring outside
+    assert not enclosed_by(found, half).any()
+
+
+def test_a_badges_border_left_out_of_the_region_is_painted_with_the_skin_round_it() -> None:
+    """A white line the old garment's region left out (a badge's border) stood alone in the
+    skin painted over the old sleeve: a dashed white line on the astronaut's arm."""
+    from hpn.body_parts import HEAD_PART
+
+    keypoints = complete_arms(_hanging_arms_pose())
+    photo, suit, head, fit = _suited_figure(8, slice(80, 177), keypoints)
+    photo[suit], photo[head] = (40, 60, 150), (190, 140, 115)
+    person = suit | head
+    labels = source_labels(keypoints, person)
+    region = suit & (labels != HEAD_PART)
+    before = compose_own_view(photo, keypoints, person, labels, region, fit)
+    painted = cv2.erode(before.uncovered.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert painted.any()
+    row, col = np.argwhere(painted)[0]
+    dash = np.zeros_like(suit)
+    dash[row, col - 1 : col + 2] = True
+    photo[dash] = 255
+    layers = compose_own_view(photo, keypoints, person, labels, region & ~dash, fit)
+    assert layers.uncovered[dash].all()  # painted as it was without the line, not white
+    assert np.abs(layers.image[dash].astype(int) - before.image[dash]).max() < 30

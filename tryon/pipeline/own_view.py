@@ -21,7 +21,8 @@ Layers, back to front:
    hands over the garment's torso piece (an arm held in front of the body stays in front;
    where it wore the old garment's sleeve, that sleeve is re-synthesised as skin), and the
    real skin near a wrist (:func:`hands`: fingers tucked beside a crossed arm), the bare
-   forearms painted up to those hands (:func:`reach_hands`).
+   forearms painted up to those hands (:func:`reach_hands`). Flecks of the photo left alone
+   amid all that (:func:`crumbs`) take what surrounds them.
 
 Every pixel outside the grown person mask is the photo's, bit for bit, and so is every pixel
 of the face box (:func:`tryon.preprocess.body_boxes.face_box`: face, hair, chin): the shopper's
@@ -480,6 +481,38 @@ def uncovered_old_garment(
     return uncovered & ~touching(uncovered & ~arms, anchor)
 
 
+CRUMB_AREA = 0.002  # square shoulder widths: a piece of the photo smaller than this is a crumb
+
+
+def crumbs(shown: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """HxW bool, the pieces of ``shown`` (where the photo's pixels would stay) smaller than
+    :data:`CRUMB_AREA`.
+
+    The old garment's region leaves out its badges' white borders, piping and buttons, and
+    once the garment around them is re-synthesised they stood alone: a dashed white line in
+    the skin painted on the astronaut's arm. A piece enclosed by painted pixels and the new
+    garment is part of what was painted over; the background, the head, a hand or a watch
+    are large pieces (the background is one piece with everything off the person).
+    """
+    _, width = complete_points(keypoints)
+    _, pieces, stats, _ = cv2.connectedComponentsWithStats(shown.astype(np.uint8), 8)
+    small = stats[:, cv2.CC_STAT_AREA] < CRUMB_AREA * width**2
+    small[0] = False
+    return small[pieces]
+
+
+def enclosed_by(pieces: np.ndarray, around: np.ndarray) -> np.ndarray:
+    """HxW bool, the pieces of ``pieces`` more than half of whose one-pixel ring is ``around``."""
+    count, labels = cv2.connectedComponents(pieces.astype(np.uint8), connectivity=8)
+    # Each ring pixel belongs to the piece next to it (pieces never touch: they are apart).
+    owner = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int64)
+    ring = (owner > 0) & ~pieces
+    votes = np.bincount(owner[ring], weights=around[ring], minlength=count)
+    share = votes / np.maximum(np.bincount(owner[ring], minlength=count), 1)
+    share[0] = 0.0
+    return (share > 0.5)[labels]
+
+
 def silhouette_rim(
     backdrop: np.ndarray, person: np.ndarray, inside: np.ndarray, keep: np.ndarray, reach: float
 ) -> np.ndarray:
@@ -702,6 +735,14 @@ def compose_own_view(
     uncovered = uncovered_old_garment(
         old, bare, alpha, person_labels, arm_labels, keypoints, real_skin, body, guard, deep
     )
+    crumb = crumbs(~uncovered & (alpha < 0.5), keypoints) & (guard >= 1)
+    inside_garment = crumb & enclosed_by(crumb, alpha >= 0.5)
+    if inside_garment.any():  # a fleck of the old shirt in the new garment: the garment's
+        garment_image = background_plate(garment_image, alpha < 0.5, inside_garment)
+        # with the soft edge the hole left round it, or a faint ring of the fleck stays
+        filled = dilate(inside_garment, max(1, round(3 * sigma))) & (alpha >= 0.5)
+        alpha = np.where(inside_garment | filled, 1.0, alpha).astype(np.float32)
+    uncovered |= crumb & ~inside_garment
     # The rim is background beyond the bare body: the head, the body's outline (skin painted
     # or real) and the new garment keep theirs (a region stopping short of the mask leaves
     # "bare" arm pixels there, and in a grey photo every pixel "looks like skin").
