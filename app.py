@@ -202,6 +202,8 @@ def result_panel() -> None:
         for column, (caption, image) in zip(grid(len(views)), views, strict=True):
             column.image(image, caption=caption, width="stretch")
         st.caption(f"Timings: {storefront.timing_summary(result.timings)}")
+        for note in result.notes:  # how it was made: for engineers, not shoppers
+            st.caption(f"Note: {note}")
 
 
 def fitting_room() -> None:

@@ -461,3 +461,28 @@ def test_the_view_switch_shows_the_catalog_pose(app: AppTest) -> None:
     assert "repose " in app.status[0].label
     app.toggle(key="show_intermediates").set_value(True).run()
     assert "You, facing the camera" in _image_captions(app)
+
+
+def test_an_engineers_note_stays_with_the_intermediates(
+    catalog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untrained parser's region is implausible and the classical one is used: that is a
+    note for engineers, shown with the intermediates, never a message to the shopper."""
+    from tryon.preprocess.parser import HumanParser, ParserConfig
+
+    models = make_tiny_models(tmp_path / "models")
+    parser = HumanParser(ParserConfig(decoder_channels=(16, 16, 8, 8, 8), resolution=64))
+    parser.save_pretrained(models / "parser")
+    monkeypatch.setenv(storefront.CATALOG_ENV, str(catalog_dir))
+    monkeypatch.setenv(storefront.MODELS_ENV, str(models))
+    page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
+    page.run()
+    _upload(page, "me.png", _encoded(_person(7)))
+    _try_on(page, "red_shirt")
+    assert not page.error and page.session_state.latest[2].notes
+    assert not any("implausible" in info.value for info in page.info)
+    notes = [c.value for c in page.caption if c.value.startswith("Note: ")]
+    assert not notes
+    page.toggle(key="show_intermediates").set_value(True).run()
+    notes = [c.value for c in page.caption if c.value.startswith("Note: ")]
+    assert notes and "implausible" in notes[0]

@@ -155,6 +155,8 @@ def run_command(
         click.echo(f"intermediates in {folder}/")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     timings = ", ".join(
         f"{stage} {seconds * 1000:.0f} ms" for stage, seconds in result.timings.items()
     )

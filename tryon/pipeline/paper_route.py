@@ -100,7 +100,7 @@ class PaperRoute:
         garment: np.ndarray,
         garment_mask: np.ndarray,
         stage: Stage,
-        warnings: list[str],
+        notes: list[str],
     ) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
         """The try-on image, its intermediates and where the region came from."""
         size = self.config.resolution
@@ -110,7 +110,7 @@ class PaperRoute:
         with stage("frontalize"):
             frontal = self.transfer(person_frame, self.template)
         with stage("parse"):
-            region, source = self._garment_region(frontal, warnings)
+            region, source = self._garment_region(frontal, notes)
         with stage("warp"):
             flow, warped, warped_mask = self._warp(garment, garment_mask, region)
         with stage("composite"):
@@ -154,7 +154,7 @@ class PaperRoute:
             generated = F.interpolate(generated, size=(size, size), mode="bilinear")
         return tensor_to_uint8(generated)
 
-    def _garment_region(self, frontal: np.ndarray, warnings: list[str]) -> tuple[np.ndarray, str]:
+    def _garment_region(self, frontal: np.ndarray, notes: list[str]) -> tuple[np.ndarray, str]:
         from tryon.preprocess import upper_clothes_region
 
         size = self.config.resolution
@@ -170,7 +170,7 @@ class PaperRoute:
         agreement = mask_iou(region, template_region)
         if agreement >= self.config.min_parser_agreement:
             return region, "parser"
-        warnings.append(
+        notes.append(
             f"the parsed garment overlaps the template's garment region by IoU {agreement:.2f} "
             f"< {self.config.min_parser_agreement}; used the keypoint template instead"
         )

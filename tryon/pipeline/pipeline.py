@@ -411,6 +411,7 @@ class TryOnPipeline:
             raise InvalidInputError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
         clock = _StageClock(progress)
         warnings: list[str] = []
+        notes: list[str] = []
         with torch.inference_mode():
             with clock.stage("pose"):
                 keypoints, person_mask = self._pose(person, person_keypoints, person_mask, warnings)
@@ -420,12 +421,12 @@ class TryOnPipeline:
                 if self.paper_route is None:
                     raise InvalidInputError("the paper view needs the hpn/ and flow/ models")
                 image, layers, source = self.paper_route(
-                    person, keypoints, garment, prepared.mask, clock.stage, warnings
+                    person, keypoints, garment, prepared.mask, clock.stage, notes
                 )
                 region = np.zeros(person.shape[:2], bool)
             else:
                 with clock.stage("parse"):
-                    region, source = self._old_garment(person, keypoints, person_mask, warnings)
+                    region, source = self._old_garment(person, keypoints, person_mask, notes)
                 image, layers = self._dress(
                     view, person, keypoints, person_mask, region, garment, prepared, clock,
                     catalog_pose,
@@ -443,6 +444,7 @@ class TryOnPipeline:
             layers=layers,
             timings=clock.timings,
             warnings=tuple(warnings),
+            notes=tuple(notes),
         )
 
     # ------------------------------------------------------------------ stages
@@ -505,7 +507,7 @@ class TryOnPipeline:
         person: np.ndarray,
         keypoints: np.ndarray,
         person_mask: np.ndarray,
-        warnings: list[str],
+        notes: list[str],
     ) -> tuple[np.ndarray, str]:
         """The region of the garment being replaced: the parser's if plausible, else classical.
 
@@ -533,7 +535,7 @@ class TryOnPipeline:
             scores = region_plausibility(region, keypoints, person_mask)
             if scores.plausible():
                 return region & editable, "parser"
-            warnings.append(
+            notes.append(
                 f"the parser's garment region is implausible (on the person "
                 f"{scores.on_person:.0%}, torso covered {scores.torso_covered:.0%}, face covered "
                 f"{scores.face_covered:.0%}); used the classical region instead"

@@ -42,7 +42,11 @@ class TryOnResult:
         garment_keypoints: (18, 2) the joints the product photo's garment is laid on.
         layers: the view's intermediates by name (see :meth:`intermediates`).
         timings: stage name -> seconds, in the order the stages ran.
-        warnings: notes for the user (pose estimator warnings, region fallback, ...).
+        warnings: what the user should know about the result (several people in the photo,
+            only the largest dressed).
+        notes: how it was made, for engineers: a model's output rejected and the fallback
+            used (the parser's region implausible, the classical one taken); the storefront
+            shows them with the intermediates, not to shoppers.
     """
 
     image: np.ndarray
@@ -57,6 +61,7 @@ class TryOnResult:
     layers: dict[str, np.ndarray]
     timings: dict[str, float]
     warnings: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     def intermediates(self) -> dict[str, np.ndarray]:
         """Every image a user may inspect, by name, as uint8 (HxWx3 RGB or HxW masks).
