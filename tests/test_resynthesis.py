@@ -192,3 +192,40 @@ def test_an_enlarged_garment_gets_the_grain_it_lacks_and_no_more() -> None:
     assert np.array_equal(added, camera_grain((120, 120), grain))  # reproducible
     assert abs(fine_detail(added) - GRAIN_STRENGTH * grain) < 0.1 * grain  # what it claims
     assert not camera_grain((8, 8), 0.0).any()
+
+
+def _face_photo(left: int, right: int, nose_x: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 200-px photo whose face box has halves of grey ``left`` and ``right``."""
+    keypoints = _torso()
+    keypoints[0], keypoints[14], keypoints[15] = (nose_x, 20), (92, 14), (108, 14)
+    keypoints[16], keypoints[17] = (84, 16), (116, 16)
+    photo = np.full((200, 200, 3), 120, np.uint8)
+    photo[:, :100], photo[:, 100:] = left, right
+    return photo, keypoints
+
+
+def test_the_side_light_is_read_off_the_faces_two_halves() -> None:
+    from tryon.pipeline.resynthesis import LIGHT_MAX, light_from_face
+
+    assert light_from_face(*_face_photo(150, 150)) == 0.0  # even light: from the camera
+    from_right = light_from_face(*_face_photo(110, 170))
+    assert 0.3 < from_right <= LIGHT_MAX
+    assert light_from_face(*_face_photo(170, 110)) == -from_right
+    assert light_from_face(*_face_photo(110, 170, nose_x=106.0)) == 0.0  # a turned face
+
+
+def test_a_limb_is_brightest_on_its_side_towards_the_light() -> None:
+    from tryon.pipeline.own_view import bare_body
+
+    keypoints = _torso(130)
+    keypoints[3], keypoints[4] = (60, 60), (60, 130)  # a right forearm hanging straight down
+    body = bare_body(keypoints, (200, 200))
+    row = 100
+    columns = np.nonzero(body.arms[row, :90])[0]
+    left, right = columns.min(), columns.max()  # the limb's edges: facing left and right
+    assert body.sideways[row, left] < -0.7 and body.sideways[row, right] > 0.7
+    colour = np.array([200.0, 150.0, 120.0])
+    even = shaded_skin(body.roundness, colour, 0.0, body.sideways, 0.0)[row, :, 0]
+    assert abs(even[left] - even[right]) < 2  # from the camera: symmetric
+    lit = shaded_skin(body.roundness, colour, 0.0, body.sideways, 0.5)[row, :, 0]
+    assert lit[right] > lit[left] + 20 and lit[columns].argmax() > len(columns) // 2

@@ -56,6 +56,7 @@ from hpn.body_parts import (
     R_WRIST,
     TORSO_PART,
     BodyProportions,
+    Bone,
     body_from_keypoints,
     complete_points,
     part_distances,
@@ -66,6 +67,7 @@ from tryon.pipeline.resynthesis import (
     camera_grain,
     grain_level,
     has_skin_hue,
+    light_from_face,
     looks_like_skin,
     missing_grain,
     nearby_skin_colour,
@@ -168,11 +170,22 @@ class BareBody:
         roundness: HxW float32 in [0, 1], how far a pixel faces the camera on the frontmost
             limb or torso it lies on: 1 on a bone's axis, falling like a cylinder's cosine to
             0 at the part's edge (flat inside the torso's quadrilateral).
+        sideways: HxW float32 in [-1, 1], the image-x part of the surface's normal there
+            (-1 facing left at a vertical limb's left edge; 0 on the torso and off the body).
     """
 
     outline: np.ndarray
     arms: np.ndarray
     roundness: np.ndarray
+    sideways: np.ndarray
+
+
+def _sideways(bone: Bone, points: np.ndarray) -> np.ndarray:
+    """The image-x part of a cylinder's normal round ``bone`` at (..., 2) ``points``."""
+    along_bone = bone.end - bone.start
+    across = np.array([-along_bone[1], along_bone[0]]) / max(float(np.hypot(*along_bone)), 1e-6)
+    offset = np.clip((points - bone.start) @ across / bone.half_width, -1.0, 1.0)
+    return offset * across[0]
 
 
 def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
@@ -183,7 +196,8 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     scaled = (np.asarray(keypoints, np.float64) + 0.5) * factor - 0.5
     body = body_from_keypoints(scaled.astype(np.float32), BARE_BODY)
     rows, cols = np.mgrid[0 : small[0], 0 : small[1]]
-    distances = part_distances(body, np.stack([cols, rows], axis=-1).astype(np.float64))
+    grid = np.stack([cols, rows], axis=-1).astype(np.float64)
+    distances = part_distances(body, grid)
     arm_names = {PART_NAMES[i] for i in ARM_PARTS}
 
     def full(distance: np.ndarray) -> np.ndarray:
@@ -199,16 +213,25 @@ def bare_body(keypoints: np.ndarray, size: tuple[int, int]) -> BareBody:
     # limb's two bones are one surface, or the elbow would show the forearm's round end): a
     # forearm crossing the other darkens towards its own edge over it, so the two read as
     # two limbs, not one slab.
-    frontmost = nearest.copy()
+    frontmost, sideways = nearest.copy(), np.zeros(size, np.float32)
     decided = np.zeros(size, bool)
     for names in LIMBS:
-        bones = [distances[name] for name in names if name in distances]
-        if bones:
-            limb = full(np.min(np.stack(bones), axis=0))
-            on = ~decided & (limb <= 1.0)
-            frontmost[on], decided = limb[on], decided | on
+        names = [name for name in names if name in distances]
+        if not names:
+            continue
+        bones = np.stack([distances[name] for name in names])
+        limb = full(bones.min(axis=0))
+        on = ~decided & (limb <= 1.0)
+        frontmost[on], decided = limb[on], decided | on
+        if names != ["torso"]:  # each pixel on its nearest bone's cylinder
+            facing = np.stack([_sideways(body.bones[name], grid) for name in names])
+            nearest_bone = np.take_along_axis(facing, bones.argmin(axis=0)[None], 0)[0]
+            smooth = cv2.resize(nearest_bone.astype(np.float32), (width, height))
+            sideways[on] = smooth[on]
     roundness = np.sqrt(np.clip(1.0 - frontmost**2, 0.0, 1.0)).astype(np.float32)
-    return BareBody(outline=nearest <= 1.0, arms=nearest_arm <= 1.0, roundness=roundness)
+    return BareBody(
+        outline=nearest <= 1.0, arms=nearest_arm <= 1.0, roundness=roundness, sideways=sideways
+    )
 
 
 def torso_axis(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -775,7 +798,9 @@ def compose_own_view(
             reach = round(config.skin_reach * long_side)
             nearby = nearby_skin_colour(photo, skin, bare & real_skin & (guard > 0), reach)
             fill = shadowed_skin_colour(colour, nearby)
-            base[skin] = shaded_skin(body.roundness, fill, grain)[skin]
+            side_light = light_from_face(photo, keypoints)
+            shaded = shaded_skin(body.roundness, fill, grain, body.sideways, side_light)
+            base[skin] = shaded[skin]
         off_body = paint & ~body.outline
         if off_body.any():
             base[off_body] = plate[off_body]

@@ -209,19 +209,63 @@ GRAIN_DETAIL = 0.123  # fine_detail of unit white noise blurred by GRAIN_BLUR (m
 SKIN_SHADE = (0.72, 1.0)  # brightness at a limb's edge and on its axis
 
 
-def shaded_skin(roundness: np.ndarray, colour: np.ndarray, grain: float = 0.0) -> np.ndarray:
-    """HxWx3 float32 skin: ``colour`` shaded by how far each pixel faces the camera.
+def shaded_skin(
+    roundness: np.ndarray,
+    colour: np.ndarray,
+    grain: float = 0.0,
+    sideways: np.ndarray | None = None,
+    side_light: float = 0.0,
+) -> np.ndarray:
+    """HxWx3 float32 skin: ``colour`` shaded by how far each pixel faces the light.
 
-    ``roundness`` (HxW in [0, 1], :func:`tryon.pipeline.own_view.bare_body`) darkens every
-    limb towards its own edges, so two crossed forearms read as two. ``grain``: the photo's
-    noise level; :data:`GRAIN_STRENGTH` of it is laid over the skin as luminance noise (the
-    same in every channel, blurred by :data:`GRAIN_BLUR` like a camera's; a fixed seed keeps
-    results reproducible).
+    ``roundness`` (HxW in [0, 1], :func:`tryon.pipeline.own_view.bare_body`: the normal's
+    part towards the camera) darkens every limb towards its own edges, so two crossed
+    forearms read as two; with ``sideways`` (the normal's image-x part) and ``side_light``
+    (:func:`light_from_face`: the light's image-x part, the rest from the camera) the lit
+    side of each limb is the face's. ``grain``: the photo's noise level;
+    :data:`GRAIN_STRENGTH` of it is laid over the skin as luminance noise (the same in every
+    channel, blurred by :data:`GRAIN_BLUR` like a camera's; a fixed seed keeps results
+    reproducible).
     """
     low, high = SKIN_SHADE
-    shade = low + (high - low) * np.sqrt(np.clip(roundness, 0.0, 1.0))
+    facing = np.clip(roundness, 0.0, 1.0)
+    if sideways is not None and side_light != 0.0:
+        facing = sideways * side_light + facing * np.sqrt(1.0 - side_light**2)
+    shade = low + (high - low) * np.sqrt(np.clip(facing, 0.0, 1.0))
     skin = shade[..., None] * colour[None, None, :]
     return (skin + camera_grain(roundness.shape, grain)[..., None]).astype(np.float32)
+
+
+LIGHT_GAIN = 2.5  # side light per unit of the face halves' brightness contrast
+LIGHT_MAX = 0.6  # the light's largest image-x part: never from behind the limbs
+TURNED_FACE = 0.25  # nose off the eyes' midpoint, in eye distances: a turned face
+
+
+def light_from_face(photo: np.ndarray, keypoints: np.ndarray) -> float:
+    """The image-x part of the light's direction, from the face (-: from the left).
+
+    A frontal face's two halves differ in brightness by the light alone: their contrast
+    (right minus left over their sum, over the face box's inner half), times
+    :data:`LIGHT_GAIN`, clipped to :data:`LIGHT_MAX`. 0 without both eyes and the nose, or
+    for a face turned from the camera (:data:`TURNED_FACE`: a cheek and an ear, not light).
+    """
+    nose, right_eye, left_eye = (keypoints[i] for i in (0, 14, 15))
+    if not np.isfinite(np.stack([nose, right_eye, left_eye])).all():
+        return 0.0
+    eyes = float(np.hypot(*(left_eye - right_eye)))
+    if eyes < 2 or abs(nose[0] - (right_eye[0] + left_eye[0]) / 2) > TURNED_FACE * eyes:
+        return 0.0
+    face = inner_face(keypoints, photo.shape[:2])
+    if face is None:
+        return 0.0
+    rows, cols = face
+    middle = round(float(nose[0]))
+    if not cols.start + 2 <= middle <= cols.stop - 2:
+        return 0.0
+    grey = cv2.cvtColor(photo[rows, cols], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    left, right = grey[:, : middle - cols.start].mean(), grey[:, middle - cols.start :].mean()
+    contrast = (right - left) / max(float(right + left), 1.0)
+    return float(np.clip(LIGHT_GAIN * contrast, -LIGHT_MAX, LIGHT_MAX))
 
 
 def camera_grain(shape: tuple[int, int], level: float) -> np.ndarray:
