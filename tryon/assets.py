@@ -303,6 +303,49 @@ ASSETS: dict[str, WheelAsset] = {
             source_distribution=True,
             optional=True,
         ),
+        WheelAsset(
+            name="photos-dlib",
+            description="eval photos: five PASCAL VOC 2011 group photos, full body to chest-up, "
+            "sitting and standing (dlib's sdist, 47 MB; Flickr photos, rights unknown)",
+            requirement="dlib==19.5.0",
+            members={
+                f"dlib-19.5.0/docs/docs/cache/examples/faces/{name}": (f"voc_{name}", digest)
+                for name, digest in (
+                    (
+                        "2007_007763.jpg",
+                        "17d9897dd55d38179f51dc18371b3f4495a606aaa2846e25a3cb6a58b3a97c89",
+                    ),
+                    (
+                        "2008_001322.jpg",
+                        "2ea5a60f5347baab8da6eccce43b0320d63da1368d7710fb15cbff8a790bc626",
+                    ),
+                    (
+                        "2008_002506.jpg",
+                        "ede6804edf0ec005144ffe7f0f2b56bd2aa1d21beee79d29f72cb16ead19a447",
+                    ),
+                    (
+                        "2008_004176.jpg",
+                        "92a075f5e1d279f009ab4809592aaf0109e429adf3266e5aa8ce2755730b41c2",
+                    ),
+                    (
+                        "2009_004587.jpg",
+                        "2dc5d52a5388499cf912d7d99dc9d05e4bec7651153331f40e81ae4813bb317c",
+                    ),
+                )
+            },
+            outputs=tuple(
+                f"voc_{name}.jpg"
+                for name in (
+                    "2007_007763",
+                    "2008_001322",
+                    "2008_002506",
+                    "2008_004176",
+                    "2009_004587",
+                )
+            ),
+            source_distribution=True,
+            optional=True,
+        ),
     )
 }
 GROUPS: dict[str, tuple[str, ...]] = {
