@@ -136,6 +136,26 @@ def test_no_person(estimator, name):
         estimator.estimate(getattr(skimage.data, name)())
 
 
+def test_clear_shoulders_admit_a_crop_whose_heatmaps_a_crowd_split(estimator):
+    """Friends chest-up, arm in arm (two PASCAL VOC photos in dlib's sdist): presence 0.85-0.99
+    but evidence 0.74-0.75, as low as the cat's 0.757; their shoulders' heatmaps (0.57-0.60)
+    tell them from the cat (0.41)."""
+    from tryon.preprocess.blazepose import _LandmarkPass, _Region
+
+    def crop(presence: float, evidence: float, shoulders: float) -> _LandmarkPass:
+        return _LandmarkPass(
+            _Region((0.0, 0.0), 1.0, 0.0), np.zeros((39, 2)), np.ones(39), presence, evidence,
+            shoulders, np.zeros((256, 256)),
+        )  # fmt: skip
+
+    assert estimator._is_person(crop(0.988, 0.754, 0.601))  # voc_2008_001322
+    assert estimator._is_person(crop(0.846, 0.740, 0.566))  # voc_2008_002506
+    assert not estimator._is_person(crop(0.972, 0.757, 0.407))  # chelsea, the cat
+    assert not estimator._is_person(crop(0.988, 0.650, 0.90))  # too little evidence
+    assert not estimator._is_person(crop(0.30, 0.95, 0.90))  # no presence
+    assert estimator._is_person(crop(0.997, 0.866, 0.30))  # enough evidence alone
+
+
 def test_blank_image_is_no_person(estimator):
     with pytest.raises(NoPersonFound):
         estimator.estimate(np.full((240, 320, 3), 255, np.uint8))
