@@ -450,24 +450,36 @@ def garment_flanks(
     flank.
     """
     worn = torso_piece & (alpha >= 0.5)
+    flank = np.zeros(alpha.shape, bool)
     if not worn.any() or not bare_torso.any():
-        return np.zeros(alpha.shape, bool)
+        return flank
     points, width = complete_points(keypoints)
-    neck, down = torso_axis(points)
-    height = np.round(along(alpha.shape, neck, down)).astype(np.int64)
-    side = along(alpha.shape, neck, np.array([-down[1], down[0]]))
-    level = height - height.min()
-    inner = np.full(level.max() + 1, np.inf, np.float32)
-    outer = np.full(level.max() + 1, -np.inf, np.float32)
-    np.minimum.at(inner, level[worn], side[worn])
-    np.maximum.at(outer, level[worn], side[worn])
-    beyond = (side < inner[level]) | (side > outer[level])  # never, at a height not worn
     near = dilate(worn, max(1, round(FLANK_REACH * width)))
+    candidates = bare_torso & (alpha < 0.5) & near & ~below_hem(keypoints, alpha, labels)
+    neck, down = torso_axis(points)
+    across = np.array([-down[1], down[0]])
+
+    def axis_coordinates(mask: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        # Only the pixels asked about: two full-size projections cost more than the rest.
+        at = np.nonzero(mask)
+        offset = np.stack([at[1] - neck[0], at[0] - neck[1]], axis=1)
+        return at, np.round(offset @ down).astype(np.int64), offset @ across
+
+    _, worn_height, worn_side = axis_coordinates(worn)
+    at, height, side = axis_coordinates(candidates)
+    low = min(int(worn_height.min()), int(height.min()) if height.size else 0)
+    levels = max(int(worn_height.max()), int(height.max()) if height.size else 0) - low + 1
+    inner, outer = np.full(levels, np.inf), np.full(levels, -np.inf)
+    np.minimum.at(inner, worn_height - low, worn_side)
+    np.maximum.at(outer, worn_height - low, worn_side)
+    level = height - low
+    beyond = (side < inner[level]) | (side > outer[level])  # never, at a height not worn
     shoulders = float((points[[R_SHOULDER, L_SHOULDER]].mean(axis=0) - neck) @ down)
     hips = float((points[[R_HIP, L_HIP]].mean(axis=0) - neck) @ down)
     below_armpits = height > shoulders + ARMPITS * (hips - shoulders)
-    flank = bare_torso & (alpha < 0.5) & near & np.isfinite(inner[level]) & beyond
-    return flank & below_armpits & ~below_hem(keypoints, alpha, labels)
+    keep = np.isfinite(inner[level]) & beyond & below_armpits
+    flank[at[0][keep], at[1][keep]] = True
+    return flank
 
 
 def uncovered_old_garment(
