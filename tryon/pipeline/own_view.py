@@ -482,6 +482,19 @@ def garment_flanks(
     return flank
 
 
+def carried_garment(
+    image: np.ndarray, alpha: np.ndarray, where: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted garment's ``image`` and ``alpha`` carried over ``where``: alpha 1 there, and
+    the garment's own pixels mirrored across its edge (:func:`background_plate` on the
+    garment: its weave goes on) where it showed none."""
+    if not where.any():
+        return image, alpha
+    return background_plate(image, alpha < 0.5, where), np.where(where, 1.0, alpha).astype(
+        np.float32
+    )
+
+
 def uncovered_old_garment(
     old: np.ndarray,
     bare: np.ndarray,
@@ -755,10 +768,7 @@ def compose_own_view(
     alpha = np.where(front, 0.0, alpha).astype(np.float32)
     bare_torso = old & ~front & (person_labels == TORSO_PART) & body.outline & ~body.arms
     flank = garment_flanks(bare_torso & ~real_skin, alpha, torso_piece, keypoints, person_labels)
-    garment_image = garment.image
-    if flank.any():  # the garment's own pixels mirrored across its edge: its weave goes on
-        garment_image = background_plate(garment.image, alpha < 0.5, flank)
-        alpha = np.where(flank, 1.0, alpha).astype(np.float32)
+    garment_image, alpha = carried_garment(garment.image, alpha, flank)
     sigma = config.feather * long_side
     if sigma > 0.3:
         alpha = np.where(front, 0.0, cv2.GaussianBlur(alpha, (0, 0), sigma)).astype(np.float32)
@@ -772,11 +782,10 @@ def compose_own_view(
     )
     crumb = crumbs(~uncovered & (alpha < 0.5), keypoints) & (guard >= 1)
     inside_garment = crumb & enclosed_by(crumb, alpha >= 0.5)
-    if inside_garment.any():  # a fleck of the old shirt in the new garment: the garment's
-        garment_image = background_plate(garment_image, alpha < 0.5, inside_garment)
+    if inside_garment.any():  # a fleck of the old shirt in the new garment: the garment's,
         # with the soft edge the hole left round it, or a faint ring of the fleck stays
         filled = dilate(inside_garment, max(1, round(3 * sigma))) & (alpha >= 0.5)
-        alpha = np.where(inside_garment | filled, 1.0, alpha).astype(np.float32)
+        garment_image, alpha = carried_garment(garment_image, alpha, inside_garment | filled)
     uncovered |= crumb & ~inside_garment
     # The rim is background beyond the bare body: the head, the body's outline (skin painted
     # or real) and the new garment keep theirs (a region stopping short of the mask leaves
