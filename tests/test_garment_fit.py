@@ -673,3 +673,20 @@ def test_a_badges_border_left_out_of_the_region_is_painted_with_the_skin_round_i
     layers = compose_own_view(photo, keypoints, person, labels, region & ~dash, fit)
     assert layers.uncovered[dash].all()  # painted as it was without the line, not white
     assert np.abs(layers.image[dash].astype(int) - before.image[dash]).max() < 30
+
+
+def test_a_chest_broader_than_one_body_does_not_widen_the_garment() -> None:
+    """A broad body widens the garment; a person mask whose chest runs on into a friend's
+    (arm in arm, one mask) is not one body, and the joints alone size the garment."""
+    from tryon.pipeline.garment_fit import MAX_CHEST_RUN, WIDTH_RANGE, body_width_ratio
+
+    keypoints = _hanging_arms_pose()  # shoulders 98-158: 60 px
+    garment = np.zeros((SIZE, SIZE), bool)
+    garment[62:200, 98:159] = True  # as broad as the shoulders
+    ratios = []
+    for half_run in (39, 47, round(MAX_CHEST_RUN * 60 / 2) + 5):  # 1.3, 1.58, > 1.6 widths
+        person = np.zeros_like(garment)
+        person[40:230, 128 - half_run : 128 + half_run + 1] = True
+        ratios.append(body_width_ratio(garment, keypoints, person, keypoints))
+    assert ratios[0] == pytest.approx(79 / 61, abs=0.02) and ratios[1] == WIDTH_RANGE[1]
+    assert ratios[2] == 1.0

@@ -11,7 +11,9 @@ sampled once, with bicubic interpolation).
 Joints say where the body is, not how broad: given the person's mask, the garment is also
 sized to the body's width at the chest (the run of the mask through the chest's centre,
 against the garment's own torso width carried there by the joints), within
-:data:`WIDTH_RANGE`, by moving the garment's virtual shoulders and hips closer together.
+:data:`WIDTH_RANGE`, by moving the garment's virtual shoulders and hips closer together. A
+run wider than :data:`MAX_CHEST_RUN` shoulder widths is not one body (friends arm in arm
+join one person mask): the joints alone size the garment then.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class FittedGarment:
 
 
 WIDTH_RANGE = (0.9, 1.5)
+MAX_CHEST_RUN = 1.6  # shoulder widths: a chest this broad is a neighbour joined to the mask
 OUTLINE_SIGMA = 1.5  # product-photo px: the mask's pixel stairs blurred into one smooth edge
 OUTLINE_RAMP = 1.2  # output px over which the fitted garment's outline goes from 0 to 1
 RIM_FRACTION = 0.008  # the product photo's anti-aliased garment rim, of its long side
@@ -82,12 +85,13 @@ def body_width_ratio(
     person_mask: np.ndarray,
     person_keypoints: np.ndarray,
 ) -> float:
-    """How much broader the body is at the chest than the joints carry the garment, clipped."""
+    """How much broader the body is at the chest than the joints carry the garment, clipped;
+    1 where the mask's chest is no single body's (:data:`MAX_CHEST_RUN`)."""
     garment_chest, garment_shoulders = _chest(garment_keypoints)
     person_chest, person_shoulders = _chest(person_keypoints)
     garment_run = _central_run(garment_mask.astype(bool), garment_chest)
     person_run = _central_run(person_mask.astype(bool), person_chest)
-    if not garment_run or not person_run:
+    if not garment_run or not person_run or person_run > MAX_CHEST_RUN * person_shoulders:
         return 1.0
     carried = garment_run * person_shoulders / garment_shoulders
     return float(np.clip(person_run / carried, *WIDTH_RANGE))
