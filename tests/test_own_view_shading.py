@@ -44,3 +44,25 @@ def test_a_garment_that_is_all_print_keeps_its_whole_region() -> None:
     region[50:150, 50:150] = True
     assert np.array_equal(light_pixels(photo, region), region)
     assert np.allclose(shading_field(photo, region, 4.0, 0.0), 1.0)
+
+
+def test_a_large_photo_is_lit_from_a_shrunk_copy_like_from_the_whole(monkeypatch) -> None:
+    """Above SHADING_SIZE the field comes from a shrunk copy: the same light to within 2 %,
+    folds a few hundred pixels wide included."""
+    import tryon.pipeline.own_view as own_view
+
+    size = (2400, 1800)
+    rows, cols = np.mgrid[0 : size[0], 0 : size[1]].astype(np.float32)
+    light = 1.0 + 0.2 * np.sin(cols / 150.0) * np.cos(rows / 230.0)  # folds and falloff
+    photo = np.clip(np.array((60.0, 70.0, 140.0)) * light[..., None], 0, 255).astype(np.uint8)
+    region = np.zeros(size, bool)
+    region[300:2100, 300:1500] = True
+    sigma = 0.008 * max(size)
+    shrunk = shading_field(photo, region, sigma, 1.0)
+    monkeypatch.setattr(own_view, "SHADING_SIZE", max(size))
+    whole = shading_field(photo, region, sigma, 1.0)
+    inner = np.zeros(size, bool)
+    inner[400:2000, 400:1400] = True
+    assert shrunk.shape == whole.shape == size
+    assert np.abs(shrunk - whole)[inner].max() < 0.02
+    assert np.abs(whole - light / np.median(light[region]))[inner].mean() < 0.03

@@ -359,6 +359,7 @@ ALBEDO_RANGE = (0.4, 1.8)  # brightness ratios to the garment's median beyond it
 DARK_SUM = 60  # r + g + b below it: chromaticity is noise, only the brightness is checked
 COARSE_SCALE = 4.0  # the coarse shading's sigma over the fine one's
 COARSE_WEIGHT = 0.1  # support below which the fine shading gives way to the coarse one
+SHADING_SIZE = 1024  # long side above which the shading is computed on a shrunk copy
 
 
 def wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -404,10 +405,20 @@ def shading_field(
     on the new garment it would be a ghost of the old one), relative to their median; where
     those pixels are too sparse for ``sigma`` (inside a large badge) a
     :data:`COARSE_SCALE` times wider blur stands in. Clipped to :data:`SHADING_RANGE`, mixed
-    with 1 by ``strength``; it fades to 1 over ``sigma`` outside the region.
+    with 1 by ``strength``; it fades to 1 over ``sigma`` outside the region. A photo longer
+    than :data:`SHADING_SIZE` is lit from a copy shrunk to it (the field is smooth over
+    ``sigma``, 0.8 % of the long side by default; on a 9-megapixel photo it took 3.4 s).
     """
     if strength <= 0 or not region.any():
         return np.ones(region.shape, np.float32)
+    height, width = region.shape
+    factor = SHADING_SIZE / max(height, width)
+    if factor < 1.0:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        small_photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+        small_region = cv2.resize(region.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        field = shading_field(small_photo, small_region > 0.5, sigma * factor, strength)
+        return cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)
     grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
     weight = light_pixels(photo, region).astype(np.float32)
     total = cv2.GaussianBlur(grey * weight, (0, 0), sigma)
