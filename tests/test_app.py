@@ -66,14 +66,19 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_models(tmp_path_factory.mktemp("models"))
 
 
-@pytest.fixture
-def app(catalog_dir: Path, tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv(storefront.CATALOG_ENV, str(catalog_dir))
-    monkeypatch.setenv(storefront.MODELS_ENV, str(tiny_models_dir))
+def _open_page(catalog: Path, models: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The storefront on ``catalog`` with the models of ``models``, first run done."""
+    monkeypatch.setenv(storefront.CATALOG_ENV, str(catalog))
+    monkeypatch.setenv(storefront.MODELS_ENV, str(models))
     page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
     page.run()
     assert not page.exception
     return page
+
+
+@pytest.fixture
+def app(catalog_dir: Path, tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    return _open_page(catalog_dir, tiny_models_dir, monkeypatch)
 
 
 def _errors(page: AppTest) -> list[str]:
@@ -473,10 +478,7 @@ def test_an_engineers_note_stays_with_the_intermediates(
     models = make_tiny_models(tmp_path / "models")
     parser = HumanParser(ParserConfig(decoder_channels=(16, 16, 8, 8, 8), resolution=64))
     parser.save_pretrained(models / "parser")
-    monkeypatch.setenv(storefront.CATALOG_ENV, str(catalog_dir))
-    monkeypatch.setenv(storefront.MODELS_ENV, str(models))
-    page = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S)
-    page.run()
+    page = _open_page(catalog_dir, models, monkeypatch)
     _upload(page, "me.png", _encoded(_person(7)))
     _try_on(page, "red_shirt")
     assert not page.error and page.session_state.latest[2].notes

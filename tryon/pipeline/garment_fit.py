@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hpn.body_parts import TORSO_PART, complete_points
 from hpn.part_warp import PartWarp, PartWarpConfig, part_warp, source_labels
 from hpn.repose import spread_colours
 
@@ -71,8 +72,6 @@ def _central_run(mask: np.ndarray, point: np.ndarray) -> float | None:
 
 def _chest(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
     """The chest's centre point and the shoulder width of a pose (hips completed)."""
-    from hpn.body_parts import complete_points
-
     points, width = complete_points(keypoints)
     shoulders = points[[R_SHOULDER, L_SHOULDER]].mean(axis=0)
     hips = points[[R_HIP, L_HIP]].mean(axis=0)
@@ -171,8 +170,6 @@ def close_piece_gaps(
     (two edges of the torso piece) stays open, and so does the room between the pieces that
     is not the body (an arm held away from the side).
     """
-    from hpn.body_parts import TORSO_PART, complete_points
-
     height, width = alpha.shape
     factor = min(1.0, GAP_SIZE / max(height, width))
     small = (max(1, round(width * factor)), max(1, round(height * factor)))
